@@ -1,0 +1,25 @@
+package dev.sandbox.api;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/** Facts about the host the plan is compiled for, detected once by the engine. */
+public interface HostFacts {
+
+    enum CgroupLayout { V1, V2, HYBRID, NONE }
+
+    CgroupLayout cgroupLayout();
+
+    /** The cgroup2 mount (v2: /sys/fs/cgroup; hybrid: /sys/fs/cgroup/unified). */
+    Optional<Path> cgroup2Mount();
+
+    /** Mount points of v1 hierarchies, e.g. /sys/fs/cgroup/pids, /sys/fs/cgroup/systemd. */
+    List<Path> cgroupV1Mounts();
+
+    /** Subordinate uid ranges granted to the caller in /etc/subuid as {start, count} pairs. */
+    List<long[]> subuids();
+
+    /** Subordinate gid ranges granted to the caller in /etc/subgid as {start, count} pairs. */
+    List<long[]> subgids();
+}

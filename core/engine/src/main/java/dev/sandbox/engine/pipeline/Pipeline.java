@@ -1,0 +1,248 @@
+package dev.sandbox.engine.pipeline;
+
+import dev.sandbox.api.Caller;
+import dev.sandbox.api.Diagnostic;
+import dev.sandbox.api.HostFacts;
+import dev.sandbox.api.Location;
+import dev.sandbox.api.NamespacePlugin;
+import dev.sandbox.api.Plan;
+import dev.sandbox.api.PlanContext;
+import dev.sandbox.api.SectionContext;
+import dev.sandbox.api.SpecNode;
+import dev.sandbox.api.Stage;
+import dev.sandbox.api.Step;
+import dev.sandbox.api.Ops;
+import dev.sandbox.engine.plugin.PluginRegistry;
+import dev.sandbox.engine.schema.ComposedSchema;
+import dev.sandbox.engine.schema.SchemaCheck;
+import dev.sandbox.engine.spec.LoadedSpec;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The ordered plugin pipeline: validates a spec (schema, then each plugin's section, then the
+ * engine's cross-section checks) and compiles it into a {@link Plan}.
+ */
+public final class Pipeline {
+
+    private final List<PluginRegistry.Loaded> plugins;
+    private final ComposedSchema schema;
+    private final Map<String, ComposedSchema.FragmentException> brokenFragments = new LinkedHashMap<>();
+    private final HostFacts host;
+    private final Caller caller;
+    private final Map<String, String> callerEnv;
+    private SchemaCheck schemaCheck;
+
+    public Pipeline(PluginRegistry registry, HostFacts host, Caller caller, Map<String, String> callerEnv) {
+        this.plugins = registry.plugins();
+        this.host = host;
+        this.caller = caller;
+        this.callerEnv = callerEnv;
+        this.schema = ComposedSchema.compose(registry.extensions(), brokenFragments);
+    }
+
+    public ComposedSchema schema() {
+        return schema;
+    }
+
+    /** Problems with the plugins' fragments, reported by plugin id. */
+    public List<Diagnostic> pluginProblems() {
+        List<Diagnostic> out = new ArrayList<>();
+        brokenFragments.forEach((id, e) -> out.add(Diagnostic.error("plugin.bad-schema", "plugin '" + id + "': " + e.getMessage(),
+                "", new Location(sourceOf(id), 0, 0), "fix the plugin's schemaFragment()")));
+        return out;
+    }
+
+    /** Every problem of the spec, sorted by location. Nothing may run while one of them is an error. */
+    public List<Diagnostic> validate(LoadedSpec spec) {
+        List<Diagnostic> out = new ArrayList<>(spec.diagnostics());
+        if (!spec.parsed()) return sorted(out);
+        SpecNode root = spec.root();
+        if (root.kind() != SpecNode.Kind.MAP) {
+            out.add(Diagnostic.error("spec.not-a-map", "the spec must be a map of keys (apiVersion, kind, name, ...)", "",
+                    root.location(), "start from examples/hello.yaml"));
+            return sorted(out);
+        }
+        if (schemaCheck == null) schemaCheck = new SchemaCheck(schema);
+        List<Diagnostic> schemaProblems = schemaCheck.check(root);
+        out.addAll(schemaProblems);
+        Path specDir = specDir(spec);
+        String name = root.get("name").text("sandbox");
+        SpecNode namespaces = root.get("namespaces");
+
+        out.addAll(EngineChecks.check(root, caller, host));
+        for (PluginRegistry.Loaded loaded : plugins) {
+            String id = loaded.id();
+            SpecNode section = namespaces.get(id);
+            if (section.isMissing() || isJoin(section)) continue;
+            if (hasErrorsUnder(schemaProblems, section.path())) continue;
+            Context ctx = new Context(root, section, specDir, name, null, out);
+            try {
+                loaded.plugin().validate(ctx);
+            } catch (RuntimeException | LinkageError e) {
+                out.add(crash(loaded, "validate", e, section));
+            }
+        }
+        return sorted(out);
+    }
+
+    /** Compiles a spec that validated without errors. Diagnostics found only now (a join target that isn't running) go to {@code problems}. */
+    public Plan compile(LoadedSpec spec, Path runtimeDir, RunOptions options, List<Diagnostic> problems) {
+        SpecNode root = spec.root();
+        String name = root.get("name").text();
+        Path specDir = specDir(spec);
+        SpecNode namespaces = root.get("namespaces");
+        List<Step> steps = new ArrayList<>();
+
+        List<Step> joins = Joins.steps(namespaces, runtimeDir.getParent(), problems);
+        steps.addAll(joins);
+        if (creates(namespaces, "user")) {
+            steps.add(Step.of(Stage.ENTER, "unshare-user").summary("create the user namespace first: every namespace created after it is owned by it")
+                    .syscall("unshare(CLONE_NEWUSER)").build().withPlugin("user"));
+        }
+        if (creates(namespaces, "time")) {
+            steps.add(Step.of(Stage.CLONE, "unshare").arg("type", "time")
+                    .summary("create the time namespace; CLONE_NEWTIME is not a clone flag (it collides with CSIGNAL), and only children enter it")
+                    .syscall("unshare(CLONE_NEWTIME)").build().withPlugin("time"));
+        }
+        steps.add(Step.of(Stage.FINISH, "close-fds").summary("close every inherited descriptor >= 3 so nothing of the host leaks into the sandbox")
+                .syscall("close_range(3, ~0U, 0)").build().withPlugin("engine"));
+
+        for (PluginRegistry.Loaded loaded : plugins) {
+            SpecNode section = namespaces.get(loaded.id());
+            if (section.isMissing() || isJoin(section)) continue;
+            List<Step> contributed = new ArrayList<>();
+            Context ctx = new Context(root, section, specDir, name, runtimeDir, null);
+            ctx.sink = contributed;
+            try {
+                loaded.plugin().contribute(ctx);
+            } catch (RuntimeException | LinkageError e) {
+                problems.add(crash(loaded, "contribute", e, section));
+                continue;
+            }
+            for (Step step : contributed) {
+                if (!Ops.allowed(step)) {
+                    problems.add(Diagnostic.error("plugin.bad-step", "plugin '" + loaded.id() + "' contributed op '" + step.op()
+                            + "' in stage " + step.stage().wireName() + ", which is not in the plan vocabulary", section.path(),
+                            section.location(), "see dev.sandbox.api.Ops for the ops each stage accepts"));
+                    continue;
+                }
+                steps.add(step.withPlugin(loaded.id()));
+            }
+        }
+        steps.add(cloneStep(namespaces));
+        steps.addAll(ProcessSection.steps(root, caller, callerEnv, options, namespaces));
+        // Stable sort: within a stage, engine steps and plugin steps keep the order they were added in.
+        steps.sort(Comparator.comparing(Step::stage));
+        return new Plan(name, steps);
+    }
+
+    private Step cloneStep(SpecNode namespaces) {
+        List<String> flags = new ArrayList<>();
+        List<String> from = new ArrayList<>();
+        for (String type : NamespaceTable.CLONE_ORDER) {
+            if (creates(namespaces, type)) {
+                flags.add(NamespaceTable.lookup(type).orElseThrow().cloneFlag());
+                from.add(type);
+            }
+        }
+        String flagText = String.join("|", flags);
+        return Step.of(Stage.CLONE, "clone").arg("flags", flagText)
+                .summary(flags.isEmpty() ? "start the child in the caller's namespaces"
+                        : "start the child in new " + String.join(", ", from) + " namespaces; it waits for the controller")
+                .syscall("clone(" + (flagText.isEmpty() ? "SIGCHLD" : flagText + "|SIGCHLD") + ")")
+                .build().withPlugin(from.isEmpty() ? "engine" : String.join(",", from));
+    }
+
+    static boolean isJoin(SpecNode section) {
+        return section.has("join");
+    }
+
+    static boolean creates(SpecNode namespaces, String type) {
+        SpecNode s = namespaces.get(type);
+        return s.isPresent() && !isJoin(s);
+    }
+
+    private static Path specDir(LoadedSpec spec) {
+        Path parent = spec.file().toAbsolutePath().normalize().getParent();
+        return parent != null ? parent : Path.of("/");
+    }
+
+    private String sourceOf(String id) {
+        return plugins.stream().filter(p -> p.id().equals(id)).map(p -> p.source().toString()).findFirst().orElse(id);
+    }
+
+    private static boolean hasErrorsUnder(List<Diagnostic> diagnostics, String path) {
+        return diagnostics.stream().anyMatch(d -> d.isError() && (d.path().equals(path) || d.path().startsWith(path + ".")
+                || d.path().startsWith(path + "[")));
+    }
+
+    private static Diagnostic crash(PluginRegistry.Loaded loaded, String phase, Throwable e, SpecNode section) {
+        StackTraceElement top = e.getStackTrace().length > 0 ? e.getStackTrace()[0] : null;
+        return Diagnostic.error("plugin.crashed", "plugin '" + loaded.id() + "' (" + loaded.source().getFileName() + ") crashed in "
+                        + phase + ": " + e + (top != null ? " at " + top : ""), section.path(), section.location(),
+                "this is a bug in the plugin, not in your spec; report it to the plugin's authors");
+    }
+
+    static List<Diagnostic> sorted(List<Diagnostic> in) {
+        List<Diagnostic> out = new ArrayList<>(in);
+        out.sort(Diagnostic.BY_LOCATION);
+        return out;
+    }
+
+    /** One object per callback, as JUnit does: what the plugin may see and where its output goes. */
+    private final class Context implements SectionContext, PlanContext {
+        private final SpecNode spec;
+        private final SpecNode section;
+        private final Path specDir;
+        private final String name;
+        private final Path runtimeDir;
+        private final List<Diagnostic> diagnostics;
+        private List<Step> sink;
+
+        Context(SpecNode spec, SpecNode section, Path specDir, String name, Path runtimeDir, List<Diagnostic> diagnostics) {
+            this.spec = spec;
+            this.section = section;
+            this.specDir = specDir;
+            this.name = name;
+            this.runtimeDir = runtimeDir;
+            this.diagnostics = diagnostics;
+        }
+
+        @Override public SpecNode section() { return section; }
+        @Override public SpecNode spec() { return spec; }
+        @Override public Path specDir() { return specDir; }
+        @Override public String sandboxName() { return name; }
+        @Override public Caller caller() { return caller; }
+        @Override public HostFacts host() { return host; }
+        @Override public boolean creates(String type) { return Pipeline.creates(spec.get("namespaces"), type); }
+        @Override public boolean joins(String type) {
+            SpecNode s = spec.get("namespaces").get(type);
+            return s.isPresent() && isJoin(s);
+        }
+        @Override public void report(Diagnostic diagnostic) {
+            if (diagnostics == null) throw new IllegalStateException("report() is only available in validate()");
+            diagnostics.add(diagnostic);
+        }
+        @Override public Path runtimeDir() {
+            if (runtimeDir == null) throw new IllegalStateException("runtimeDir() is only available in contribute()");
+            return runtimeDir;
+        }
+        @Override public void add(Step step) {
+            if (sink == null) throw new IllegalStateException("add() is only available in contribute()");
+            sink.add(step);
+        }
+    }
+
+    /** Options of {@code up} that shape the plan. */
+    public record RunOptions(Optional<List<String>> commandOverride) {
+        public static RunOptions none() {
+            return new RunOptions(Optional.empty());
+        }
+    }
+}

@@ -1,0 +1,108 @@
+package dev.sandbox.engine.schema;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.networknt.schema.JsonNodePath;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.SchemaValidatorsConfig;
+import com.networknt.schema.SpecVersion;
+import com.networknt.schema.ValidationMessage;
+import dev.sandbox.api.Diagnostic;
+import dev.sandbox.api.SpecNode;
+import dev.sandbox.engine.spec.SpecJson;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Validates a spec against the composed schema (networknt json-schema-validator) and turns each
+ * finding into a located diagnostic with a stable {@code schema.<keyword>} code and a hint —
+ * "did you mean" for unknown keys.
+ */
+public final class SchemaCheck {
+
+    private final ComposedSchema composed;
+    private final JsonSchema schema;
+
+    public SchemaCheck(ComposedSchema composed) {
+        this.composed = composed;
+        JsonSchemaFactory factory = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012);
+        SchemaValidatorsConfig config = SchemaValidatorsConfig.builder().pathType(com.networknt.schema.PathType.JSON_POINTER).build();
+        this.schema = factory.getSchema(composed.json(), config);
+    }
+
+    public List<Diagnostic> check(SpecNode root) {
+        JsonNode instance = SpecJson.toJson(root);
+        Set<ValidationMessage> messages = schema.validate(instance);
+        List<Diagnostic> out = new ArrayList<>();
+        messages.stream().sorted(Comparator.comparing(ValidationMessage::getMessage)).forEach(m -> out.add(toDiagnostic(root, m)));
+        return out;
+    }
+
+    private Diagnostic toDiagnostic(SpecNode root, ValidationMessage m) {
+        List<Object> segments = segments(m.getInstanceLocation());
+        SpecNode at = SpecJson.find(root, segments);
+        String type = m.getType();
+        String property = m.getProperty();
+        String where = at.path().isEmpty() ? "the top level" : "'" + at.path() + "'";
+        return switch (type) {
+            case "additionalProperties" -> {
+                SpecNode key = at.get(property);
+                List<String> known = knownKeys(m);
+                String suggestion = Suggest.closest(property, known);
+                String hint = suggestion != null ? "did you mean '" + suggestion + "'?"
+                        : known.isEmpty() ? "remove it" : "known keys here: " + String.join(", ", known);
+                yield Diagnostic.error("schema.unknown-key", "unknown key '" + property + "' in " + where,
+                        key.path(), key.isPresent() ? key.location() : at.location(), hint);
+            }
+            case "required" -> Diagnostic.error("schema.required", "missing required key '" + property + "' in " + where,
+                    at.path(), at.location(), "add '" + property + ":'");
+            case "type" -> Diagnostic.error("schema.type", describe(at) + " has the wrong type: " + tail(m),
+                    at.path(), at.location(), null);
+            case "enum", "const" -> Diagnostic.error("schema." + type, describe(at) + " has a value that is not allowed: " + tail(m),
+                    at.path(), at.location(), allowed(m));
+            default -> Diagnostic.error("schema." + type, describe(at) + ": " + tail(m), at.path(), at.location(), null);
+        };
+    }
+
+    private static String describe(SpecNode at) {
+        return at.path().isEmpty() ? "the spec" : "'" + at.path() + "'";
+    }
+
+    /** The validator's message without its leading instance path. */
+    private static String tail(ValidationMessage m) {
+        String msg = m.getMessage();
+        int colon = msg.indexOf(": ");
+        return colon >= 0 && msg.startsWith("/") || colon >= 0 && msg.startsWith("$") ? msg.substring(colon + 2) : msg;
+    }
+
+    private static String allowed(ValidationMessage m) {
+        Object[] args = m.getArguments();
+        return args != null && args.length > 0 ? "allowed: " + args[args.length - 1] : null;
+    }
+
+    private List<String> knownKeys(ValidationMessage m) {
+        JsonNodePath schemaPath = m.getSchemaLocation().getFragment();
+        JsonNode node = composed.json();
+        List<Object> segs = segments(schemaPath);
+        // the path ends in .../additionalProperties; its parent holds "properties"
+        for (int i = 0; i < segs.size() - 1; i++) {
+            Object s = segs.get(i);
+            node = s instanceof Integer n ? node.path(n) : node.path(String.valueOf(s));
+        }
+        List<String> keys = new ArrayList<>();
+        node.path("properties").fieldNames().forEachRemaining(keys::add);
+        return keys;
+    }
+
+    private static List<Object> segments(JsonNodePath path) {
+        List<Object> out = new ArrayList<>();
+        if (path == null) return out;
+        for (int i = 0; i < path.getNameCount(); i++) {
+            Object element = path.getElement(i);
+            out.add(element);
+        }
+        return out;
+    }
+}
