@@ -90,6 +90,14 @@ public final class PluginRegistry {
         return new PluginRegistry(ordered, problems);
     }
 
+    /** A registry of plugin instances given directly (tests, the testkit), ordered like loaded ones. */
+    public static PluginRegistry of(List<NamespacePlugin> instances) {
+        List<Diagnostic> problems = new ArrayList<>();
+        List<Loaded> found = instances.stream()
+                .map(p -> new Loaded(p, p.id(), "test", Path.of("classpath:" + p.getClass().getName()))).toList();
+        return new PluginRegistry(order(found, problems), problems);
+    }
+
     /** Plugins in pipeline order. */
     public List<Loaded> plugins() {
         return ordered;

@@ -1,0 +1,101 @@
+package dev.sandbox.cli;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandbox.api.Diagnostic;
+import dev.sandbox.api.Plan;
+import dev.sandbox.api.Stage;
+import dev.sandbox.api.Step;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.util.List;
+
+/** Human and JSON renderings of diagnostics and plans. */
+final class Output {
+
+    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    enum Format { text, json }
+
+    private Output() {}
+
+    static void diagnostics(PrintWriter w, List<Diagnostic> diagnostics) {
+        for (Diagnostic d : diagnostics) w.println(d.format());
+    }
+
+    static String summary(List<Diagnostic> diagnostics) {
+        long errors = diagnostics.stream().filter(Diagnostic::isError).count();
+        long warnings = diagnostics.size() - errors;
+        return errors + (errors == 1 ? " error" : " errors") + ", " + warnings + (warnings == 1 ? " warning" : " warnings");
+    }
+
+    static ArrayNode diagnosticsJson(List<Diagnostic> diagnostics) {
+        ArrayNode array = JSON.createArrayNode();
+        for (Diagnostic d : diagnostics) {
+            ObjectNode o = array.addObject();
+            o.put("severity", d.severity().label());
+            o.put("code", d.code());
+            o.put("message", d.message());
+            o.put("path", d.path());
+            o.put("file", d.location().file());
+            o.put("line", d.location().line());
+            o.put("column", d.location().column());
+            if (d.hint() != null) o.put("hint", d.hint());
+        }
+        return array;
+    }
+
+    static void plan(PrintWriter w, Plan plan, String specName) {
+        w.printf("plan for sandbox '%s' (%s): %d steps%n", plan.name(), specName, plan.steps().size());
+        w.println("controller = the Java process; helper = sandbox-init before clone; child = the sandbox's first process");
+        Stage current = null;
+        int index = 0;
+        for (Step step : plan.steps()) {
+            index++;
+            if (step.stage() != current) {
+                current = step.stage();
+                w.printf("%n%s  [%s]%n", current.wireName(), current.executor().name().toLowerCase());
+            }
+            w.printf("  %3d  %-18s %s%n", index, step.op() + (step.plugin().isEmpty() ? "" : " (" + step.plugin() + ")"), step.summary());
+            if (!step.syscall().isEmpty()) w.printf("       %-18s → %s%n", "", step.syscall());
+        }
+    }
+
+    static ObjectNode planJson(Plan plan) {
+        ObjectNode root = JSON.createObjectNode();
+        root.put("name", plan.name());
+        ArrayNode steps = root.putArray("steps");
+        int index = 0;
+        for (Step step : plan.steps()) {
+            ObjectNode o = steps.addObject();
+            o.put("index", ++index);
+            o.put("stage", step.stage().wireName());
+            o.put("executor", step.stage().executor().name().toLowerCase());
+            o.put("op", step.op());
+            o.put("plugin", step.plugin());
+            ObjectNode args = o.putObject("args");
+            for (Step.Arg arg : step.args()) {
+                if (step.all(arg.key()).size() > 1) {
+                    if (!args.has(arg.key())) args.putArray(arg.key());
+                    ((ArrayNode) args.get(arg.key())).add(arg.value());
+                } else {
+                    args.put(arg.key(), arg.value());
+                }
+            }
+            o.put("summary", step.summary());
+            o.put("syscall", step.syscall());
+        }
+        return root;
+    }
+
+    static void json(PrintWriter w, Object node) {
+        try {
+            w.println(JSON.writeValueAsString(node));
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

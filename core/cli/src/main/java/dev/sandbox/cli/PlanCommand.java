@@ -1,0 +1,49 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.api.Diagnostic;
+import dev.sandbox.api.Plan;
+import dev.sandbox.engine.pipeline.Pipeline;
+import dev.sandbox.engine.runtime.RuntimePaths;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+@Command(name = "plan", mixinStandardHelpOptions = true,
+        description = {"Show the ordered steps 'sandbox up' would execute, with the stage each runs in and the syscall it becomes.",
+                "A dry run: nothing is created."})
+final class PlanCommand implements Callable<Integer> {
+
+    @ParentCommand Main main;
+
+    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML).")
+    Path spec;
+
+    @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
+    Output.Format format = Output.Format.text;
+
+    @Override
+    public Integer call() {
+        Checked checked = Checked.of(main.sandbox(), spec);
+        if (checked.hasErrors()) {
+            Output.diagnostics(main.err, checked.diagnostics());
+            main.err.println(spec + ": " + Output.summary(checked.diagnostics()));
+            return 1;
+        }
+        Output.diagnostics(main.err, checked.diagnostics());
+        List<Diagnostic> problems = new ArrayList<>();
+        Path runtimeDir = RuntimePaths.forSandbox(main.sandbox().caller(), main.env, checked.spec().root().get("name").text());
+        Plan plan = main.sandbox().pipeline().compile(checked.spec(), runtimeDir, Pipeline.RunOptions.none(), problems);
+        if (!problems.isEmpty()) {
+            Output.diagnostics(main.err, problems);
+            return 1;
+        }
+        if (format == Output.Format.json) Output.json(main.out, Output.planJson(plan));
+        else Output.plan(main.out, plan, spec.toString());
+        return 0;
+    }
+}

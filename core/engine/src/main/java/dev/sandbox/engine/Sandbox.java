@@ -1,0 +1,82 @@
+package dev.sandbox.engine;
+
+import com.sun.security.auth.module.UnixSystem;
+import dev.sandbox.api.Caller;
+import dev.sandbox.api.Diagnostic;
+import dev.sandbox.api.HostFacts;
+import dev.sandbox.engine.host.HostProbe;
+import dev.sandbox.engine.pipeline.Pipeline;
+import dev.sandbox.engine.plugin.PluginRegistry;
+import dev.sandbox.engine.spec.LoadedSpec;
+import dev.sandbox.engine.spec.SpecLoader;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The engine's front door for the CLI: who is calling, which plugins are installed, the pipeline.
+ * Everything is created on first use so that each command pays only for what it needs.
+ */
+public final class Sandbox {
+
+    private final List<Path> pluginDirs;
+    private final Map<String, String> env;
+    private Caller caller;
+    private PluginRegistry registry;
+    private Pipeline pipeline;
+
+    public Sandbox(List<Path> pluginDirs, Map<String, String> env) {
+        this.pluginDirs = pluginDirs;
+        this.env = env;
+    }
+
+    /**
+     * Plugin directories in search order: the distribution's, the user's, then {@code --plugins-dir}.
+     * A section found twice is reported as a duplicate.
+     */
+    public static List<Path> defaultPluginDirs(Path home, Map<String, String> env, List<Path> extra) {
+        List<Path> dirs = new ArrayList<>();
+        if (home != null) dirs.add(home.resolve("plugins"));
+        String userHome = env.getOrDefault("HOME", System.getProperty("user.home"));
+        if (userHome != null) dirs.add(Path.of(userHome, ".local", "share", "sandbox", "plugins"));
+        dirs.addAll(extra);
+        return dirs;
+    }
+
+    public Caller caller() {
+        if (caller == null) {
+            UnixSystem unix = new UnixSystem();
+            caller = new Caller(unix.getUid(), unix.getGid(), unix.getUsername());
+        }
+        return caller;
+    }
+
+    public Map<String, String> env() {
+        return env;
+    }
+
+    public PluginRegistry registry() {
+        if (registry == null) registry = PluginRegistry.load(pluginDirs, caller());
+        return registry;
+    }
+
+    public Pipeline pipeline() {
+        if (pipeline == null) {
+            HostFacts host = HostProbe.detect(caller());
+            pipeline = new Pipeline(registry(), host, caller(), env);
+        }
+        return pipeline;
+    }
+
+    /** Problems with the installed plugins (unsafe dir, broken jar, bad schema fragment, cycle). */
+    public List<Diagnostic> pluginProblems() {
+        List<Diagnostic> out = new ArrayList<>(registry().problems());
+        out.addAll(pipeline().pluginProblems());
+        return out;
+    }
+
+    public LoadedSpec load(Path spec) {
+        return new SpecLoader().load(spec);
+    }
+}

@@ -1,0 +1,16 @@
+package dev.sandbox.engine.runtime;
+
+/** Turns the helper's {@code ERROR} message into the one line users see. */
+final class HelperError {
+
+    private HelperError() {}
+
+    /** {@code ERROR <code> TAB <step> TAB <syscall> TAB <path> TAB <errno> TAB <hint>} → {@code <step>: <syscall> <path>: <errno> (<hint>)}. */
+    static String describe(String line) {
+        String body = line.startsWith("ERROR ") ? line.substring(6) : line;
+        String[] f = body.split("\t", -1);
+        if (f.length < 6) return body;
+        String step = f[1].isEmpty() ? "helper" : f[1];
+        return HostStepException.format(step, f[2], f[3], f[4], f[5]);
+    }
+}

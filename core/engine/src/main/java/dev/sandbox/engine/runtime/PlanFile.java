@@ -1,0 +1,51 @@
+package dev.sandbox.engine.runtime;
+
+import dev.sandbox.api.Plan;
+import dev.sandbox.api.Stage;
+import dev.sandbox.api.Step;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The helper's part of a plan in the line format of core/native/PROTOCOL.md:
+ * {@code <stage> TAB <op> [TAB key=value]...}, with %, TAB and newline percent-escaped.
+ */
+public final class PlanFile {
+
+    private PlanFile() {}
+
+    /** The file's text, and for each line (1-based) the plan step it came from. */
+    public record Rendered(String text, List<Step> lines) {}
+
+    public static Rendered render(Plan plan) {
+        StringBuilder out = new StringBuilder("# sandbox plan for ").append(escape(plan.name())).append('\n');
+        List<Step> lines = new ArrayList<>();
+        lines.add(null);
+        for (Step step : plan.steps()) {
+            if (!step.stage().runsInHelper()) continue;
+            out.append(step.stage().wireName()).append('\t').append(step.op());
+            for (Step.Arg arg : step.args()) out.append('\t').append(arg.key()).append('=').append(escape(arg.value()));
+            out.append('\n');
+            lines.add(step);
+        }
+        return new Rendered(out.toString(), lines);
+    }
+
+    static String escape(String value) {
+        StringBuilder out = new StringBuilder(value.length());
+        for (char c : value.toCharArray()) {
+            switch (c) {
+                case '%' -> out.append("%25");
+                case '\t' -> out.append("%09");
+                case '\n' -> out.append("%0A");
+                default -> out.append(c);
+            }
+        }
+        return out.toString();
+    }
+
+    /** Helper stages only: the stages whose steps go into the file. */
+    static boolean inFile(Stage stage) {
+        return stage.runsInHelper();
+    }
+}
