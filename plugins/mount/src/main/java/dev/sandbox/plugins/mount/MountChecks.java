@@ -1,0 +1,264 @@
+package dev.sandbox.plugins.mount;
+
+import dev.sandbox.api.SectionContext;
+import dev.sandbox.api.SpecNode;
+import dev.sandbox.plugins.mount.MountSpec.Type;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The semantic checks of {@code namespaces.mount} that the schema can't express well: per-type
+ * requirements, sizes, modes, absolute paths and combinations with other sections. Each finding is a
+ * located diagnostic with a stable {@code mount.*} code and a hint. The schema already passed.
+ */
+final class MountChecks {
+
+    /** Keys that only some types take; any other type given one is {@code mount.key-not-applicable}. */
+    private static final Map<String, Set<Type>> ONLY_FOR = Map.of(
+            "size", EnumSet.of(Type.TMPFS),
+            "mode", EnumSet.of(Type.TMPFS),
+            "lower", EnumSet.of(Type.OVERLAY),
+            "upper", EnumSet.of(Type.OVERLAY),
+            "work", EnumSet.of(Type.OVERLAY));
+    private static final List<String> ONLY_FOR_ORDER = List.of("size", "mode", "lower", "upper", "work");
+
+    private final SectionContext ctx;
+    private final SpecNode section;
+    private final boolean hostRoot;
+
+    private MountChecks(SectionContext ctx) {
+        this.ctx = ctx;
+        this.section = ctx.section();
+        this.hostRoot = section.get("root").isMissing();
+    }
+
+    static void run(SectionContext ctx) {
+        new MountChecks(ctx).all();
+    }
+
+    private void all() {
+        root();
+        rootPropagation();
+        List<SpecNode> earlier = new ArrayList<>();
+        for (SpecNode m : section.get("mounts").elements()) {
+            mount(m, earlier);
+            earlier.add(m);
+        }
+        absolute(section.get("masks"), "mount.relative-mask", "a mask");
+        absolute(section.get("readonlyPaths"), "mount.relative-readonly-path", "a read-only path");
+    }
+
+    private void root() {
+        SpecNode root = section.get("root");
+        if (root.kind() != SpecNode.Kind.MAP) return;
+        String type = root.get("type").text();
+        SpecNode source = root.get("source");
+        SpecNode size = root.get("size");
+        if (type.equals("bind") && source.isMissing()) {
+            ctx.error(root, "mount.root-bind-without-source", "a bind root needs a source: the host directory to use as /",
+                    "add 'source: ./rootfs' (relative to the spec file) or use 'type: tmpfs' for an empty root");
+        }
+        if (type.equals("tmpfs") && source.isPresent()) {
+            ctx.error(source, "mount.source-not-allowed", "a tmpfs root takes no source",
+                    "remove 'source', or use 'type: bind' to use a host directory as the root");
+        }
+        if (type.equals("bind") && size.isPresent()) {
+            ctx.error(size, "mount.key-not-applicable", "'size' applies to a tmpfs root only",
+                    "remove 'size'; a bind root is as large as the host directory's file system");
+        } else {
+            size(size);
+        }
+    }
+
+    private void rootPropagation() {
+        SpecNode p = section.get("rootPropagation");
+        if (hostRoot && p.optText().filter(MountSpec::isShared).isPresent()) {
+            ctx.error(p, "mount.shared-root-propagation",
+                    "rootPropagation '" + p.text() + "' without a new root would propagate the sandbox's mounts to the host",
+                    "use rslave (the default without root) or rprivate, give 'root:' for a new root, "
+                            + "or share single directories with a bind mount with 'propagation: rshared'");
+        }
+    }
+
+    private void mount(SpecNode m, List<SpecNode> earlier) {
+        Optional<Type> parsed = Type.of(m.get("type").text());
+        if (parsed.isEmpty()) return;
+        Type type = parsed.get();
+        SpecNode target = m.get("target");
+        SpecNode source = m.get("source");
+        if (!target.text().startsWith("/")) {
+            ctx.error(target, "mount.relative-target", "target '" + target.text() + "' must be absolute",
+                    "write it as seen inside the sandbox, starting with '/', e.g. '/" + target.text() + "'");
+        } else if (hostRoot && MountSpec.normalize(target.text()).equals("/")) {
+            ctx.error(target, "mount.target-is-root", "a mount on / needs a new root",
+                    "give 'root:' (a tmpfs or a bind of a directory) instead of mounting on /");
+        } else if (hostRoot) {
+            missingOnHost(target, earlier);
+        }
+        if (type == Type.BIND && source.isMissing()) {
+            ctx.error(m, "mount.bind-without-source", "a bind mount needs a source: the host path to mount on " + target.text(),
+                    "add 'source:' with a host path (relative paths are relative to the spec file)");
+        }
+        if (type != Type.BIND && source.isPresent()) {
+            ctx.error(source, "mount.source-not-allowed", "a " + type.key() + " mount takes no source",
+                    type == Type.OVERLAY ? "an overlay takes 'lower' (and 'upper' with 'work') instead of 'source'"
+                            : "remove 'source', or use 'type: bind' to mount a host path");
+        }
+        for (String key : ONLY_FOR_ORDER) {
+            SpecNode value = m.get(key);
+            if (value.isPresent() && !ONLY_FOR.get(key).contains(type)) {
+                String owner = ONLY_FOR.get(key).iterator().next().key();
+                ctx.error(value, "mount.key-not-applicable", "'" + key + "' applies to " + owner + " mounts only, not to " + type.key(),
+                        "remove '" + key + "'");
+            }
+        }
+        if (type == Type.TMPFS) {
+            size(m.get("size"));
+            mode(m.get("mode"));
+        }
+        if (type == Type.OVERLAY) overlay(m);
+        namespaceWarnings(m, type);
+        propagationWithoutMaster(m, type);
+        sharedInUserNamespace(m, type);
+    }
+
+    private void size(SpecNode size) {
+        if (size.isMissing() || size.kind() == SpecNode.Kind.NULL) return;
+        if (Units.size(size.text()).isEmpty()) {
+            ctx.error(size, "mount.bad-size", "size '" + size.text() + "' is not a positive number of bytes",
+                    "use bytes or a number with a K, M or G suffix (powers of 1024), e.g. 64M; percentages are not supported");
+        }
+    }
+
+    private void mode(SpecNode mode) {
+        if (mode.isMissing() || mode.kind() == SpecNode.Kind.NULL) return;
+        if (Units.mode(mode.text()).isEmpty()) {
+            ctx.error(mode, "mount.bad-mode", "mode '" + mode.text() + "' is not an octal file mode",
+                    "use up to four octal digits in quotes, e.g. mode: \"1777\" or mode: \"0755\"");
+        }
+    }
+
+    private void overlay(SpecNode m) {
+        SpecNode lower = m.get("lower");
+        SpecNode upper = m.get("upper");
+        SpecNode work = m.get("work");
+        List<String> lowers = MountSpec.strings(lower);
+        if (lowers.isEmpty()) {
+            ctx.error(m, "mount.overlay-without-lower", "an overlay needs at least one lower directory",
+                    "add 'lower: ./base' (or a list, uppermost first)");
+        }
+        if (upper.isPresent() && work.isMissing()) {
+            ctx.error(upper, "mount.overlay-upper-without-work", "an overlay with 'upper' also needs 'work'",
+                    "add 'work:' with an empty directory on the same file system as upper");
+        }
+        if (work.isPresent() && upper.isMissing()) {
+            ctx.error(work, "mount.overlay-work-without-upper", "'work' is only used together with 'upper'",
+                    "add 'upper:' for a writable overlay, or remove 'work' for a read-only one");
+        }
+        if (upper.isMissing() && work.isMissing() && lowers.size() == 1) {
+            ctx.error(lower, "mount.overlay-single-lower", "a read-only overlay needs at least two lower directories (the kernel refuses one)",
+                    "add a second lower directory, add 'upper' and 'work' for a writable overlay, "
+                            + "or use a read-only bind mount of the directory instead");
+        }
+        List<SpecNode> paths = new ArrayList<>(lower.kind() == SpecNode.Kind.LIST ? lower.elements() : List.of(lower));
+        paths.add(upper);
+        paths.add(work);
+        for (SpecNode p : paths) {
+            if (p.kind() == SpecNode.Kind.STRING && (p.text().contains(",") || p.text().contains(":"))) {
+                ctx.error(p, "mount.overlay-bad-path", "overlay path '" + p.text() + "' contains ',' or ':', which separate overlay options",
+                        "rename the directory or reach it through a symlink without those characters");
+            }
+        }
+    }
+
+    /** A new proc/sysfs/mqueue instance shows the namespace the child is in; in the host's it shows the host's objects. */
+    private void namespaceWarnings(SpecNode m, Type type) {
+        SpecNode at = m.get("type");
+        boolean newUser = ctx.creates("user");
+        if (type == Type.PROC && !ctx.creates("pid") && !ctx.joins("pid")) {
+            ctx.warning(at, "mount.proc-without-pid-namespace",
+                    "proc is mounted but the sandbox has no pid namespace: it would show the host's processes"
+                            + (newUser ? ", and in a new user namespace the kernel refuses the mount (EPERM)" : ""),
+                    "add 'pid: {}' under namespaces");
+        }
+        if (type == Type.SYSFS && !ctx.creates("net") && !ctx.joins("net")) {
+            ctx.warning(at, "mount.sysfs-without-net-namespace",
+                    "sysfs is mounted but the sandbox has no network namespace: it would show the host's network devices"
+                            + (newUser ? ", and in a new user namespace the kernel refuses the mount (EPERM)" : ""),
+                    "add 'net: {}' under namespaces, or bind /sys read-only instead");
+        }
+        if (type == Type.MQUEUE && !ctx.creates("ipc") && !ctx.joins("ipc")) {
+            ctx.warning(at, "mount.mqueue-without-ipc-namespace",
+                    "mqueue is mounted but the sandbox has no IPC namespace: it would show the host's message queues"
+                            + (newUser ? ", and in a new user namespace the kernel refuses the mount (EPERM)" : ""),
+                    "add 'ipc: {}' under namespaces");
+        }
+    }
+
+    /**
+     * Without a new root, rootPropagation private/unbindable makes every mount of the namespace's copy
+     * private first; a bind of a private mount has no master, so a slave request can't take effect.
+     */
+    private void propagationWithoutMaster(SpecNode m, Type type) {
+        SpecNode p = m.get("propagation");
+        String rootMode = section.get("rootPropagation").text("rslave");
+        if (hostRoot && type == Type.BIND && p.optText().filter(v -> v.endsWith("slave")).isPresent()
+                && (rootMode.endsWith("private") || rootMode.endsWith("unbindable"))) {
+            ctx.warning(p, "mount.slave-without-master",
+                    "propagation '" + p.text() + "' has no effect: with rootPropagation " + rootMode
+                            + " the bind's source is no longer a copy of the host's mount, so it has no master and stays private",
+                    "remove rootPropagation (the default without root is rslave), or use propagation: rprivate");
+        }
+    }
+
+    /**
+     * A mount namespace owned by another user namespace than the host's is "less privileged": the
+     * kernel turns the shared mounts it copies into slaves (mount_namespaces(7)), so an rshared bind
+     * only works one way there.
+     */
+    private void sharedInUserNamespace(SpecNode m, Type type) {
+        SpecNode p = m.get("propagation");
+        if (type == Type.BIND && p.optText().filter(MountSpec::isShared).isPresent() && (ctx.creates("user") || ctx.joins("user"))) {
+            ctx.warning(p, "mount.shared-bind-in-user-namespace",
+                    "propagation '" + p.text() + "' works one way only in a user namespace: the kernel makes the copied host mounts "
+                            + "slaves, so host mounts appear in the sandbox but the sandbox's mounts don't reach the host",
+                    "use propagation: rslave to say so, or run as root without a user namespace for two-way propagation");
+        }
+    }
+
+    /**
+     * Without a new root the sandbox never creates mount points on the host's file system (see
+     * {@link MountPlanner}): a target must exist there unless an earlier tmpfs or dev mount of this
+     * spec holds it. A warning, not an error: the spec may be checked on another machine.
+     */
+    private void missingOnHost(SpecNode target, List<SpecNode> earlier) {
+        String t = MountSpec.normalize(target.text());
+        List<MountPlanner.Placed> placed = new ArrayList<>();
+        for (SpecNode e : earlier) {
+            String at = e.get("target").text();
+            Type.of(e.get("type").text()).filter(type -> at.startsWith("/"))
+                    .ifPresent(type -> placed.add(new MountPlanner.Placed(MountSpec.normalize(at), type)));
+        }
+        if (MountPlanner.coveringType(t, placed).map(MountPlanner::scratch).orElse(false)) return;
+        if (!Files.exists(Path.of(t))) {
+            ctx.warning(target, "mount.target-missing-on-host", "target " + t + " does not exist on the host, and without a new root "
+                            + "the sandbox does not create mount points on the host's file system",
+                    "create it on the host, mount a tmpfs on a parent directory first, or give 'root:' for a new root");
+        }
+    }
+
+    private void absolute(SpecNode list, String code, String what) {
+        for (SpecNode p : list.elements()) {
+            if (p.kind() == SpecNode.Kind.STRING && !p.text().startsWith("/")) {
+                ctx.error(p, code, what + " must be an absolute path inside the sandbox, not '" + p.text() + "'",
+                        "write it as seen inside the sandbox, starting with '/', e.g. '/" + p.text() + "'");
+            }
+        }
+    }
+}
