@@ -132,6 +132,7 @@ static struct {
     pid_t parent;              /* in the init's target: the init's pid; 0 in C (use the pipe) */
     pid_t child;               /* C, in H */
     long grace_ms;
+    bool trace;                /* --trace: report each step's duration (sandbox up -v) */
     const char *plan_path;
     char *plan_text;
     struct step *steps;
@@ -1215,13 +1216,27 @@ static void load_plan(void)
     check_structure();
 }
 
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void run_stage(enum stage stage)
 {
     for (int i = 0; i < g.nsteps; i++) {
         if (g.steps[i].stage != stage)
             continue;
         g.cur = &g.steps[i];
+        bool last = strcmp(g.cur->op->name, "exec") == 0;
+        /* exec does not return: with --trace it is reported as it starts */
+        if (g.trace && last)
+            send_line("TRACE %s:%d %s started", stage_names[stage], g.cur->line, g.cur->op->name);
+        long long start = g.trace ? now_us() : 0;
         g.cur->op->fn(g.cur);
+        if (g.trace)
+            send_line("TRACE %s:%d %s %lld us", stage_names[stage], g.cur->line, g.cur->op->name, now_us() - start);
     }
     g.cur = NULL;
 }
@@ -1386,7 +1401,7 @@ static _Noreturn void supervise(void)
 
 static _Noreturn void usage(const char *why)
 {
-    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N]\n"
+    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace]\n"
                     "       sandbox-init --version\n", why);
     exit(125);
 }
@@ -1428,6 +1443,10 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--version") == 0) {
             printf("sandbox-init %s (protocol %d)\n", VERSION, PROTOCOL_VERSION);
             return 0;
+        }
+        if (strcmp(argv[i], "--trace") == 0) {
+            g.trace = true;
+            continue;
         }
         if (i + 1 >= argc)
             usage("missing value");

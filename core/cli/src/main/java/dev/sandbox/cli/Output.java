@@ -50,7 +50,8 @@ final class Output {
 
     static void plan(PrintWriter w, Plan plan, String specName) {
         w.printf("plan for sandbox '%s' (%s): %d steps%n", plan.name(), specName, plan.steps().size());
-        w.println("controller = the Java process; helper = sandbox-init before clone; child = the sandbox's first process");
+        w.println("controller = the Java process; helper = sandbox-init until clone; child = the sandbox's first process");
+        w.printf("%n  %3s  %-18s %-7s %s%n", "#", "OP", "PLUGIN", "WHAT (→ the syscall it becomes)");
         Stage current = null;
         int index = 0;
         for (Step step : plan.steps()) {
@@ -59,8 +60,8 @@ final class Output {
                 current = step.stage();
                 w.printf("%n%s  [%s]%n", current.wireName(), current.executor().name().toLowerCase());
             }
-            w.printf("  %3d  %-18s %s%n", index, step.op() + (step.plugin().isEmpty() ? "" : " (" + step.plugin() + ")"), step.summary());
-            if (!step.syscall().isEmpty()) w.printf("       %-18s → %s%n", "", step.syscall());
+            w.printf("  %3d  %-18s %-7s %s%n", index, step.op(), step.plugin(), step.summary());
+            if (!step.syscall().isEmpty()) w.printf("       %-18s %-7s → %s%n", "", "", step.syscall());
         }
     }
 

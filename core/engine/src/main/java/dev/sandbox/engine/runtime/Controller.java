@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Comparator;
 import java.util.Deque;
+import java.util.List;
 import java.util.stream.Stream;
 
 /**
@@ -29,6 +30,7 @@ public final class Controller {
 
     private final Options options;
     private final Deque<Undo> undo = new ArrayDeque<>();
+    private List<Step> planLines = List.of();
 
     private interface Undo {
         void run() throws Exception;
@@ -49,6 +51,7 @@ public final class Controller {
             PlanFile.Rendered rendered = PlanFile.render(plan);
             Path planFile = runtimeDir.resolve("plan");
             Files.writeString(planFile, rendered.text());
+            planLines = rendered.lines();
             Files.setPosixFilePermissions(planFile, PosixFilePermissions.fromString("rw-------"));
 
             try (ControlChannel channel = new ControlChannel(runtimeDir.resolve("control.sock"))) {
@@ -116,11 +119,24 @@ public final class Controller {
         while (true) {
             String line = channel.readLine();
             if (!isMessage(line, "TRACE")) return line;
-            if (options.verbose()) {
-                options.err().println("sandbox: " + line.substring("TRACE ".length()));
-                options.err().flush();
-            }
+            if (options.verbose()) trace(line);
         }
+    }
+
+    /** {@code TRACE <stage>:<line> <op> <N> us}, printed like the controller's own steps. */
+    private void trace(String line) {
+        String[] f = line.split(" ");
+        String text = line.substring("TRACE ".length());
+        try {
+            int planLine = Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1));
+            Step step = planLines.get(planLine - 1);
+            String took = f.length > 4 && f[4].equals("us") ? String.format("%6.2f ms", Long.parseLong(f[3]) / 1000.0) : "  started";
+            text = String.format("%-9s %-16s %s  %s", step.stage().wireName(), step.op(), took, step.summary());
+        } catch (RuntimeException e) {
+            // an unexpected shape: print it as it came
+        }
+        options.err().println("sandbox: " + text);
+        options.err().flush();
     }
 
     /** Reads the remaining messages (ERROR, EXIT) until EOF and returns the helper's status. */

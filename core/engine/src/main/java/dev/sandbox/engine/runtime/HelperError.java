@@ -10,7 +10,13 @@ final class HelperError {
         String body = line.startsWith("ERROR ") ? line.substring(6) : line;
         String[] f = body.split("\t", -1);
         if (f.length < 6) return body;
+        for (int i = 0; i < f.length; i++) f[i] = unescape(f[i]);
         String step = f[1].isEmpty() ? "helper" : f[1];
         return HostStepException.format(step, f[2], f[3], f[4], f[5]);
+    }
+
+    /** Fields are escaped like plan values: %25 %09 %0A. */
+    static String unescape(String field) {
+        return field.replace("%09", "\t").replace("%0A", "\n").replace("%25", "%");
     }
 }
