@@ -31,6 +31,11 @@ public interface SpecNode {
     /** The scalar as text (numbers and booleans as written); empty for maps, lists and missing nodes. */
     String text();
 
+    /** Where the key {@code key} of this map is written (the value's location when unknown). */
+    default Location keyLocation(String key) {
+        return get(key).location();
+    }
+
     default boolean isMissing() {
         return kind() == Kind.MISSING;
     }

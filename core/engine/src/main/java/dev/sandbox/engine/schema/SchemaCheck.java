@@ -54,7 +54,7 @@ public final class SchemaCheck {
                 String hint = suggestion != null ? "did you mean '" + suggestion + "'?"
                         : known.isEmpty() ? "remove it" : "known keys here: " + String.join(", ", known);
                 yield Diagnostic.error("schema.unknown-key", "unknown key '" + property + "' in " + where,
-                        key.path(), key.isPresent() ? key.location() : at.location(), hint);
+                        key.path(), key.isPresent() ? at.keyLocation(property) : at.location(), hint);
             }
             case "required" -> Diagnostic.error("schema.required", "missing required key '" + property + "' in " + where,
                     at.path(), at.location(), "add '" + property + ":'");

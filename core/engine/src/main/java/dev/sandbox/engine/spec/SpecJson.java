@@ -40,6 +40,10 @@ public final class SpecJson {
             try {
                 return JsonNodeFactory.instance.numberNode(new BigDecimal(text));
             } catch (NumberFormatException e2) {
+                // YAML's .inf, -.inf and .nan: numbers to the schema, out of range for the plugins
+                String t = text.toLowerCase(java.util.Locale.ROOT);
+                if (t.endsWith(".inf")) return JsonNodeFactory.instance.numberNode(t.startsWith("-") ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY);
+                if (t.equals(".nan")) return JsonNodeFactory.instance.numberNode(Double.NaN);
                 return JsonNodeFactory.instance.textNode(text);
             }
         }

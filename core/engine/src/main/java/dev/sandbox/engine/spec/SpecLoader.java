@@ -47,7 +47,13 @@ public final class SpecLoader {
         }
         try (JsonParser parser = YAML.createParser(text)) {
             JsonToken first = parser.nextToken();
-            SpecNode root = first == null ? null : read(parser, "", display, diagnostics);
+            if (first == null) {
+                // only comments or a bare '---': no document at all, which is not a valid (empty) spec
+                diagnostics.add(Diagnostic.error("spec.empty", "the spec is empty (it holds no YAML document, only comments)", "",
+                        new Location(display, 1, 1), "start from examples/hello.yaml"));
+                return new LoadedSpec(file, display, null, diagnostics);
+            }
+            SpecNode root = read(parser, "", display, diagnostics);
             if (parser.nextToken() != null) {
                 diagnostics.add(Diagnostic.error("spec.multiple-documents", "the file holds more than one YAML document",
                         "", location(parser.currentTokenLocation(), display), "keep one sandbox per file"));
@@ -77,6 +83,7 @@ public final class SpecLoader {
         switch (token) {
             case START_OBJECT -> {
                 LinkedHashMap<String, SpecNode> fields = new LinkedHashMap<>();
+                java.util.Map<String, Location> keyLocations = new java.util.HashMap<>();
                 while (parser.nextToken() == JsonToken.FIELD_NAME) {
                     String key = parser.currentName();
                     Location keyAt = location(parser.currentTokenLocation(), display);
@@ -88,9 +95,10 @@ public final class SpecLoader {
                                 "first defined at line " + fields.get(key).location().line() + "; remove one of them"));
                     } else {
                         fields.put(key, value);
+                        keyLocations.put(key, keyAt);
                     }
                 }
-                return YamlSpecNode.map(path, at, fields);
+                return YamlSpecNode.map(path, at, fields, keyLocations);
             }
             case START_ARRAY -> {
                 List<SpecNode> elements = new ArrayList<>();

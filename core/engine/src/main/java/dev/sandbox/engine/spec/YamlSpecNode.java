@@ -16,9 +16,11 @@ final class YamlSpecNode implements SpecNode {
     private final String text;
     private final Map<String, SpecNode> fields;
     private final List<SpecNode> elements;
+    private final Map<String, Location> keyLocations;
 
     private YamlSpecNode(Kind kind, String path, Location location, String text,
-                         Map<String, SpecNode> fields, List<SpecNode> elements) {
+                         Map<String, SpecNode> fields, List<SpecNode> elements, Map<String, Location> keyLocations) {
+        this.keyLocations = keyLocations;
         this.kind = kind;
         this.path = path;
         this.location = location;
@@ -28,19 +30,19 @@ final class YamlSpecNode implements SpecNode {
     }
 
     static YamlSpecNode scalar(Kind kind, String path, Location location, String text) {
-        return new YamlSpecNode(kind, path, location, text, Map.of(), List.of());
+        return new YamlSpecNode(kind, path, location, text, Map.of(), List.of(), Map.of());
     }
 
-    static YamlSpecNode map(String path, Location location, LinkedHashMap<String, SpecNode> fields) {
-        return new YamlSpecNode(Kind.MAP, path, location, "", Collections.unmodifiableMap(fields), List.of());
+    static YamlSpecNode map(String path, Location location, LinkedHashMap<String, SpecNode> fields, Map<String, Location> keyLocations) {
+        return new YamlSpecNode(Kind.MAP, path, location, "", Collections.unmodifiableMap(fields), List.of(), Map.copyOf(keyLocations));
     }
 
     static YamlSpecNode list(String path, Location location, List<SpecNode> elements) {
-        return new YamlSpecNode(Kind.LIST, path, location, "", Map.of(), List.copyOf(elements));
+        return new YamlSpecNode(Kind.LIST, path, location, "", Map.of(), List.copyOf(elements), Map.of());
     }
 
     static YamlSpecNode missing(String path, Location location) {
-        return new YamlSpecNode(Kind.MISSING, path, location, "", Map.of(), List.of());
+        return new YamlSpecNode(Kind.MISSING, path, location, "", Map.of(), List.of(), Map.of());
     }
 
     static String child(String parent, String key) {
@@ -53,6 +55,12 @@ final class YamlSpecNode implements SpecNode {
     @Override public List<SpecNode> elements() { return elements; }
     @Override public Map<String, SpecNode> fields() { return fields; }
     @Override public String text() { return text; }
+
+    @Override
+    public Location keyLocation(String key) {
+        Location at = keyLocations.get(key);
+        return at != null ? at : get(key).location();
+    }
 
     @Override
     public SpecNode get(String key) {

@@ -107,6 +107,6 @@ class CgroupNamespacePluginTest {
                 namespaces:
                   cgroup: {memory: 1G}
                 """);
-        assertEquals(List.of("5:20 schema.unknown-key"), h.errorCodes());
+        assertEquals(List.of("5:12 schema.unknown-key"), h.errorCodes());
     }
 }

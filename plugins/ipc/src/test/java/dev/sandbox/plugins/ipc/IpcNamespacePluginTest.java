@@ -31,6 +31,6 @@ class IpcNamespacePluginTest {
                 namespaces:
                   ipc: {shm: 64M}
                 """);
-        assertEquals(List.of("5:14 schema.unknown-key"), h.errorCodes());
+        assertEquals(List.of("5:9 schema.unknown-key"), h.errorCodes());
     }
 }

@@ -391,7 +391,7 @@ class MountChecksTest {
                       - {type: bind, source: /usr, target: /usr, propagation: recursive}
                       - {type: tmpfs, target: /b, sise: 1M}
                 """);
-        assertEquals(List.of("6:18 schema.enum", "9:53 schema.enum", "10:63 schema.enum", "11:41 schema.unknown-key"), h.errorCodes());
+        assertEquals(List.of("6:18 schema.enum", "9:53 schema.enum", "10:63 schema.enum", "11:35 schema.unknown-key"), h.errorCodes());
         assertEquals("did you mean 'size'?", h.errors().get(3).hint());
     }
 

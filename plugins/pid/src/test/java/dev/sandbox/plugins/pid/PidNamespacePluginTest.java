@@ -81,7 +81,7 @@ class PidNamespacePluginTest {
                 namespaces:
                   pid: {inti: true}
                 """);
-        assertEquals(List.of("5:15 schema.unknown-key"), h.errorCodes());
-        assertEquals("known keys here: init, join", h.errors().get(0).hint());
+        assertEquals(List.of("5:9 schema.unknown-key"), h.errorCodes());
+        assertEquals("did you mean 'init'?", h.errors().get(0).hint());
     }
 }
