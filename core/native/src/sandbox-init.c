@@ -144,6 +144,7 @@ static struct {
     sigset_t queued;           /* SIGNAL messages received before C was released */
     int tfd;                   /* grace timer */
     bool grace_armed;
+    const struct step *userns; /* the step that created or joined a user namespace (H becomes its root) */
     struct { const char *id; int fd; } trees[MAX_TREES];
     int ntrees;
 } g = { .ctl = -1, .sync_rd = -1, .sync_wr = -1, .grace_ms = 10000, .tfd = -1 };
@@ -249,6 +250,8 @@ static const struct hint { const char *what; int err; const char *text; } hints[
     { "mount mqueue", EPERM, "in a user namespace mqueue needs a new IPC namespace" },
     { "mount bind-source", ENOENT, "the source does not exist on the host" },
     { "mount propagation", EINVAL, "the target must be a mount point" },
+    { "mount overlay", EINVAL, "upper and work must be directories on the same file system, work an empty one, "
+      "and no lower, upper or work directory may be inside another" },
     { "mount", ENOENT, "the mount point does not exist: add create=dir or create=file" },
     { "mount", ENODEV, "this file system type is not available in the kernel" },
     { "mount", EPERM, "in a user namespace only some file systems can be mounted, and flags the host locked "
@@ -497,7 +500,47 @@ static void op_join(const struct step *s)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     check(fd, "open", "join", path);
     check(setns(fd, nstype), "setns", type, path);
+    if (nstype == CLONE_NEWUSER)
+        g.userns = s;
     close(fd);
+}
+
+/* A number from a /proc/sys file, or -1 when it is missing or not a number. */
+static long read_sysctl(const char *path)
+{
+    char buf[32] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    char *end = buf;
+    long v = n > 0 ? strtol(buf, &end, 10) : -1;
+    return n > 0 && end != buf ? v : -1;
+}
+
+/* Which host setting refused the user namespace, named after the sysctl that does it (the three
+ * ways hosts forbid them); NULL leaves the generic hint of the table. */
+static const char *userns_hint(int err)
+{
+    static char hint[256];
+    long max = read_sysctl("/proc/sys/user/max_user_namespaces");
+    if (max == 0 && (err == ENOSPC || err == EPERM))
+        return "user namespaces are disabled on this host: user.max_user_namespaces is 0 "
+               "(/proc/sys/user/max_user_namespaces); enable them with 'sysctl -w user.max_user_namespaces=15000'";
+    if (err == EPERM && read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+        return "unprivileged user namespaces are disabled on this host: kernel.unprivileged_userns_clone is 0 "
+               "(/proc/sys/kernel/unprivileged_userns_clone, Debian); enable them with "
+               "'sysctl -w kernel.unprivileged_userns_clone=1', or run sandbox as root";
+    if ((err == EPERM || err == EACCES) && read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
+        return "AppArmor restricts unprivileged user namespaces on this host: "
+               "kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu); allow them for sandbox-init with an "
+               "AppArmor profile granting 'userns,', or 'sysctl -w kernel.apparmor_restrict_unprivileged_userns=0'";
+    if (err == ENOSPC && max > 0) {
+        snprintf(hint, sizeof hint, "the limit user.max_user_namespaces (%ld, /proc/sys/user/max_user_namespaces) "
+                 "is reached for this user or in a parent user namespace", max);
+        return hint;
+    }
+    return NULL;
 }
 
 static void op_unshare_user(const struct step *s)
@@ -506,7 +549,11 @@ static void op_unshare_user(const struct step *s)
     /* Why first: every namespace created later (by the clone) is owned by the user namespace that is
      * current at its creation, so this one must exist before them; the controller writes its maps
      * while we wait for GO (maps are write-once and must be written from outside). */
-    check(unshare(CLONE_NEWUSER), "unshare", "user", NULL);
+    if (unshare(CLONE_NEWUSER) < 0) {
+        int err = errno;
+        die(125, "unshare", "user", NULL, err, userns_hint(err));
+    }
+    g.userns = s;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -685,9 +732,17 @@ static void op_pivot_root(const struct step *s)
     /* Why proc etc. were mounted before this: in a user namespace the kernel only lets us mount proc
      * while a fully visible proc is reachable (mnt_already_visible); after the old root is detached
      * it isn't, and the mount fails with EPERM. */
+    /* Why an fd of the old root: after pivot_root(".", ".") the old root is stacked on the new one,
+     * and mount(2) resolves "." to the cwd's mount, i.e. the NEW root (only umount2's lookup
+     * follows mounts stacked on top); MS_SLAVE|MS_REC on "." would turn the sandbox's own rshared
+     * binds into slaves. runc fchdir()s to the old root for the same reason. */
+    int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    check(oldroot, "open", NULL, "/ (old root)");
     check(chdir(path), "chdir", NULL, path);
     /* pivot_root(".", "."): the old root ends up stacked on top of the new one, no put_old dir needed. */
     check(sys_pivot_root(".", "."), "pivot_root", NULL, path);
+    check(fchdir(oldroot), "fchdir", NULL, "(old root)");
+    close(oldroot);
     /* Why slave first: the old root may still be a peer of the host's mounts; detaching a shared
      * mount would propagate the unmount to the host. */
     check(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL), "mount", "propagation", "(old root)");
@@ -1397,6 +1452,31 @@ static _Noreturn void supervise(void)
     }
 }
 
+/* Why: unshare(CLONE_NEWUSER) and setns() keep our kernel uid/gid and supplementary groups (root's
+ * on the host). When the maps don't cover them (root mapping inside 0 to 100000 outside), every step
+ * of C would run with an unmapped fsuid, so mkdir or open(O_CREAT) on its own tmpfs fails with
+ * EOVERFLOW, and the host's groups (gid 0) would reach the target. Once the controller has written
+ * the maps (after the first GO), become uid/gid 0 of the namespace where they are mapped and drop the
+ * supplementary groups where setgroups is allowed, as runc's nsexec does. */
+static void become_userns_root(void)
+{
+    if (!g.userns)
+        return;
+    g.cur = g.userns;
+    if (setresgid(0, 0, 0) < 0 && errno != EINVAL) /* EINVAL: 0 is not mapped; finish sets the ids */
+        die(125, "setresgid", NULL, "0", errno, NULL);
+    if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+        die(125, "setresuid", NULL, "0", errno, NULL);
+    char buf[8] = "";
+    int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0 && strncmp(buf, "allow", 5) == 0)
+        check(setgroups(0, NULL), "setgroups", NULL, "(none)");
+    g.cur = NULL;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static _Noreturn void usage(const char *why)
@@ -1482,6 +1562,7 @@ int main(int argc, char **argv)
     run_stage(ST_ENTER);
     send_line("ENTERED %d", (int)getpid());
     wait_go();
+    become_userns_root();
     run_stage(ST_CLONE); /* ends with clone: C never comes back here */
     send_line("CLONED %d", (int)g.child);
     wait_go();

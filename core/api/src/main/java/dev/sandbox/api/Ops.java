@@ -53,6 +53,20 @@ public final class Ops {
             Map.entry("veth", Set.of(Stage.CONNECT)),
             Map.entry("cgroup-remove", Set.of(Stage.SUPERVISE)));
 
+    /**
+     * Ops only the engine emits: namespace creation and joins (from its execution-stage table) and the
+     * {@code process:} section. A plugin contributing one of them is rejected, so no plugin can replace
+     * the target or reorder the kernel's required sequence.
+     */
+    public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setgroups",
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec");
+
+    /** May a plugin contribute this step? */
+    public static boolean allowedForPlugin(Step step) {
+        return allowed(step) && !ENGINE_ONLY.contains(step.op())
+                && step.args().stream().noneMatch(a -> a.key().indexOf('\0') >= 0 || a.value().indexOf('\0') >= 0);
+    }
+
     public static boolean allowed(Step step) {
         Set<Stage> stages = ALLOWED.get(step.op());
         return stages != null && stages.contains(step.stage());

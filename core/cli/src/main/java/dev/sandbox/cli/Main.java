@@ -49,6 +49,7 @@ public final class Main implements Runnable {
     public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
         Main main = new Main(out, err, env);
         CommandLine cli = new CommandLine(main);
+        cli.setAllowSubcommandsAsOptionParameters(true);
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
@@ -63,7 +64,7 @@ public final class Main implements Runnable {
     Sandbox sandbox() {
         if (sandbox == null) {
             String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
-            sandbox = new Sandbox(Sandbox.defaultPluginDirs(home == null ? null : Path.of(home), env, pluginDirs), env);
+            sandbox = new Sandbox(Sandbox.defaultPluginDirs(home == null ? null : Path.of(home), env, pluginDirs), pluginDirs, env);
         }
         return sandbox;
     }

@@ -4,6 +4,7 @@ import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Plan;
 import dev.sandbox.engine.pipeline.Pipeline;
 import dev.sandbox.engine.runtime.Controller;
+import dev.sandbox.engine.runtime.PlanCache;
 import dev.sandbox.engine.runtime.RuntimePaths;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,7 +35,7 @@ final class UpCommand implements Callable<Integer> {
     boolean verbose;
 
     @Option(names = "--stop-timeout", paramLabel = "SECONDS", description = "After forwarding SIGTERM/SIGHUP/SIGINT, wait this long before SIGKILL (default: ${DEFAULT-VALUE}).")
-    double stopTimeout = 10;
+    double stopTimeout = UpDefaults.STOP_TIMEOUT_SECONDS;
 
     @Override
     public Integer call() {
@@ -53,15 +54,26 @@ final class UpCommand implements Callable<Integer> {
             return Controller.SETUP_FAILED;
         }
         main.err.flush();
-        Controller controller = new Controller(new Controller.Options(helper(), Duration.ofMillis((long) (stopTimeout * 1000)),
+        cache(checked, options, runtimeDir, plan);
+        String home = System.getProperty("sandbox.home", main.env.getOrDefault("SANDBOX_HOME", "."));
+        Controller controller = new Controller(new Controller.Options(UpDefaults.helper(main.env, home), Duration.ofMillis((long) (stopTimeout * 1000)),
                 verbose, main.err));
         return controller.run(plan, runtimeDir);
     }
 
-    private Path helper() {
-        String explicit = main.env.get("SANDBOX_HELPER");
-        if (explicit != null && !explicit.isEmpty()) return Path.of(explicit);
-        String home = System.getProperty("sandbox.home", main.env.getOrDefault("SANDBOX_HOME", "."));
-        return Path.of(home, "libexec", "sandbox-init");
+    /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
+    private void cache(Checked checked, Pipeline.RunOptions options, Path runtimeDir, Plan plan) {
+        String home = System.getProperty("sandbox.home", main.env.get("SANDBOX_HOME"));
+        if (home == null || !main.pluginDirs.isEmpty() || main.env.containsKey("SANDBOX_NO_CACHE")) return;
+        boolean joinsSandbox = checked.spec().root().get("namespaces").fields().values().stream()
+                .anyMatch(section -> section.get("join").has("sandbox"));
+        if (joinsSandbox) return;
+        var caller = main.sandbox().caller();
+        var dirs = dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(home), main.env, List.of());
+        PlanCache.key(spec, options.commandOverride(), caller, main.env, Path.of(home), dirs).ifPresent(key ->
+                PlanCache.forCaller(caller, main.env).store(key, new PlanCache.Entry(plan, runtimeDir,
+                        checked.diagnostics().stream().map(Diagnostic::format).toList())));
     }
+
+
 }

@@ -21,13 +21,20 @@ import java.util.Map;
 public final class Sandbox {
 
     private final List<Path> pluginDirs;
+    private final List<Path> explicitPluginDirs;
     private final Map<String, String> env;
     private Caller caller;
     private PluginRegistry registry;
     private Pipeline pipeline;
 
     public Sandbox(List<Path> pluginDirs, Map<String, String> env) {
+        this(pluginDirs, List.of(), env);
+    }
+
+    /** {@code explicitPluginDirs}: the ones the user named (--plugins-dir); they must exist. */
+    public Sandbox(List<Path> pluginDirs, List<Path> explicitPluginDirs, Map<String, String> env) {
         this.pluginDirs = pluginDirs;
+        this.explicitPluginDirs = explicitPluginDirs;
         this.env = env;
     }
 
@@ -57,7 +64,7 @@ public final class Sandbox {
     }
 
     public PluginRegistry registry() {
-        if (registry == null) registry = PluginRegistry.load(pluginDirs, caller());
+        if (registry == null) registry = PluginRegistry.load(pluginDirs, explicitPluginDirs, caller());
         return registry;
     }
 

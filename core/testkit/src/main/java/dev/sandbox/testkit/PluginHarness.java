@@ -104,7 +104,12 @@ public final class PluginHarness {
 
     /** Every diagnostic, sorted by location. */
     public List<Diagnostic> diagnostics() {
-        return pipeline().validate(loaded());
+        PluginRegistry registry = PluginRegistry.of(plugins);
+        Pipeline pipeline = new Pipeline(registry, host, caller, Map.of("TERM", "xterm"));
+        List<Diagnostic> out = new ArrayList<>(registry.problems());
+        out.addAll(pipeline.pluginProblems());
+        out.addAll(pipeline.validate(loaded()));
+        return out;
     }
 
     public List<Diagnostic> errors() {

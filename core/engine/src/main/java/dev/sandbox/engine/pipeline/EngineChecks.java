@@ -14,6 +14,9 @@ import java.util.regex.Pattern;
 final class EngineChecks {
 
     private static final Pattern PROC_NS = Pattern.compile("^/proc/(\\d+|self|thread-self)/ns/([a-z_]+)$");
+    /** The files of /proc/PID/ns (namespaces(7)). */
+    private static final List<String> PROC_NAMES = List.of("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time",
+            "time_for_children", "user", "uts");
 
     private EngineChecks() {}
 
@@ -33,7 +36,7 @@ final class EngineChecks {
         if (!caller.isRoot() && anyNew && !Pipeline.creates(namespaces, "user") && !joinsUser(namespaces)) {
             out.add(Diagnostic.error("user.required-rootless",
                     "running as " + caller.userName() + " (uid " + caller.uid() + ") needs a user namespace to create the others",
-                    namespaces.path(), namespaces.location(),
+                    namespaces.path(), root.keyLocation("namespaces"),
                     "add 'user: {}' under namespaces (you become root inside, mapped to your own uid)"));
         }
         checkProcess(root.get("process"), out);
@@ -50,7 +53,7 @@ final class EngineChecks {
         for (var f : section.fields().entrySet()) {
             if (!f.getKey().equals("join")) {
                 out.add(Diagnostic.error("join.with-options", "'" + type + "' joins an existing namespace, so '" + f.getKey()
-                                + "' cannot be applied (a joined namespace is used as it is)", f.getValue().path(), f.getValue().location(),
+                                + "' cannot be applied (a joined namespace is used as it is)", f.getValue().path(), section.keyLocation(f.getKey()),
                         "remove '" + f.getKey() + "', or remove 'join' to create a new " + type + " namespace"));
             }
         }
@@ -61,12 +64,17 @@ final class EngineChecks {
             return;
         }
         SpecNode path = join.get("path");
-        if (path.kind() == SpecNode.Kind.STRING) {
+        if (path.kind() == SpecNode.Kind.STRING && !path.text().isEmpty()) { // empty: the schema's minLength reports it
             Matcher m = PROC_NS.matcher(path.text());
             if (!path.text().startsWith("/")) {
                 out.add(Diagnostic.error("join.relative-path", "join path must be absolute: " + path.text(), path.path(), path.location(),
                         "use /proc/PID/ns/" + entry.get().procName()));
-            } else if (m.matches() && !m.group(2).equals(entry.get().procName())) {
+            } else if (m.matches() && !PROC_NAMES.contains(m.group(2))) {
+                out.add(Diagnostic.error("join.wrong-type", "'" + path.text() + "' is not a namespace file: /proc/PID/ns holds "
+                        + String.join(", ", PROC_NAMES), path.path(), path.location(),
+                        "use /proc/" + m.group(1) + "/ns/" + entry.get().procName()));
+            } else if (m.matches() && !m.group(2).replaceFirst("_for_children$", "").equals(entry.get().procName())) {
+                // pid_for_children and time_for_children are handles of a pid and a time namespace: setns(2) accepts them
                 out.add(Diagnostic.error("join.wrong-type", "'" + path.text() + "' is a " + m.group(2) + " namespace, but it is given to '"
                         + type + "'", path.path(), path.location(), "use /proc/" + m.group(1) + "/ns/" + entry.get().procName()));
             }
@@ -81,7 +89,9 @@ final class EngineChecks {
         }
         for (SpecNode cap : process.get("capabilities").elements()) {
             if (cap.kind() == SpecNode.Kind.STRING && Capabilities.number(cap.text()).isEmpty()) {
-                String guess = Suggest.closest(cap.text().toUpperCase(), Capabilities.names());
+                // compare with the CAP_ prefix the spec may leave out, or every short name is too far from a suggestion
+                String upper = cap.text().toUpperCase(java.util.Locale.ROOT);
+                String guess = Suggest.closest(upper.startsWith("CAP_") ? upper : "CAP_" + upper, Capabilities.names());
                 out.add(Diagnostic.error("process.unknown-capability", "unknown capability '" + cap.text() + "'", cap.path(), cap.location(),
                         guess != null ? "did you mean '" + guess + "'?" : "see capabilities(7) for the names"));
             }

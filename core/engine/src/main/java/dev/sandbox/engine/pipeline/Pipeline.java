@@ -126,9 +126,11 @@ public final class Pipeline {
                 continue;
             }
             for (Step step : contributed) {
-                if (!Ops.allowed(step)) {
+                if (!Ops.allowedForPlugin(step)) {
+                    String why = Ops.ENGINE_ONLY.contains(step.op()) ? "which only the engine may emit"
+                            : Ops.allowed(step) ? "with a NUL byte in an argument" : "which is not in the plan vocabulary";
                     problems.add(Diagnostic.error("plugin.bad-step", "plugin '" + loaded.id() + "' contributed op '" + step.op()
-                            + "' in stage " + step.stage().wireName() + ", which is not in the plan vocabulary", section.path(),
+                            + "' in stage " + step.stage().wireName() + ", " + why, section.path(),
                             section.location(), "see dev.sandbox.api.Ops for the ops each stage accepts"));
                     continue;
                 }

@@ -43,17 +43,33 @@ public final class PluginRegistry {
 
     /** Loads every plugin found in {@code dirs} (missing dirs are skipped). Never throws for a bad plugin. */
     public static PluginRegistry load(List<Path> dirs, Caller caller) {
+        return load(dirs, List.of(), caller);
+    }
+
+    /**
+     * As {@link #load(List, Caller)}; {@code explicit} dirs (from {@code --plugins-dir}) must exist.
+     * The sandbox version is PF4J's system version, so a plugin's {@code Plugin-Requires} is honoured.
+     */
+    public static PluginRegistry load(List<Path> dirs, List<Path> explicit, Caller caller) {
         List<Diagnostic> problems = new ArrayList<>();
         List<Path> usable = new ArrayList<>();
         for (Path dir : dirs) {
             Path abs = dir.toAbsolutePath().normalize();
-            if (!Files.isDirectory(abs)) continue;
+            if (!Files.isDirectory(abs)) {
+                if (explicit.contains(dir)) {
+                    problems.add(problem("plugin.dir-missing", "plugin directory " + abs + " does not exist", abs.toString(),
+                            "check the path given to --plugins-dir"));
+                }
+                continue;
+            }
             if (caller.isRoot() && !safeForRoot(abs, problems)) continue;
             usable.add(abs);
         }
         List<Loaded> found = new ArrayList<>();
         if (!usable.isEmpty()) {
             PluginManager manager = new JarPluginManager(usable.toArray(Path[]::new));
+            String version = PluginRegistry.class.getPackage().getImplementationVersion();
+            if (version != null) manager.setSystemVersion(version.replace("-SNAPSHOT", ""));
             try {
                 manager.loadPlugins();
                 manager.startPlugins();
@@ -134,8 +150,10 @@ public final class PluginRegistry {
             }
             for (String dep : deps) {
                 if (!byId.containsKey(dep)) {
-                    problems.add(problem("plugin.unknown-after", "plugin '" + e.getKey() + "' wants to run after '" + dep
-                            + "', which is not installed", e.getValue().source().toString(), "install '" + dep + "' or drop it from after()"));
+                    // a warning: 'after' orders plugins that are present; a missing one constrains nothing
+                    problems.add(Diagnostic.warning("plugin.unknown-after", "plugin '" + e.getKey() + "' wants to run after '" + dep
+                            + "', which is not installed", "", new Location(e.getValue().source().toString(), 0, 0),
+                            "install '" + dep + "' or drop it from after()"));
                 }
             }
             after.put(e.getKey(), deps.stream().filter(byId::containsKey).collect(java.util.stream.Collectors.toSet()));
@@ -159,9 +177,16 @@ public final class PluginRegistry {
         }
     }
 
-    /** As root, loading code from a directory others can write is a privilege escalation: refuse it. */
+    /**
+     * As root, loading code from a directory others can write is a privilege escalation: refuse it.
+     * The directory, every ancestor (whoever can rename an ancestor can swap the directory) and each
+     * jar must be owned by root and not writable by group or others; sticky /tmp-like ancestors excepted.
+     */
     private static boolean safeForRoot(Path dir, List<Diagnostic> problems) {
         List<Path> toCheck = new ArrayList<>();
+        for (Path p = dir.getParent(); p != null; p = p.getParent()) {
+            if (!stickyRootDir(p)) toCheck.add(p);
+        }
         toCheck.add(dir);
         try (Stream<Path> files = Files.list(dir)) {
             files.filter(p -> p.toString().endsWith(".jar") || p.toString().endsWith(".zip")).forEach(toCheck::add);
@@ -187,6 +212,15 @@ public final class PluginRegistry {
             }
         }
         return true;
+    }
+
+    private static boolean stickyRootDir(Path p) {
+        try {
+            return Files.readAttributes(p, PosixFileAttributes.class).owner().getName().equals("root")
+                    && (Integer.parseInt(Files.getAttribute(p, "unix:mode").toString()) & 01000) != 0;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     static Diagnostic problem(String code, String message, String where, String hint) {

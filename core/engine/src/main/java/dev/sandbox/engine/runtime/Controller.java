@@ -89,6 +89,7 @@ public final class Controller {
         long helperPid = Long.parseLong(reply.split(" ")[1]);
         try {
             for (Step step : plan.stage(Stage.IDENTITY)) timed(step, () -> identity(step, helperPid));
+            letNamespaceRootIn(runtimeDir, helperPid);
         } catch (HostStepException e) {
             channel.send("ABORT");
             helper.waitFor();
@@ -210,6 +211,26 @@ public final class Controller {
             case "write-id-map" -> HostActions.writeIdMap(step, helperPid);
             case "cgroup-place" -> HostActions.cgroupPlace(step, helperPid);
             default -> throw unknown(step);
+        }
+    }
+
+    /**
+     * After GO the helper becomes uid 0 of its user namespace (PROTOCOL.md), and the child mounts the
+     * new root under the runtime dir as that uid. When it is not the dir's owner (root mapping inside 0
+     * to 100000 outside), the 0700 dir would stop it with EACCES: let everyone search it (0711; nothing
+     * in it becomes listable or writable). The helper is connected by now, so no one else can take
+     * its place on the control socket.
+     */
+    private static void letNamespaceRootIn(Path runtimeDir, long helperPid) throws HostStepException {
+        Path map = Path.of("/proc", Long.toString(helperPid), "uid_map");
+        try {
+            int owner = (Integer) Files.getAttribute(runtimeDir, "unix:uid");
+            boolean ownerIsRoot = Files.readAllLines(map).stream().map(l -> l.trim().split("\\s+"))
+                    .anyMatch(r -> r.length == 3 && r[0].equals("0") && Long.parseLong(r[1]) == owner);
+            if (!ownerIsRoot) Files.setPosixFilePermissions(runtimeDir, PosixFilePermissions.fromString("rwx--x--x"));
+        } catch (IOException | RuntimeException e) {
+            throw new HostStepException("identity runtime-dir", "chmod", runtimeDir.toString(),
+                    e instanceof IOException io ? Errno.name(io) : "", "the sandbox's root must be able to reach " + runtimeDir.resolve("root"));
         }
     }
 

@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * The root schema ({@code schemas/sandbox-v1.schema.json}) with every plugin's fragment composed into
- * {@code namespaces.<id>}. Each section also accepts the common {@code join} key.
+ * {@code namespaces.<id>}. Each namespace type's section also accepts the common {@code join} key.
  */
 public final class ComposedSchema {
 
@@ -56,7 +56,9 @@ public final class ComposedSchema {
             try {
                 ObjectNode fragment = fragmentOf(plugin);
                 ObjectNode properties = fragment.has("properties") ? (ObjectNode) fragment.get("properties") : fragment.putObject("properties");
-                properties.putObject("join").put("$ref", "#/$defs/join");
+                if (dev.sandbox.engine.pipeline.NamespaceTable.isNamespace(plugin.id())) {
+                    properties.putObject("join").put("$ref", "#/$defs/join");
+                }
                 sections.set(plugin.id(), fragment);
             } catch (FragmentException e) {
                 broken.put(plugin.id(), e);

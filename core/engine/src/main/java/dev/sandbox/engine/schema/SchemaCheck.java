@@ -57,13 +57,20 @@ public final class SchemaCheck {
                         key.path(), key.isPresent() ? at.keyLocation(property) : at.location(), hint);
             }
             case "required" -> Diagnostic.error("schema.required", "missing required key '" + property + "' in " + where,
-                    at.path(), at.location(), "add '" + property + ":'");
+                    at.path(), keyOf(root, segments, at), "add '" + property + ":'");
             case "type" -> Diagnostic.error("schema.type", describe(at) + " has the wrong type: " + tail(m),
                     at.path(), at.location(), null);
             case "enum", "const" -> Diagnostic.error("schema." + type, describe(at) + " has a value that is not allowed: " + tail(m),
                     at.path(), at.location(), allowed(m));
             default -> Diagnostic.error("schema." + type, describe(at) + ": " + tail(m), at.path(), at.location(), null);
         };
+    }
+
+    /** Where a map is named: its key in the parent (a block map's own location is its first key). */
+    private static dev.sandbox.api.Location keyOf(SpecNode root, List<Object> segments, SpecNode at) {
+        if (segments.isEmpty() || !(segments.get(segments.size() - 1) instanceof String key)) return at.location();
+        SpecNode parent = SpecJson.find(root, segments.subList(0, segments.size() - 1));
+        return parent.fields().get(key) == at ? parent.keyLocation(key) : at.location();
     }
 
     private static String describe(SpecNode at) {
@@ -79,7 +86,9 @@ public final class SchemaCheck {
 
     private static String allowed(ValidationMessage m) {
         Object[] args = m.getArguments();
-        return args != null && args.length > 0 ? "allowed: " + args[args.length - 1] : null;
+        if (args == null || args.length == 0) return null;
+        // const: {the constant, the value found}; enum: {the list}
+        return "allowed: " + ("const".equals(m.getType()) ? args[0] : args[args.length - 1]);
     }
 
     private List<String> knownKeys(ValidationMessage m) {

@@ -60,15 +60,37 @@ public final class SpecLoader {
             }
             return new LoadedSpec(file, display, root, diagnostics);
         } catch (JsonProcessingException e) {
-            JsonLocation where = e.getLocation();
-            Location at = where == null ? new Location(display, 1, 1) : location(where, display);
-            diagnostics.add(Diagnostic.error("spec.syntax", "YAML syntax error: " + e.getOriginalMessage().strip(), "", at,
-                    "fix the YAML at this position (indentation, quotes, a missing ':')"));
+            diagnostics.add(syntaxError(e, display));
             return new LoadedSpec(file, display, null, diagnostics);
         } catch (IOException e) {
             diagnostics.add(Diagnostic.error("spec.unreadable", e.getMessage(), "", new Location(display, 1, 1), null));
             return new LoadedSpec(file, display, null, diagnostics);
         }
+    }
+
+    /**
+     * SnakeYAML's problem mark is where the error is (an unclosed '[' is found at the next key, a tab
+     * where it is); Jackson's own location is only the end of the last token it read, often a line earlier.
+     */
+    private static Diagnostic syntaxError(JsonProcessingException e, String display) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof org.yaml.snakeyaml.error.MarkedYAMLException marked && marked.getProblemMark() != null) {
+                org.yaml.snakeyaml.error.Mark problem = marked.getProblemMark();
+                org.yaml.snakeyaml.error.Mark context = marked.getContextMark();
+                String message = String.valueOf(marked.getProblem()).strip();
+                if (marked.getContext() != null) {
+                    message += " (" + marked.getContext().strip() + (context != null && (context.getLine() != problem.getLine() || context.getColumn() != problem.getColumn())
+                            ? " that starts at line " + (context.getLine() + 1) + ", column " + (context.getColumn() + 1) : "") + ")";
+                }
+                return Diagnostic.error("spec.syntax", "YAML syntax error: " + message, "",
+                        new Location(display, problem.getLine() + 1, problem.getColumn() + 1),
+                        "fix the YAML at this position (indentation, quotes, a missing ':' or closing bracket)");
+            }
+        }
+        JsonLocation where = e.getLocation();
+        Location at = where == null ? new Location(display, 1, 1) : location(where, display);
+        return Diagnostic.error("spec.syntax", "YAML syntax error: " + e.getOriginalMessage().strip(), "", at,
+                "fix the YAML at this position (indentation, quotes, a missing ':')");
     }
 
     private static LoadedSpec failed(Path file, String display, String code, String message, String hint) {

@@ -41,7 +41,7 @@ class CgroupNamespacePluginTest {
     @Test
     void hybridHostUsesTheUnifiedHierarchy() {
         var h = PluginHarness.with(new CgroupNamespacePlugin()).host(FakeHost.hybrid()).spec(SPEC);
-        assertEquals(List.of(), h.diagnostics());
+        assertEquals(List.of(), h.errors());
         assertEquals(List.of(
                 "prepare cgroup-create /sys/fs/cgroup/unified/sandbox/web",
                 "identity cgroup-place /sys/fs/cgroup/unified/sandbox/web",

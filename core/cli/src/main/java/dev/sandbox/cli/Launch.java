@@ -1,0 +1,92 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.api.Caller;
+import dev.sandbox.engine.runtime.Controller;
+import dev.sandbox.engine.runtime.PlanCache;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The launcher's entry point. {@code sandbox up SPEC} whose compiled plan is in the {@link PlanCache}
+ * runs straight from it — no YAML, no schema, no plugins, no picocli — which is what keeps a warm
+ * {@code up} inside the start-up budget (docs/performance.md). Everything else, and every miss, goes
+ * to {@link Main}.
+ */
+public final class Launch {
+
+    private Launch() {}
+
+    public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("up")) {
+            Optional<Integer> code = cachedUp(args, System.getenv());
+            if (code.isPresent()) {
+                System.out.flush();
+                System.exit(code.get());
+            }
+        }
+        Main.main(args);
+    }
+
+    /** The {@code up} arguments the fast path understands; anything else falls back to the full CLI. */
+    record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command) {
+
+        static Optional<UpArgs> parse(String[] args) {
+            boolean verbose = false;
+            double stop = UpDefaults.STOP_TIMEOUT_SECONDS;
+            Path spec = null;
+            int i = 1;
+            for (; i < args.length; i++) {
+                String a = args[i];
+                if (a.equals("-v") || a.equals("--verbose")) {
+                    verbose = true;
+                } else if (a.equals("--stop-timeout") && i + 1 < args.length) {
+                    try {
+                        stop = Double.parseDouble(args[++i]);
+                    } catch (NumberFormatException e) {
+                        return Optional.empty();
+                    }
+                } else if (a.startsWith("-")) {
+                    return Optional.empty();
+                } else {
+                    spec = Path.of(a);
+                    i++;
+                    break;
+                }
+            }
+            if (spec == null) return Optional.empty();
+            Optional<List<String>> command = Optional.empty();
+            if (i < args.length) {
+                if (!args[i].equals("--") || i + 1 >= args.length) return Optional.empty();
+                List<String> cmd = new ArrayList<>(List.of(args).subList(i + 1, args.length));
+                command = Optional.of(cmd);
+            }
+            return Optional.of(new UpArgs(spec, verbose, stop, command));
+        }
+    }
+
+    static Optional<Integer> cachedUp(String[] args, Map<String, String> env) {
+        Optional<UpArgs> parsed = UpArgs.parse(args);
+        if (parsed.isEmpty()) return Optional.empty();
+        UpArgs up = parsed.get();
+        String homeProp = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
+        if (homeProp == null || env.containsKey("SANDBOX_NO_CACHE")) return Optional.empty();
+        Path home = Path.of(homeProp);
+        Caller caller = UpDefaults.caller();
+        List<Path> pluginDirs = dev.sandbox.engine.Sandbox.defaultPluginDirs(home, env, List.of());
+        Optional<String> key = PlanCache.key(up.spec(), up.command(), caller, env, home, pluginDirs);
+        if (key.isEmpty()) return Optional.empty();
+        Optional<PlanCache.Entry> entry = PlanCache.forCaller(caller, env).load(key.get());
+        if (entry.isEmpty()) return Optional.empty();
+        PrintWriter err = new PrintWriter(System.err, true);
+        entry.get().warnings().forEach(err::println);
+        Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),
+                Duration.ofMillis((long) (up.stopTimeout() * 1000)), up.verbose(), err));
+        if (up.verbose()) err.println("sandbox: using the compiled plan cached for " + up.spec());
+        return Optional.of(controller.run(entry.get().plan(), entry.get().runtimeDir()));
+    }
+}

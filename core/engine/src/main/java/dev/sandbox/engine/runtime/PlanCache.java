@@ -1,0 +1,217 @@
+package dev.sandbox.engine.runtime;
+
+import dev.sandbox.api.Caller;
+import dev.sandbox.api.Plan;
+import dev.sandbox.api.Stage;
+import dev.sandbox.api.Step;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * Compiled plans, cached by everything that went into them: the spec's bytes and path, the command
+ * override, the caller, the environment variables the plan reads, the installed sandbox and plugin
+ * jars, /etc/subuid and /etc/subgid, and the host's cgroup mounts. Host paths whose type shaped the
+ * plan (a bind source that is a file or a directory) are recorded and re-checked on use.
+ *
+ * <p>A hit lets {@code sandbox up} skip YAML parsing, schema validation and plugin loading, which are
+ * most of its start-up time (docs/performance.md). Plans that name a running sandbox
+ * ({@code join: {sandbox: ...}}) are never cached: that pid changes.
+ */
+public final class PlanCache {
+
+    private static final String MAGIC = "sandbox-plan-cache 1";
+    private static final int KEEP = 64;
+    private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
+
+    /** A cached plan with the warnings its validation printed. */
+    public record Entry(Plan plan, Path runtimeDir, List<String> warnings) {}
+
+    private final Path dir;
+
+    public PlanCache(Path dir) {
+        this.dir = dir;
+    }
+
+    /** {@code /var/cache/sandbox/plans} for root, {@code $XDG_CACHE_HOME/sandbox/plans} or {@code ~/.cache/sandbox/plans} otherwise. */
+    public static PlanCache forCaller(Caller caller, Map<String, String> env) {
+        String override = env.get("SANDBOX_CACHE_DIR");
+        if (override != null && !override.isEmpty()) return new PlanCache(Path.of(override));
+        if (caller.isRoot()) return new PlanCache(Path.of("/var/cache/sandbox/plans"));
+        String xdg = env.get("XDG_CACHE_HOME");
+        String home = env.getOrDefault("HOME", System.getProperty("user.home"));
+        return new PlanCache(xdg != null && !xdg.isEmpty() ? Path.of(xdg, "sandbox", "plans") : Path.of(home, ".cache", "sandbox", "plans"));
+    }
+
+    /** The cache key of one {@code up} invocation; empty when an input can't be read (then nothing is cached). */
+    public static Optional<String> key(Path spec, Optional<List<String>> command, Caller caller, Map<String, String> env,
+                                       Path home, List<Path> pluginDirs) {
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            Path abs = spec.toAbsolutePath().normalize();
+            add(sha, "spec " + abs);
+            sha.update(Files.readAllBytes(abs));
+            add(sha, "command " + command.map(c -> String.join("\u0000", c)).orElse("-"));
+            add(sha, "caller " + caller.uid() + " " + caller.gid() + " " + caller.userName());
+            for (String k : ENV_KEYS) add(sha, "env " + k + "=" + env.getOrDefault(k, ""));
+            if (home != null) listing(sha, home.resolve("lib"));
+            for (Path d : pluginDirs) listing(sha, d);
+            for (String f : List.of("/etc/subuid", "/etc/subgid")) {
+                Path p = Path.of(f);
+                if (Files.isReadable(p)) sha.update(Files.readAllBytes(p));
+            }
+            // the cgroup layout: the cgroup mounts of this mount namespace
+            for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+                if (line.contains(" - cgroup")) add(sha, line);
+            }
+            return Optional.of(HexFormat.of().formatHex(sha.digest()));
+        } catch (IOException | NoSuchAlgorithmException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static void add(MessageDigest sha, String s) {
+        sha.update(s.getBytes(StandardCharsets.UTF_8));
+        sha.update((byte) 0);
+    }
+
+    private static void listing(MessageDigest sha, Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            add(sha, "absent " + dir);
+            return;
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path f : files.sorted().toList()) {
+                add(sha, f + " " + Files.size(f) + " " + Files.getLastModifiedTime(f).toMillis());
+            }
+        }
+    }
+
+    public Optional<Entry> load(String key) {
+        Path file = dir.resolve(key + ".plan");
+        try {
+            if (!Files.isRegularFile(file) || !trusted(dir) || !trusted(file)) return Optional.empty();
+            List<String> lines = Files.readAllLines(file);
+            if (lines.isEmpty() || !lines.get(0).equals(MAGIC)) return Optional.empty();
+            String name = null;
+            Path runtime = null;
+            List<String> warnings = new ArrayList<>();
+            List<Step> steps = new ArrayList<>();
+            for (String line : lines.subList(1, lines.size())) {
+                String[] f = line.split("\t", -1);
+                switch (f[0]) {
+                    case "name" -> name = unescape(f[1]);
+                    case "runtime" -> runtime = Path.of(unescape(f[1]));
+                    case "assume" -> {
+                        if (!typeOf(Path.of(unescape(f[2]))).equals(f[1])) return Optional.empty();
+                    }
+                    case "warning" -> warnings.add(unescape(f[1]));
+                    case "step" -> steps.add(step(f));
+                    default -> {
+                        return Optional.empty();
+                    }
+                }
+            }
+            if (name == null || runtime == null || steps.isEmpty()) return Optional.empty();
+            Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+            return Optional.of(new Entry(new Plan(name, steps), runtime, warnings));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty(); // a torn or foreign entry is a miss, never an error
+        }
+    }
+
+    /** Stores a plan; failures are ignored (the cache is an optimisation). */
+    public void store(String key, Entry entry) {
+        StringBuilder out = new StringBuilder(MAGIC).append('\n');
+        out.append("name\t").append(escape(entry.plan().name())).append('\n');
+        out.append("runtime\t").append(escape(entry.runtimeDir().toString())).append('\n');
+        for (Step step : entry.plan().steps()) {
+            for (String key2 : List.of("source", "path")) {
+                step.arg(key2).filter(p -> p.startsWith("/") && step.stage().ordinal() <= Stage.MOUNTS.ordinal()
+                                && !p.startsWith(entry.runtimeDir().toString()))
+                        .ifPresent(p -> out.append("assume\t").append(typeOf(Path.of(p))).append('\t').append(escape(p)).append('\n'));
+            }
+        }
+        for (String w : entry.warnings()) out.append("warning\t").append(escape(w)).append('\n');
+        for (Step s : entry.plan().steps()) {
+            out.append("step\t").append(s.stage().name()).append('\t').append(escape(s.op())).append('\t').append(escape(s.plugin()))
+                    .append('\t').append(escape(s.summary())).append('\t').append(escape(s.syscall()));
+            for (Step.Arg a : s.args()) out.append('\t').append(escape(a.key())).append('=').append(escape(a.value()));
+            out.append('\n');
+        }
+        try {
+            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            if (!trusted(dir)) return;
+            Path tmp = Files.createTempFile(dir, "entry", ".tmp");
+            Files.writeString(tmp, out);
+            Files.move(tmp, dir.resolve(key + ".plan"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            prune();
+        } catch (IOException | RuntimeException e) {
+            // the cache is only an optimisation
+        }
+    }
+
+    private void prune() throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            List<Path> plans = files.filter(p -> p.toString().endsWith(".plan"))
+                    .sorted(Comparator.comparing((Path p) -> p.toFile().lastModified()).reversed()).toList();
+            for (Path old : plans.subList(Math.min(KEEP, plans.size()), plans.size())) Files.deleteIfExists(old);
+        }
+    }
+
+    /** Only our own, not writable by others: a cached plan is executed as is. */
+    private static boolean trusted(Path p) throws IOException {
+        PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        String me = System.getProperty("user.name");
+        return a.owner().getName().equals(me)
+                && !a.permissions().contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+                && !a.permissions().contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+    }
+
+    static String typeOf(Path p) {
+        if (Files.isDirectory(p)) return "dir";
+        if (Files.exists(p)) return "file";
+        return "missing";
+    }
+
+    private static Step step(String[] f) {
+        List<Step.Arg> args = new ArrayList<>();
+        for (int i = 6; i < f.length; i++) {
+            int eq = f[i].indexOf('=');
+            args.add(new Step.Arg(unescape(f[i].substring(0, eq)), unescape(f[i].substring(eq + 1))));
+        }
+        return new Step(Stage.valueOf(f[1]), unescape(f[2]), args, unescape(f[3]), unescape(f[4]), unescape(f[5]));
+    }
+
+    static String escape(String s) {
+        return PlanFile.escape(s).replace("=", "%3D");
+    }
+
+    static String unescape(String s) {
+        StringBuilder out = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '%' && i + 2 < s.length()) {
+                out.append((char) Integer.parseInt(s.substring(i + 1, i + 3), 16));
+                i += 2;
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
+    }
+}
