@@ -1,0 +1,69 @@
+package dev.sandbox.engine.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.sandbox.api.Plan;
+import dev.sandbox.api.Stage;
+import dev.sandbox.api.Step;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PlanCodecTest {
+
+    private static Plan plan() {
+        return new Plan("web", List.of(
+                Step.of(Stage.PREPARE, "check-path").arg("path", "/usr").summary("check").syscall("stat(\"/usr\")").build().withPlugin("mount"),
+                Step.of(Stage.CLONE, "clone").arg("flags", "CLONE_NEWNS").build().withPlugin("mount"),
+                Step.of(Stage.FINISH, "exec").arg("arg", "/bin/sh").arg("arg", "-c").arg("arg", "echo a\tb=c %25\nx")
+                        .arg("env", "PATH=/bin").summary("run").build().withPlugin("process")));
+    }
+
+    @Test
+    void theHelperFileHasHelperStagesOnlyWithEscapedValues() {
+        PlanFile.Rendered r = PlanFile.render(plan());
+        List<String> lines = r.text().lines().toList();
+        assertEquals("# sandbox plan for web", lines.get(0));
+        assertEquals("clone\tclone\tflags=CLONE_NEWNS", lines.get(1));
+        assertEquals("finish\texec\targ=/bin/sh\targ=-c\targ=echo a%09b=c %2525%0Ax\tenv=PATH=/bin", lines.get(2));
+        assertEquals(3, lines.size());
+        assertEquals("exec", r.lines().get(2).op(), "line 3 of the file is the exec step");
+    }
+
+    @Test
+    void aCachedPlanReadsBackEqual(@TempDir Path dir) throws IOException {
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k1", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of("s.yaml:1:1: warning[x]: y")));
+        PlanCache.Entry back = cache.load("k1").orElseThrow();
+        assertEquals(plan(), back.plan());
+        assertEquals(Path.of("/run/sandbox/web"), back.runtimeDir());
+        assertEquals(List.of("s.yaml:1:1: warning[x]: y"), back.warnings());
+        assertTrue(cache.load("k2").isEmpty());
+    }
+
+    @Test
+    void aCachedPlanIsNotUsedWhenAHostPathChangedType(@TempDir Path dir) throws IOException {
+        Path source = dir.resolve("src");
+        Files.createDirectory(source);
+        Plan plan = new Plan("p", List.of(Step.of(Stage.MOUNTS, "mount").arg("source", source.toString()).arg("create", "dir").build()));
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan, Path.of("/run/sandbox/p"), List.of()));
+        assertTrue(cache.load("k").isPresent());
+        Files.delete(source);
+        Files.writeString(source, "now a file");
+        assertTrue(cache.load("k").isEmpty(), "the bind source is now a file: recompile");
+    }
+
+    @Test
+    void helperErrorsBecomeOneLine() {
+        assertEquals("mounts:12 mount: mount /run/sandbox/x/root/usr: ENOENT (the source does not exist on the host)",
+                HelperError.describe("ERROR 125\tmounts:12 mount\tmount\t/run/sandbox/x/root/usr\tENOENT\tthe source does not exist on the host"));
+        assertEquals("finish:9 exec: execve /nope%x: ENOENT (not found)",
+                HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/nope%25x\tENOENT\tnot found"));
+    }
+}
