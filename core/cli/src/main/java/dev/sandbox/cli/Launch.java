@@ -22,6 +22,10 @@ public final class Launch {
     private Launch() {}
 
     public static void main(String[] args) {
+        if (args.length == 2 && args[0].equals("--cds-training")) {
+            CdsTraining.run(Path.of(args[1]));
+            return;
+        }
         if (args.length > 0 && args[0].equals("up")) {
             Optional<Integer> code = cachedUp(args, System.getenv());
             if (code.isPresent()) {

@@ -59,10 +59,10 @@ public final class SchemaCheck {
             case "required" -> Diagnostic.error("schema.required", "missing required key '" + property + "' in " + where,
                     at.path(), keyOf(root, segments, at), "add '" + property + ":'");
             case "type" -> Diagnostic.error("schema.type", describe(at) + " has the wrong type: " + tail(m),
-                    at.path(), at.location(), null);
+                    at.path(), at.location(), typeHint(m));
             case "enum", "const" -> Diagnostic.error("schema." + type, describe(at) + " has a value that is not allowed: " + tail(m),
                     at.path(), at.location(), allowed(m));
-            default -> Diagnostic.error("schema." + type, describe(at) + ": " + tail(m), at.path(), at.location(), null);
+            default -> Diagnostic.error("schema." + type, describe(at) + ": " + tail(m), at.path(), at.location(), hint(m, at));
         };
     }
 
@@ -82,6 +82,43 @@ public final class SchemaCheck {
         String msg = m.getMessage();
         int colon = msg.indexOf(": ");
         return colon >= 0 && msg.startsWith("/") || colon >= 0 && msg.startsWith("$") ? msg.substring(colon + 2) : msg;
+    }
+
+    /** How to write the expected type in YAML; the validator's arguments are {found, expected}. */
+    private static String typeHint(ValidationMessage m) {
+        Object[] args = m.getArguments();
+        String expected = args != null && args.length > 1 ? String.valueOf(args[1]) : "";
+        return switch (expected) {
+            case "boolean" -> "write true or false, without quotes";
+            case "integer" -> "write a whole number, without quotes";
+            case "number" -> "write a number, without quotes";
+            case "string" -> "write text; quote it if YAML would read it as something else, e.g. \"42\"";
+            case "array" -> "write a list: [a, b], or one '- item' per line";
+            case "object" -> "write a map: {key: value}, or one 'key: value' per line, indented";
+            default -> expected.isEmpty() ? null : "expected " + expected;
+        };
+    }
+
+    /** How to fix a finding of the other keywords, from the validator's arguments (the limit comes first). */
+    private static String hint(ValidationMessage m, SpecNode at) {
+        Object[] args = m.getArguments();
+        String limit = args != null && args.length > 0 ? String.valueOf(args[0]) : "";
+        if (at.path().endsWith(".join") && (m.getType().equals("minProperties") || m.getType().equals("maxProperties"))) {
+            return "give exactly one of 'path' (a namespace file such as /proc/PID/ns/net) or 'sandbox' (the name of a running sandbox)";
+        }
+        return switch (m.getType()) {
+            case "pattern" -> "write a value that matches " + limit;
+            case "minimum" -> "use " + limit + " or more";
+            case "maximum" -> "use " + limit + " or less";
+            case "minLength" -> "1".equals(limit) ? "give a non-empty value, or remove the key" : "use at least " + limit + " characters";
+            case "maxLength" -> "use at most " + limit + " characters";
+            case "minItems" -> "give at least " + limit + " item" + ("1".equals(limit) ? "" : "s") + ", or remove the key for the default";
+            case "maxItems" -> "give at most " + limit + " items";
+            case "minProperties" -> "give at least " + limit + " key" + ("1".equals(limit) ? "" : "s");
+            case "maxProperties" -> "give at most " + limit + " key" + ("1".equals(limit) ? "" : "s");
+            case "uniqueItems" -> "remove the repeated item";
+            default -> null;
+        };
     }
 
     private static String allowed(ValidationMessage m) {

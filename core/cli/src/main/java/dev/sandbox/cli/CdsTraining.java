@@ -1,0 +1,52 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.api.Plan;
+import dev.sandbox.engine.runtime.PlanCache;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The build's training run for the AppCDS archive (dist/pom.xml): exercises the classes of every
+ * command and of the cached {@code up} path without creating anything on the host, so their
+ * class data is archived and a later start maps it instead of parsing jars.
+ */
+final class CdsTraining {
+
+    private CdsTraining() {}
+
+    static void run(Path spec) {
+        PrintWriter sink = new PrintWriter(OutputStream.nullOutputStream());
+        Map<String, String> env = Map.of("HOME", System.getProperty("java.io.tmpdir"));
+        Main.run(new String[] {"validate", spec.toString()}, sink, sink, env);
+        Main.run(new String[] {"plan", "--format", "json", spec.toString()}, sink, sink, env);
+        Main.run(new String[] {"plan", spec.toString()}, sink, sink, env);
+        Main.run(new String[] {"up", "--help"}, sink, sink, env);
+        try {
+            Path dir = Files.createTempDirectory("sandbox-cds");
+            try {
+                PlanCache cache = new PlanCache(dir.resolve("plans"));
+                Plan plan = new Plan("training", List.of());
+                Optional<String> key = PlanCache.key(spec, Optional.empty(), UpDefaults.caller(), env, null, List.of());
+                cache.store(key.orElse("k"), new PlanCache.Entry(plan, dir, List.of()));
+                cache.load(key.orElse("k"));
+                Launch.UpArgs.parse(new String[] {"up", "-v", spec.toString(), "--", "/bin/true"});
+                for (String name : List.of("Controller", "ControlChannel", "HostActions", "PlanFile", "SignalForwarding",
+                        "HelperError", "HostStepException", "Errno", "RuntimePaths")) {
+                    Class.forName("dev.sandbox.engine.runtime." + name);
+                }
+            } finally {
+                try (var files = Files.walk(dir)) {
+                    for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+                }
+            }
+        } catch (IOException | ClassNotFoundException e) {
+            System.err.println("sandbox: CDS training: " + e);
+        }
+    }
+}
