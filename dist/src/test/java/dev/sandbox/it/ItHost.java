@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 /**
  * The host side of the file-system, propagation, rootless and failure tests: host commands
@@ -23,8 +24,15 @@ final class ItHost {
 
     private ItHost() {}
 
-    /** The leakcheck tool next to the repository: ../shared/tools/leakcheck. */
-    static final Path LEAKCHECK = Cli.ROOT.resolveSibling("shared").resolve("tools/leakcheck");
+    /**
+     * The leakcheck tool: {@code -Dsandbox.leakcheck=PATH}, else next to the repository
+     * (../shared/tools/leakcheck), else /work/shared/tools/leakcheck (where it lives on the team's
+     * machines, also for a copy of the repository elsewhere, e.g. a build mirror in /tmp).
+     */
+    static final Path LEAKCHECK = Stream.of(System.getProperty("sandbox.leakcheck", ""),
+                    Cli.ROOT.resolveSibling("shared").resolve("tools/leakcheck").toString(), "/work/shared/tools/leakcheck")
+            .filter(s -> !s.isEmpty()).map(Path::of).filter(Files::isExecutable).findFirst()
+            .orElse(Cli.ROOT.resolveSibling("shared").resolve("tools/leakcheck"));
 
     record Run(int exit, String out, String err) {
         @Override
@@ -199,6 +207,7 @@ final class ItHost {
         try {
             Run r = run(LEAKCHECK.toString(), "--against", baseline.toString());
             if (r.exit() == 0) return List.of();
+            if (r.exit() != 1) fail("leakcheck --against failed: " + r);
             List<String> mine = new ArrayList<>();
             for (String line : r.out().lines().toList()) {
                 if (line.startsWith("leakcheck:") || line.isBlank()) continue;

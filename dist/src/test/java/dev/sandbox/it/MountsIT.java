@@ -388,6 +388,7 @@ class MountsIT {
     void hostRootModeWithProcAndTmpfsLeavesTheHostsMountsUntouched(boolean userNs) throws IOException {
         Path scratch = dir("hostroot-scratch");
         List<String> before = comparableHostMounts();
+        long procMountsBefore = ItHost.hostMounts().stream().filter(m -> m.fsType().equals("proc")).count();
         Path spec = specs.spec("hostroot.yaml", "name: fsit-mounts-hostroot" + (userNs ? "-userns" : "") + "\n"
                 + "namespaces:\n"
                 + (userNs ? "  user: {}\n" : "")
@@ -417,8 +418,7 @@ class MountsIT {
         }
         List<String> after = comparableHostMounts();
         assertEquals(before, after, "the host's mount table (propagation included) is unchanged");
-        assertTrue(ItHost.hostMounts().stream().filter(m -> m.fsType().equals("proc")).allMatch(m -> m.mountPoint().startsWith("/proc")
-                || m.mountPoint().startsWith("/run/") || m.mountPoint().startsWith("/tmp/")), "no new proc mount on the host");
+        assertEquals(procMountsBefore, ItHost.hostMounts().stream().filter(m -> m.fsType().equals("proc")).count(), "no new proc mount on the host");
     }
 
     /**
