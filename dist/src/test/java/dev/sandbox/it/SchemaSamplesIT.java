@@ -45,7 +45,7 @@ import org.junit.jupiter.api.TestFactory;
  * The golden samples in {@code schemas/tests/}: every invalid sample states, in its first comment lines, the
  * diagnostics it must produce, and gets exactly those; every valid sample validates without errors.
  *
- * <p>A sample starts with header lines, then {@code # yaml-language-server: $schema=../../sandbox-v1.schema.json},
+ * <p>A sample starts with header lines, then {@code # yaml-language-server: $schema=../../sandbox.schema.json},
  * then the spec (which may have comments of its own):
  * <pre>
  * # expect: 12:7 mount.relative-target        (an error: line:column code; one line each, all of them)
@@ -64,7 +64,7 @@ import org.junit.jupiter.api.TestFactory;
 class SchemaSamplesIT {
 
     static final Path SAMPLES = Cli.ROOT.resolve("schemas/tests");
-    static final String SCHEMA_LINE = "# yaml-language-server: $schema=../../sandbox-v1.schema.json";
+    static final String SCHEMA_LINE = "# yaml-language-server: $schema=../../sandbox.schema.json";
     static final Caller ROOT = new Caller(0, 0, "root");
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -109,6 +109,18 @@ class SchemaSamplesIT {
             assertFalse(s.errors().isEmpty(), s.name() + " states no '# expect: LINE:COL CODE' line");
             check(s);
         }));
+    }
+
+    @Test
+    void theEditorSchemaInTheRepositoryIsTheComposedSchemaOfTheBuiltInPlugins() throws IOException {
+        // schemas/sandbox.schema.json is what editors load ($schema lines); it must never drift from
+        // what `sandbox schema` composes. Regenerate with: bin/sandbox schema > schemas/sandbox.schema.json
+        Cli.Result r = Cli.run(List.of(), Map.of("HOME", "/nonexistent"), "schema");
+        assertEquals(0, r.exit(), r.toString());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode committed = json.readTree(Cli.ROOT.resolve("schemas/sandbox.schema.json").toFile());
+        assertEquals(json.readTree(r.out()), committed,
+                "schemas/sandbox.schema.json is stale: run bin/sandbox schema > schemas/sandbox.schema.json");
     }
 
     @TestFactory

@@ -113,7 +113,7 @@ class ThirdPartyPluginIT {
         assertFalse(motd.isMissingNode(), "namespaces.motd is missing from the schema:\n" + r.out());
         assertEquals("object", motd.path("type").asText());
         assertEquals("[\"message\"]", motd.path("required").toString());
-        assertEquals(List.of("message", "path", "join"), fieldNames(motd.path("properties")));
+        assertEquals(List.of("message", "path"), fieldNames(motd.path("properties")));
     }
 
     @Test

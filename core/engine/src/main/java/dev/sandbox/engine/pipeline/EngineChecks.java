@@ -40,6 +40,16 @@ final class EngineChecks {
                     "add 'user: {}' under namespaces (you become root inside, mapped to your own uid)"));
         }
         checkProcess(root.get("process"), out);
+        SpecNode user = root.get("process").get("user");
+        if (!caller.isRoot() && user.isPresent() && !Pipeline.creates(namespaces, "user") && !joinsUser(namespaces)) {
+            boolean foreign = user.get("uid").longValue(caller.uid()) != caller.uid() || user.get("gid").longValue(caller.gid()) != caller.gid()
+                    || !user.get("groups").elements().isEmpty();
+            if (foreign) {
+                out.add(Diagnostic.error("process.user-needs-user-namespace", "running as " + caller.userName() + " (uid " + caller.uid()
+                                + "), the process can't switch to other ids without a user namespace", user.path(),
+                        root.get("process").keyLocation("user"), "add 'user: {}' under namespaces and map the ids you need, or drop process.user"));
+            }
+        }
         return out;
     }
 

@@ -51,6 +51,9 @@ public final class ComposedSchema {
 
     public static ComposedSchema compose(List<NamespacePlugin> plugins, Map<String, FragmentException> broken) {
         ObjectNode schema = root();
+        // a different document than the root schema, so a different id (editors cache by id)
+        schema.put("$id", "https://sandbox.dev/schemas/sandbox.schema.json");
+        schema.put("title", "sandbox spec, version 1, with the installed plugins' sections");
         ObjectNode sections = (ObjectNode) schema.path("properties").path("namespaces").path("properties");
         for (NamespacePlugin plugin : plugins) {
             try {
