@@ -63,7 +63,13 @@ public final class Controller {
                             + " before connecting to " + channel.path());
                     return SETUP_FAILED;
                 }
-                return converse(plan, runtimeDir, channel, helper);
+                // Why now and not once the target runs: a signal that arrives before the handler is
+                // installed kills the JVM (the target then dies of SIGKILL, not of the signal), and one
+                // that arrives while Signal.handle swaps handlers is lost. Installed here, a signal during
+                // setup is queued by the helper and delivered right after release (PROTOCOL.md).
+                try (SignalForwarding signals = SignalForwarding.install(channel, options.err())) {
+                    return converse(plan, runtimeDir, channel, helper);
+                }
             }
         } catch (HostStepException e) {
             options.err().println("sandbox: " + e.getMessage());
@@ -110,9 +116,7 @@ public final class Controller {
             throw e;
         }
         channel.send("GO");
-        try (SignalForwarding signals = SignalForwarding.install(channel, options.err())) {
-            return finish(channel, helper, next(channel));
-        }
+        return finish(channel, helper, next(channel));
     }
 
     /** The next message that is not a TRACE line; TRACE lines (helper steps done, with -v) are printed. */
