@@ -28,8 +28,10 @@ public final class Launch {
         }
         if (args.length > 0 && args[0].equals("up")) {
             Optional<Integer> code = cachedUp(args, System.getenv());
+            if (code.isEmpty()) code = plainUp(args, System.getenv());
             if (code.isPresent()) {
                 System.out.flush();
+                System.err.flush();
                 System.exit(code.get());
             }
         }
@@ -71,6 +73,18 @@ public final class Launch {
             }
             return Optional.of(new UpArgs(spec, verbose, stop, command));
         }
+    }
+
+    /** A plain {@code up} without a cached plan: the whole pipeline, still without picocli. */
+    static Optional<Integer> plainUp(String[] args, Map<String, String> env) {
+        Optional<UpArgs> parsed = UpArgs.parse(args);
+        String homeProp = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
+        if (parsed.isEmpty() || homeProp == null) return Optional.empty();
+        UpArgs up = parsed.get();
+        dev.sandbox.engine.Sandbox sandbox = new dev.sandbox.engine.Sandbox(
+                dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
+        PrintWriter err = new PrintWriter(System.err, true);
+        return Optional.of(Up.run(sandbox, env, err, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false)));
     }
 
     static Optional<Integer> cachedUp(String[] args, Map<String, String> env) {

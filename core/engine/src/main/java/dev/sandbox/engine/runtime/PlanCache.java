@@ -11,18 +11,15 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * Compiled plans, cached by everything that went into them: the spec's bytes and path, the command
+ * Compiled plans, cached by a 128-bit hash of everything that went into them: the spec's bytes and path, the command
  * override, the caller, the environment variables the plan reads, the installed sandbox and plugin
  * jars, /etc/subuid and /etc/subgid, and the host's cgroup mounts. Host paths whose type shaped the
  * plan (a bind source that is a file or a directory) are recorded and re-checked on use.
@@ -60,7 +57,7 @@ public final class PlanCache {
     public static Optional<String> key(Path spec, Optional<List<String>> command, Caller caller, Map<String, String> env,
                                        Path home, List<Path> pluginDirs) {
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            Hash128 sha = new Hash128();
             Path abs = spec.toAbsolutePath().normalize();
             add(sha, "spec " + abs);
             sha.update(Files.readAllBytes(abs));
@@ -77,18 +74,18 @@ public final class PlanCache {
             for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
                 if (line.contains(" - cgroup")) add(sha, line);
             }
-            return Optional.of(HexFormat.of().formatHex(sha.digest()));
-        } catch (IOException | NoSuchAlgorithmException e) {
+            return Optional.of(sha.hex());
+        } catch (IOException e) {
             return Optional.empty();
         }
     }
 
-    private static void add(MessageDigest sha, String s) {
+    private static void add(Hash128 sha, String s) {
         sha.update(s.getBytes(StandardCharsets.UTF_8));
         sha.update((byte) 0);
     }
 
-    private static void listing(MessageDigest sha, Path dir) throws IOException {
+    private static void listing(Hash128 sha, Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             add(sha, "absent " + dir);
             return;
@@ -180,6 +177,40 @@ public final class PlanCache {
         return a.owner().getName().equals(me)
                 && !a.permissions().contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
                 && !a.permissions().contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
+    }
+
+    /**
+     * Two independent 64-bit hashes (FNV-1a and a multiply-rotate mix) over the same bytes: 128 bits
+     * against accidental collisions. Not a cryptographic hash, and it needn't be: entries live in the
+     * caller's private directory and only the caller's own inputs reach them. Chosen over SHA-256
+     * because initialising the JCA providers costs ~15 ms of start-up (docs/performance.md).
+     */
+    static final class Hash128 {
+        private long a = 0xcbf29ce484222325L;
+        private long b = 0x9e3779b97f4a7c15L;
+        private long n;
+
+        void update(byte x) {
+            a = (a ^ (x & 0xff)) * 0x100000001b3L;
+            b = Long.rotateLeft(b ^ ((x & 0xff) * 0xbf58476d1ce4e5b9L), 27) * 0x94d049bb133111ebL + 0x632be59bd9b4e019L;
+            n++;
+        }
+
+        void update(byte[] bytes) {
+            for (byte x : bytes) update(x);
+        }
+
+        String hex() {
+            long fb = b ^ n;
+            fb = (fb ^ (fb >>> 31)) * 0xbf58476d1ce4e5b9L;
+            fb ^= fb >>> 29;
+            return hex16(a) + hex16(fb);
+        }
+
+        private static String hex16(long v) {
+            String h = Long.toHexString(v);
+            return "0000000000000000".substring(h.length()) + h;
+        }
     }
 
     static String typeOf(Path p) {

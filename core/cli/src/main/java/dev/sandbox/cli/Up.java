@@ -1,0 +1,68 @@
+package dev.sandbox.cli;
+
+import dev.sandbox.api.Diagnostic;
+import dev.sandbox.api.Plan;
+import dev.sandbox.engine.Sandbox;
+import dev.sandbox.engine.pipeline.Pipeline;
+import dev.sandbox.engine.runtime.Controller;
+import dev.sandbox.engine.runtime.PlanCache;
+import dev.sandbox.engine.runtime.RuntimePaths;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * {@code sandbox up}: validate, compile, keep the plan for next time, run it. Free of picocli, so the
+ * launcher can call it directly for plain {@code up SPEC [-- CMD]} invocations (picocli's model
+ * building costs ~100 ms of start-up; docs/performance.md); {@link UpCommand} calls it too.
+ */
+final class Up {
+
+    /** One {@code up}: the spec, the options, and whether plugin dirs beyond the default ones were given. */
+    record Request(Path spec, Optional<List<String>> command, boolean verbose, double stopTimeoutSeconds, boolean extraPluginDirs) {}
+
+    private Up() {}
+
+    static int run(Sandbox sandbox, Map<String, String> env, PrintWriter err, Request request) {
+        Checked checked = Checked.of(sandbox, request.spec());
+        Output.diagnostics(err, checked.diagnostics());
+        if (checked.hasErrors()) {
+            err.println(request.spec() + ": " + Output.summary(checked.diagnostics()) + "; nothing was started");
+            err.flush();
+            return Controller.SETUP_FAILED;
+        }
+        List<Diagnostic> problems = new ArrayList<>();
+        Path runtimeDir = RuntimePaths.forSandbox(sandbox.caller(), env, checked.spec().root().get("name").text());
+        Pipeline.RunOptions options = new Pipeline.RunOptions(request.command());
+        Plan plan = sandbox.pipeline().compile(checked.spec(), runtimeDir, options, problems);
+        if (!problems.isEmpty()) {
+            Output.diagnostics(err, problems);
+            err.flush();
+            return Controller.SETUP_FAILED;
+        }
+        err.flush();
+        String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
+        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan);
+        Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
+                Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err));
+        return controller.run(plan, runtimeDir);
+    }
+
+    /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
+    private static void cache(Sandbox sandbox, Map<String, String> env, String home, Request request, Checked checked,
+                              Path runtimeDir, Plan plan) {
+        if (home == null || env.containsKey("SANDBOX_NO_CACHE")) return;
+        boolean joinsSandbox = checked.spec().root().get("namespaces").fields().values().stream()
+                .anyMatch(section -> section.get("join").has("sandbox"));
+        if (joinsSandbox) return;
+        var caller = sandbox.caller();
+        var dirs = Sandbox.defaultPluginDirs(Path.of(home), env, List.of());
+        PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs).ifPresent(key ->
+                PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
+                        checked.diagnostics().stream().map(Diagnostic::format).toList())));
+    }
+}
