@@ -1,0 +1,128 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The compiled-plan cache behind a fast {@code up}: used when nothing changed, never when something did. */
+class PlanCacheIT {
+
+    private static final String CACHED = "using the compiled plan cached";
+
+    private SpecDir specs;
+    private Map<String, String> env;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        specs = new SpecDir();
+        Path cache = specs.dir.resolve("cache");
+        Files.createDirectory(cache, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        env = Map.of("SANDBOX_CACHE_DIR", cache.toString());
+    }
+
+    @AfterEach
+    void tearDown() {
+        specs.close();
+    }
+
+    private Cli.Result up(Path spec, String... extra) {
+        String[] args = new String[extra.length + 3];
+        args[0] = "up";
+        args[1] = "-v";
+        args[2] = spec.toString();
+        System.arraycopy(extra, 0, args, 3, extra.length);
+        return Cli.run(List.of(), env, args);
+    }
+
+    private Path spec(String hostname) {
+        return specs.spec("cached.yaml", """
+                namespaces:
+                  uts: {hostname: %s}
+                  mount:
+                    mounts:
+                      - {type: bind, source: %s, target: /mnt, readonly: true}
+                process:
+                  command: [/bin/sh, -c, 'hostname; ls /mnt']
+                """.formatted(hostname, specs.dir.resolve("src")));
+    }
+
+    @Test
+    void aSecondIdenticalUpRunsFromTheCacheAndAnyChangeRecompiles() throws Exception {
+        Files.createDirectory(specs.dir.resolve("src"));
+        Files.writeString(specs.dir.resolve("src/marker"), "x");
+        Path spec = spec("first");
+
+        Cli.Result r = up(spec);
+        assertEquals(0, r.exit(), r.toString());
+        assertFalse(r.err().contains(CACHED), "the first run compiles: " + r.err());
+        assertEquals(List.of("first", "marker"), r.out().lines().toList());
+
+        r = up(spec);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains(CACHED), "the second run uses the cache: " + r.err());
+        assertEquals(List.of("first", "marker"), r.out().lines().toList());
+
+        spec("second");
+        r = up(spec);
+        assertFalse(r.err().contains(CACHED), "a changed spec is compiled again");
+        assertEquals("second", r.out().lines().findFirst().orElse(""));
+
+        r = up(spec, "--", "/bin/echo", "override");
+        assertFalse(r.err().contains(CACHED), "a command override is part of the key");
+        assertEquals("override", r.out().strip());
+    }
+
+    @Test
+    void aBindSourceThatChangedTypeIsNotServedFromTheCache() throws Exception {
+        Path src = specs.dir.resolve("src");
+        Files.createDirectory(src);
+        Path spec = spec("typed");
+        assertEquals(0, up(spec).exit());
+        assertTrue(up(spec).err().contains(CACHED));
+        Files.delete(src);
+        Files.writeString(src, "now a file");
+        Cli.Result r = up(spec);
+        assertFalse(r.err().contains(CACHED), "the cached plan assumed a directory: " + r.err());
+    }
+
+    @Test
+    void warningsAreRepeatedWhenThePlanComesFromTheCache() {
+        Path spec = specs.spec("warned.yaml", """
+                namespaces:
+                  mount:
+                    mounts:
+                      - {type: proc, target: /proc}
+                process:
+                  command: [/bin/true]
+                """);
+        Cli.Result first = up(spec);
+        assertEquals(0, first.exit(), first.toString());
+        assertTrue(first.err().contains("warning[mount.proc-without-pid-namespace]"), first.err());
+        Cli.Result second = up(spec);
+        assertTrue(second.err().contains(CACHED), second.err());
+        assertTrue(second.err().contains("warning[mount.proc-without-pid-namespace]"), second.err());
+    }
+
+    @Test
+    void anInvalidSpecIsNeverCached() {
+        Path spec = specs.spec("invalid.yaml", """
+                namespaces:
+                  uts: {hostname: "bad name"}
+                process:
+                  command: [/bin/true]
+                """);
+        assertEquals(125, up(spec).exit());
+        Cli.Result again = up(spec);
+        assertEquals(125, again.exit());
+        assertTrue(again.err().contains("uts.hostname-invalid"), again.err());
+    }
+}
