@@ -27,8 +27,16 @@ public final class Launch {
             return;
         }
         if (args.length > 0 && args[0].equals("up")) {
-            Optional<Integer> code = cachedUp(args, System.getenv());
-            if (code.isEmpty()) code = plainUp(args, System.getenv());
+            Optional<Integer> code;
+            try {
+                code = cachedUp(args, System.getenv());
+                if (code.isEmpty()) code = plainUp(args, System.getenv());
+            } catch (RuntimeException | LinkageError e) {
+                // no stack traces for users unless asked: --stacktrace goes through Main
+                System.err.println("sandbox: internal error: " + e);
+                System.err.println("  (run again with --stacktrace for details)");
+                code = Optional.of(Controller.SETUP_FAILED);
+            }
             if (code.isPresent()) {
                 System.out.flush();
                 System.err.flush();
