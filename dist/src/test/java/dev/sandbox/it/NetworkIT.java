@@ -178,7 +178,7 @@ class NetworkIT {
                 """, "[/bin/true]");
         Cli.Result r = Cli.run("up", spec.toString());
         assertEquals(125, r.exit(), r.toString());
-        assertTrue(r.err().contains("sb-it-coll0") && r.err().contains("EEXIST"), r.err());
+        assertTrue(r.err().contains("create veth sb-it-coll0: EEXIST (an interface with that name already exists on the host)"), r.err());
         assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
         assertTrue(linkExists("sb-it-coll0"), "the pre-existing interface is untouched");
         assertFalse(Files.exists(Path.of("/run/sandbox/collide")), "no runtime state is left");
@@ -186,11 +186,14 @@ class NetworkIT {
 
     @Test
     void aSpecFailingAfterTheLinkWasCreatedLeavesNoHostEnd() {
+        // The mount fails in the child (stage mounts), after stage connect created the pair: a missing target
+        // without a new root is only a warning at validation. (A failing check-path would stop in stage
+        // prepare, before any link exists, and prove nothing.)
         Path spec = specs.spec("linkfail.yaml", """
                 namespaces:
                   mount:
                     mounts:
-                      - {type: overlay, target: /mnt, lower: [/nonexistent-lower-a, /nonexistent-lower-b]}
+                      - {type: tmpfs, target: /nonexistent-sandbox-it-target}
                   net:
                     links:
                       - {type: veth, name: eth0, hostName: sb-it-fail0, address: 198.18.26.2/30, hostAddress: 198.18.26.1/30}
@@ -198,9 +201,27 @@ class NetworkIT {
                   command: [/bin/true]
                 """);
         hostLinksToRemove.add("sb-it-fail0");
+        assertFalse(Files.exists(Path.of("/nonexistent-sandbox-it-target")), "the test needs a target that doesn't exist");
+        Cli.Result r = Cli.run("up", "-v", spec.toString());
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().lines().anyMatch(l -> l.matches("sandbox: connect +veth .*")), "the link was created first:\n" + r);
+        assertTrue(r.err().contains("mount /nonexistent-sandbox-it-target: ENOENT"), r.toString());
+        assertFalse(linkExists("sb-it-fail0"), "the host end is deleted on the error path");
+    }
+
+    @Test
+    void aFailureOfTheSecondLinkDeletesTheFirstAndLeavesTheExistingInterfaceAlone() {
+        assertEquals(0, run("ip", "link", "add", "sb-it-coll2", "type", "veth", "peer", "name", "sb-it-coll3"));
+        hostLinksToRemove.addAll(List.of("sb-it-coll2", "sb-it-ok0"));
+        Path spec = linkSpec("secondfails", """
+                - {type: veth, name: eth0, hostName: sb-it-ok0, address: 198.18.28.2/30, hostAddress: 198.18.28.1/30}
+                - {type: veth, name: eth1, hostName: sb-it-coll2, address: 198.18.29.2/30, hostAddress: 198.18.29.1/30}
+                """, "[/bin/true]");
         Cli.Result r = Cli.run("up", spec.toString());
         assertEquals(125, r.exit(), r.toString());
-        assertFalse(linkExists("sb-it-fail0"), "the host end is deleted on the error path");
+        assertTrue(r.err().contains("create veth sb-it-coll2: EEXIST"), r.err());
+        assertFalse(linkExists("sb-it-ok0"), "the first link's host end is deleted when the second fails");
+        assertTrue(linkExists("sb-it-coll2") && linkExists("sb-it-coll3"), "the pre-existing pair is untouched");
     }
 
     @Test
