@@ -14,9 +14,6 @@ import java.util.regex.Pattern;
 final class EngineChecks {
 
     private static final Pattern PROC_NS = Pattern.compile("^/proc/(\\d+|self|thread-self)/ns/([a-z_]+)$");
-    /** The files of /proc/PID/ns (namespaces(7)). */
-    private static final List<String> PROC_NAMES = List.of("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time",
-            "time_for_children", "user", "uts");
 
     private EngineChecks() {}
 
@@ -33,7 +30,7 @@ final class EngineChecks {
                 anyNew = true;
             }
         }
-        if (!caller.isRoot() && anyNew && !Pipeline.creates(namespaces, "user") && !joinsUser(namespaces)) {
+        if (!caller.isRoot() && anyNew && !Pipeline.creates(namespaces, NamespaceTable.USER) && !joinsUser(namespaces)) {
             out.add(Diagnostic.error("user.required-rootless",
                     "running as " + caller.userName() + " (uid " + caller.uid() + ") needs a user namespace to create the others",
                     namespaces.path(), root.keyLocation("namespaces"),
@@ -41,7 +38,7 @@ final class EngineChecks {
         }
         checkProcess(root.get("process"), out);
         SpecNode user = root.get("process").get("user");
-        if (!caller.isRoot() && user.isPresent() && !Pipeline.creates(namespaces, "user") && !joinsUser(namespaces)) {
+        if (!caller.isRoot() && user.isPresent() && !Pipeline.creates(namespaces, NamespaceTable.USER) && !joinsUser(namespaces)) {
             boolean foreign = user.get("uid").longValue(caller.uid()) != caller.uid() || user.get("gid").longValue(caller.gid()) != caller.gid()
                     || !user.get("groups").elements().isEmpty();
             if (foreign) {
@@ -54,7 +51,7 @@ final class EngineChecks {
     }
 
     private static boolean joinsUser(SpecNode namespaces) {
-        SpecNode user = namespaces.get("user");
+        SpecNode user = namespaces.get(NamespaceTable.USER);
         return user.isPresent() && Pipeline.isJoin(user);
     }
 
@@ -79,9 +76,9 @@ final class EngineChecks {
             if (!path.text().startsWith("/")) {
                 out.add(Diagnostic.error("join.relative-path", "join path must be absolute: " + path.text(), path.path(), path.location(),
                         "use /proc/PID/ns/" + entry.get().procName()));
-            } else if (m.matches() && !PROC_NAMES.contains(m.group(2))) {
+            } else if (m.matches() && !NamespaceTable.PROC_FILES.contains(m.group(2))) {
                 out.add(Diagnostic.error("join.wrong-type", "'" + path.text() + "' is not a namespace file: /proc/PID/ns holds "
-                        + String.join(", ", PROC_NAMES), path.path(), path.location(),
+                        + String.join(", ", NamespaceTable.PROC_FILES), path.path(), path.location(),
                         "use /proc/" + m.group(1) + "/ns/" + entry.get().procName()));
             } else if (m.matches() && !m.group(2).replaceFirst("_for_children$", "").equals(entry.get().procName())) {
                 // pid_for_children and time_for_children are handles of a pid and a time namespace: setns(2) accepts them

@@ -45,7 +45,7 @@ final class Joins {
                     .summary("enter the existing " + e.getKey() + " namespace")
                     .syscall("setns(open(\"" + path + "\"), " + entry.get().cloneFlag() + ")").build().withPlugin(e.getKey());
             others.add(check);
-            (e.getKey().equals("user") ? user : others).add(setns);
+            (e.getKey().equals(NamespaceTable.USER) ? user : others).add(setns);
         }
         others.addAll(user);
         return others;

@@ -20,7 +20,28 @@ public final class NamespaceTable {
         CLONE_FLAG
     }
 
-    public record Entry(String type, String procName, String cloneFlag, Creation creation) {}
+    public record Entry(String type, String procName, String cloneFlag, Creation creation) {
+
+        /** The step that creates this namespace when it is not a clone flag (an unshare at its point). */
+        Optional<dev.sandbox.api.Step> unshareStep() {
+            return switch (creation) {
+                case UNSHARE_FIRST -> Optional.of(dev.sandbox.api.Step.of(dev.sandbox.api.Stage.ENTER, "unshare-user")
+                        .summary("create the user namespace first: every namespace created after it is owned by it")
+                        .syscall("unshare(" + cloneFlag + ")").build().withPlugin(type));
+                case UNSHARE_BEFORE_CLONE -> Optional.of(dev.sandbox.api.Step.of(dev.sandbox.api.Stage.CLONE, "unshare").arg("type", procName)
+                        .summary("create the " + type + " namespace; " + cloneFlag + " is not a clone flag (it collides with CSIGNAL), and only children enter it")
+                        .syscall("unshare(" + cloneFlag + ")").build().withPlugin(type));
+                case CLONE_FLAG -> Optional.empty();
+            };
+        }
+    }
+
+    /** The files of /proc/PID/ns (namespaces(7)), including the *_for_children ones setns accepts. */
+    static final java.util.List<String> PROC_FILES = java.util.List.of("cgroup", "ipc", "mnt", "net", "pid", "pid_for_children", "time",
+            "time_for_children", "user", "uts");
+
+    /** The type whose namespace owns all the others, and without which an unprivileged caller can create none. */
+    public static final String USER = "user";
 
     private static final Map<String, Entry> TABLE = Map.of(
             "user", new Entry("user", "user", "CLONE_NEWUSER", Creation.UNSHARE_FIRST),
@@ -41,6 +62,12 @@ public final class NamespaceTable {
 
     public static Optional<Entry> lookup(String type) {
         return Optional.ofNullable(TABLE.get(type));
+    }
+
+    /** Every entry, in the order their creation steps are emitted. */
+    static java.util.List<Entry> entries() {
+        return java.util.List.of(TABLE.get("user"), TABLE.get("time"), TABLE.get("mount"), TABLE.get("uts"), TABLE.get("ipc"),
+                TABLE.get("net"), TABLE.get("pid"), TABLE.get("cgroup"));
     }
 
     public static boolean isNamespace(String type) {

@@ -101,14 +101,8 @@ public final class Pipeline {
 
         List<Step> joins = Joins.steps(namespaces, runtimeDir.getParent(), problems);
         steps.addAll(joins);
-        if (creates(namespaces, "user")) {
-            steps.add(Step.of(Stage.ENTER, "unshare-user").summary("create the user namespace first: every namespace created after it is owned by it")
-                    .syscall("unshare(CLONE_NEWUSER)").build().withPlugin("user"));
-        }
-        if (creates(namespaces, "time")) {
-            steps.add(Step.of(Stage.CLONE, "unshare").arg("type", "time")
-                    .summary("create the time namespace; CLONE_NEWTIME is not a clone flag (it collides with CSIGNAL), and only children enter it")
-                    .syscall("unshare(CLONE_NEWTIME)").build().withPlugin("time"));
+        for (NamespaceTable.Entry entry : NamespaceTable.entries()) {
+            if (creates(namespaces, entry.type())) entry.unshareStep().ifPresent(steps::add);
         }
         steps.add(Step.of(Stage.FINISH, "close-fds").summary("close every inherited descriptor >= 3 so nothing of the host leaks into the sandbox")
                 .syscall("close_range(3, ~0U, 0)").build().withPlugin("engine"));

@@ -26,7 +26,7 @@ final class ProcessSection {
         List<Step> out = new ArrayList<>();
         String cwd = process.get("cwd").text("/");
         SpecNode user = process.get("user");
-        boolean userNs = Pipeline.creates(namespaces, "user");
+        boolean userNs = Pipeline.creates(namespaces, NamespaceTable.USER);
         boolean switchIdentity = user.isPresent() || userNs;
         long uid = user.get("uid").longValue(0);
         long gid = user.get("gid").longValue(0);
