@@ -428,7 +428,9 @@ static long long number(const struct step *s, const char *key, int base, long lo
     char *end;
     errno = 0;
     long long n = strtoll(v, &end, base);
-    if (!*v || *end || errno || n < min || n > max)
+    /* strtoll would also take leading spaces and a '+': the plan has one spelling per number */
+    bool digits = isdigit((unsigned char)v[0]) || (v[0] == '-' && isdigit((unsigned char)v[1]));
+    if (!digits || *end || errno || n < min || n > max)
         bad_value("%s=%s is not a number in [%lld, %lld]", key, v, min, max);
     return n;
 }
@@ -868,6 +870,8 @@ static size_t number_list(const struct step *s, const char *key, unsigned long m
         if (end == v || (*end && *end != ',') || errno || (*out)[n - 1] > max || !isdigit((unsigned char)*v))
             bad_value("%s=%s is not a comma list of numbers <= %lu", key, get(s, key), max);
         v = *end ? end + 1 : end;
+        if (*end && !*v) /* a trailing comma */
+            bad_value("%s=%s is not a comma list of numbers <= %lu", key, get(s, key), max);
     }
     return n;
 }
@@ -1356,8 +1360,9 @@ static int signal_number(const char *msg)
     char *end;
     if (strncmp(msg, "SIGNAL ", 7) != 0)
         return 0;
+    errno = 0;
     long n = strtol(msg + 7, &end, 10);
-    return *end == '\0' && n > 0 && n < NSIG ? (int)n : 0;
+    return isdigit((unsigned char)msg[7]) && *end == '\0' && !errno && n > 0 && n < NSIG ? (int)n : 0;
 }
 
 static _Noreturn void abort_run(int code)
@@ -1536,8 +1541,11 @@ int main(int argc, char **argv)
             control = argv[++i];
         else if (strcmp(argv[i], "--grace-ms") == 0) {
             char *end;
-            g.grace_ms = strtol(argv[++i], &end, 10);
-            if (*end || g.grace_ms < 0 || g.grace_ms > 86400000)
+            const char *v = argv[++i];
+            errno = 0;
+            g.grace_ms = strtol(v, &end, 10);
+            /* an empty value or a sign/space-led one is a caller's bug, not "0 = SIGKILL at once" */
+            if (!isdigit((unsigned char)*v) || *end || errno || g.grace_ms < 0 || g.grace_ms > 86400000)
                 usage("--grace-ms wants a number of milliseconds");
         } else
             usage("unknown argument");

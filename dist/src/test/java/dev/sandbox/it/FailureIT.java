@@ -181,6 +181,83 @@ class FailureIT {
     }
 
     @Test
+    void aHelperThatDiesAfterConnectingExits125WithOneLineAndNothingIsLeft() throws IOException {
+        Optional<Path> python = java.util.stream.Stream.of("/usr/bin/python3", "/bin/python3").map(Path::of).filter(Files::isExecutable).findFirst();
+        assumeTrue(python.isPresent(), "the stand-in helper is a python3 script");
+        // connects, says ENTERED, takes the GO and dies of SIGKILL without an ERROR (as an OOM kill would)
+        Path helper = specs.write("dying-helper", "#!" + python.get() + "\n"
+                + "import os, signal, socket, sys\n"
+                + "s = socket.socket(socket.AF_UNIX)\n"
+                + "s.connect(sys.argv[sys.argv.index('--control') + 1])\n"
+                + "s.sendall(b'ENTERED %d\\n' % os.getpid())\n"
+                + "s.recv(16)\n"
+                + "os.kill(os.getpid(), signal.SIGKILL)\n");
+        Files.setPosixFilePermissions(helper, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        String name = "fsit-fail-dying-helper";
+        Path spec = spec(name, "");
+        Optional<Path> cgroup = ItHost.plannedCgroup(spec);
+
+        String line = oneErrorLine(upChecked(name, spec, cgroup, Map.of("SANDBOX_HELPER", helper.toString()), false));
+        assertTrue(line.contains("killed by signal 9 before CLONED"), "125, not the helper's 137 passed off as the target's: " + line);
+    }
+
+    @Test
+    void aSecondUpOfARunningNameFailsClearlyAndLeavesTheFirstOnesStateAlone() throws IOException {
+        String name = "fsit-fail-same-name";
+        Path spec = specs.spec(name + ".yaml", "name: " + name + "\n"
+                + Specs.isolated("", "[/bin/sh, -c, 'trap \"echo first-done; exit 0\" TERM; echo ready; while :; do sleep 0.05; done']"));
+        Path runtimeDir = Path.of("/run/sandbox", name);
+        Path baseline = ItHost.leakBaseline();
+        try (LaunchedSandbox first = LaunchedSandbox.start("up", spec.toString())) {
+            first.awaitOut("ready", java.time.Duration.ofSeconds(60));
+            List<String> before;
+            try (var files = Files.list(runtimeDir)) {
+                before = files.map(p -> p.getFileName().toString()).sorted().toList();
+            }
+
+            Cli.Result second = Cli.run("up", spec.toString(), "--", "/bin/echo", "target-ran");
+            String line = oneErrorLine(second);
+            assertTrue(line.contains("'" + name + "' is running or starting"), line);
+            try (var files = Files.list(runtimeDir)) {
+                assertEquals(before, files.map(p -> p.getFileName().toString()).sorted().toList(), "the first run's state is untouched");
+            }
+
+            first.signal("TERM");
+            assertEquals(0, first.awaitExit(java.time.Duration.ofSeconds(60)), first::toString);
+            assertTrue(first.out().contains("first-done"), first::toString);
+        }
+        assertNothingLeft(name, ItHost.plannedCgroup(spec), baseline);
+    }
+
+    @Test
+    void twoUpsOfTheSameNameStartedTogetherNeverBreakEachOther() throws Exception {
+        String name = "fsit-fail-same-name-race";
+        Path spec = specs.spec(name + ".yaml", "name: " + name + "\n" + Specs.isolated("", "[/bin/true]"));
+        Path baseline = ItHost.leakBaseline();
+        for (int round = 0; round < 3; round++) {
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                var a = pool.submit(() -> Cli.run("up", spec.toString(), "--", "/bin/sh", "-c", "sleep 1; echo ran"));
+                var b = pool.submit(() -> Cli.run("up", spec.toString(), "--", "/bin/sh", "-c", "sleep 1; echo ran"));
+                int ok = 0;
+                for (Cli.Result r : List.of(a.get(), b.get())) {
+                    if (r.exit() == 0) {
+                        assertEquals("ran\n", r.out(), r::toString);
+                        ok++;
+                    } else {
+                        // the loser fails up front, clearly, and never mid-way because its state was deleted
+                        assertTrue(oneErrorLine(r).contains("'" + name + "' is running or starting"), r::toString);
+                    }
+                }
+                assertTrue(ok >= 1, "one of the two runs must succeed");
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        assertNothingLeft(name, ItHost.plannedCgroup(spec), baseline);
+    }
+
+    @Test
     void anInvalidSpecIsRefusedByUpWithLocatedDiagnosticsAndNothingIsCreated() {
         String name = "fsit-fail-invalid";
         Path spec = specs.spec(name + ".yaml", "name: " + name + "\n"

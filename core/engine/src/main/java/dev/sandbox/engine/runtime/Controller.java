@@ -5,8 +5,16 @@ import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -43,6 +51,7 @@ public final class Controller {
     /** Runs the plan to the end; returns the exit status for {@code sandbox up}. */
     public int run(Plan plan, Path runtimeDir) {
         Process helper = null;
+        SignalForwarding signals = SignalForwarding.install(options.err());
         try {
             prepareRuntimeDir(runtimeDir);
             for (Step step : plan.stage(Stage.PREPARE)) timed(step, () -> prepare(step));
@@ -58,17 +67,25 @@ public final class Controller {
                 helper = startHelper(planFile, channel.path());
                 Process started = helper;
                 if (!channel.accept(Duration.ofSeconds(10), started::isAlive)) {
+                    if (helper.isAlive()) {
+                        abandon(helper); // alive but never connected: waitFor() alone would hang
+                        options.err().println("sandbox: start helper: " + options.helper() + " did not connect to " + channel.path()
+                                + " within 10 s; killed it");
+                        return SETUP_FAILED;
+                    }
                     int status = helper.waitFor();
                     options.err().println("sandbox: start helper: " + options.helper() + " exited with " + status
                             + " before connecting to " + channel.path());
                     return SETUP_FAILED;
                 }
-                // Why now and not once the target runs: a signal that arrives before the handler is
-                // installed kills the JVM (the target then dies of SIGKILL, not of the signal), and one
-                // that arrives while Signal.handle swaps handlers is lost. Installed here, a signal during
-                // setup is queued by the helper and delivered right after release (PROTOCOL.md).
-                try (SignalForwarding signals = SignalForwarding.install(channel, options.err())) {
+                // Why attach now and not once the target runs: a signal during setup is queued by the
+                // helper and delivered right after release (PROTOCOL.md); the handlers themselves were
+                // installed before the first host step, so no signal ends the JVM before its undo actions.
+                try {
+                    signals.attach(channel);
                     return converse(plan, runtimeDir, channel, helper);
+                } finally {
+                    signals.detach();
                 }
             }
         } catch (HostStepException e) {
@@ -80,39 +97,44 @@ public final class Controller {
             abandon(helper);
             return SETUP_FAILED;
         } catch (InterruptedException e) {
+            options.err().println("sandbox: interrupted; stopping the sandbox");
+            abandon(helper);
             Thread.currentThread().interrupt();
+            return SETUP_FAILED;
+        } catch (RuntimeException e) {
+            // e.g. a malformed message from the helper: still one line, and the undo actions below
+            options.err().println("sandbox: internal error: " + e);
             abandon(helper);
             return SETUP_FAILED;
         } finally {
             undoAll();
+            signals.close();
         }
     }
 
     private int converse(Plan plan, Path runtimeDir, ControlChannel channel, Process helper)
             throws IOException, InterruptedException, HostStepException {
         String reply = next(channel);
-        if (!isMessage(reply, "ENTERED")) return finish(channel, helper, reply);
+        if (!isMessage(reply, "ENTERED")) return setupFailed(channel, helper, reply, "ENTERED");
         long helperPid = Long.parseLong(reply.split(" ")[1]);
         try {
             for (Step step : plan.stage(Stage.IDENTITY)) timed(step, () -> identity(step, helperPid));
             letNamespaceRootIn(runtimeDir, helperPid);
         } catch (HostStepException e) {
-            channel.send("ABORT");
-            helper.waitFor();
+            abort(channel, helper);
             throw e;
         }
         channel.send("GO");
 
         reply = next(channel);
-        if (!isMessage(reply, "CLONED")) return finish(channel, helper, reply);
+        if (!isMessage(reply, "CLONED")) return setupFailed(channel, helper, reply, "CLONED");
         long childPid = Long.parseLong(reply.split(" ")[1]);
         // the state 'join: {sandbox: NAME}' reads
         Files.writeString(runtimeDir.resolve("pid"), childPid + "\n");
         try {
             for (Step step : plan.stage(Stage.CONNECT)) timed(step, () -> connect(step, childPid));
         } catch (HostStepException e) {
-            channel.send("ABORT");
-            helper.waitFor();
+            abort(channel, helper);
             throw e;
         }
         channel.send("GO");
@@ -142,6 +164,44 @@ public final class Controller {
         }
         options.err().println("sandbox: " + text);
         options.err().flush();
+    }
+
+    /** ABORT after a failed host step; a helper that died meanwhile must not hide the step's own message. */
+    private static void abort(ControlChannel channel, Process helper) throws InterruptedException {
+        try {
+            channel.send("ABORT");
+        } catch (IOException e) {
+            helper.destroyForcibly();
+        }
+        helper.waitFor();
+    }
+
+    /**
+     * The helper ended (or said something else) before the target could run: 125, whatever its own
+     * status (a helper killed by a signal would otherwise pass for a target killed by it), and one line
+     * even when the helper could not send an ERROR.
+     */
+    private int setupFailed(ControlChannel channel, Process helper, String reply, String expected) throws IOException, InterruptedException {
+        boolean error = false;
+        if (reply != null && !isMessage(reply, "ERROR")) {
+            try {
+                channel.send("ABORT"); // an unexpected message: the helper would wait for GO forever
+            } catch (IOException ignored) {
+                // it is gone already
+            }
+        }
+        for (String line = reply; line != null; line = next(channel)) {
+            if (isMessage(line, "ERROR")) {
+                if (!error) options.err().println("sandbox: " + HelperError.describe(line));
+                error = true;
+            }
+        }
+        int status = helper.waitFor();
+        if (!error) {
+            options.err().println("sandbox: helper: " + options.helper() + " " + (status > 128 ? "was killed by signal " + (status - 128)
+                    : "exited with " + status) + " before " + expected + (reply == null ? "" : " (it sent '" + reply + "')"));
+        }
+        return SETUP_FAILED;
     }
 
     /** Reads the remaining messages (ERROR, EXIT) until EOF and returns the helper's status. */
@@ -174,26 +234,83 @@ public final class Controller {
         return pb.start();
     }
 
+    /**
+     * Creates the runtime dir, or fails when a sandbox of that name is running or still starting.
+     * Why a lock and not the pid file: the pid file appears only after CLONED, so a second {@code up}
+     * of the same name started in between took the first one's dir for stale and deleted it. Every
+     * runtime dir is born (renamed into place) with a {@code lock} file its controller holds locked
+     * until the dir is gone; the kernel drops the lock when the controller dies, even of SIGKILL, so a
+     * dir whose lock can be taken is stale. A stale dir is renamed away while its lock is held, so
+     * two starters can never both take one dir for stale.
+     */
     private void prepareRuntimeDir(Path dir) throws IOException, HostStepException {
-        Files.createDirectories(dir.getParent());
-        if (Files.exists(dir)) {
-            Path pidFile = dir.resolve("pid");
-            if (Files.exists(pidFile)) {
-                try {
-                    long pid = Long.parseLong(Files.readString(pidFile).trim());
-                    if (ProcessHandle.of(pid).isPresent()) {
-                        throw new HostStepException("prepare runtime directory", "mkdir", dir.toString(), "EEXIST",
-                                "a sandbox named '" + dir.getFileName() + "' is running (pid " + pid + "); choose another name");
-                    }
-                } catch (NumberFormatException ignored) {
-                    // a torn pid file: the state is stale
-                }
+        Path base = dir.getParent();
+        Files.createDirectories(base);
+        String name = dir.getFileName().toString();
+        for (int attempt = 0; ; attempt++) {
+            Path fresh = Files.createTempDirectory(base, "." + name + ".new-",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            FileChannel lock = null;
+            try {
+                lock = FileChannel.open(fresh.resolve("lock"), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                lock.lock(); // a file nobody else knows yet: never contended
+                Files.move(fresh, dir, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                if (lock != null) lock.close();
+                deleteTree(fresh);
+                // rename(2) refuses a non-empty target: an existing dir is someone's, or stale
+                if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS) || attempt == 3) throw e;
+                removeStale(dir);
+                continue;
             }
-            deleteTree(dir); // stale state of a sandbox whose controller was killed
+            FileChannel held = lock;
+            undo.push(held::close);
+            undo.push(() -> deleteTree(dir));
+            Files.createDirectory(dir.resolve("root"));
+            return;
         }
-        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-        undo.push(() -> deleteTree(dir));
-        Files.createDirectory(dir.resolve("root"));
+    }
+
+    /** Removes {@code dir} if no controller holds its lock; fails when one does. Returns quietly when it changed meanwhile. */
+    private static void removeStale(Path dir) throws IOException, HostStepException {
+        Path lockFile = dir.resolve("lock");
+        HostStepException running = new HostStepException("prepare runtime-dir", "lock", lockFile.toString(), "EAGAIN",
+                "a sandbox named '" + dir.getFileName() + "' is running or starting; stop it or choose another name");
+        Object key;
+        try {
+            key = Files.readAttributes(lockFile, BasicFileAttributes.class).fileKey();
+        } catch (NoSuchFileException | java.nio.file.NotDirectoryException e) {
+            // no lock file: left by an older version (its pid file tells), or being removed right now
+            if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) return;
+            try {
+                long pid = Long.parseLong(Files.readString(dir.resolve("pid")).trim());
+                if (ProcessHandle.of(pid).isPresent()) throw running;
+            } catch (NoSuchFileException | NumberFormatException ignored) {
+                // no or a torn pid file: the state is stale
+            }
+            moveAwayAndDelete(dir);
+            return;
+        }
+        try (FileChannel other = FileChannel.open(lockFile, StandardOpenOption.WRITE)) {
+            FileLock taken;
+            try {
+                taken = other.tryLock();
+            } catch (OverlappingFileLockException e) {
+                taken = null; // this JVM runs it
+            }
+            if (taken == null) throw running;
+            // Why compare: the dir may have been replaced between the stat and the open; then look again.
+            if (!key.equals(Files.readAttributes(lockFile, BasicFileAttributes.class).fileKey())) return;
+            moveAwayAndDelete(dir); // while the lock is held: no other starter can take it for stale too
+        } catch (NoSuchFileException e) {
+            // removed meanwhile: look again
+        }
+    }
+
+    private static void moveAwayAndDelete(Path dir) throws IOException {
+        Path away = dir.resolveSibling("." + dir.getFileName() + ".stale-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        Files.move(dir, away, StandardCopyOption.ATOMIC_MOVE);
+        deleteTree(away);
     }
 
     private void prepare(Step step) throws HostStepException {

@@ -30,7 +30,8 @@ import java.util.stream.Stream;
  */
 public final class PlanCache {
 
-    private static final String MAGIC = "sandbox-plan-cache 1";
+    /** Version 2: entries end with {@code end TAB <steps>} (a file cut at a line boundary is a miss). */
+    private static final String MAGIC = "sandbox-plan-cache 2";
     private static final int KEEP = 64;
     private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
 
@@ -107,8 +108,10 @@ public final class PlanCache {
             Path runtime = null;
             List<String> warnings = new ArrayList<>();
             List<Step> steps = new ArrayList<>();
+            boolean complete = false;
             for (String line : lines.subList(1, lines.size())) {
                 String[] f = line.split("\t", -1);
+                if (complete) return Optional.empty(); // anything after the end line
                 switch (f[0]) {
                     case "name" -> name = unescape(f[1]);
                     case "runtime" -> runtime = Path.of(unescape(f[1]));
@@ -117,12 +120,15 @@ public final class PlanCache {
                     }
                     case "warning" -> warnings.add(unescape(f[1]));
                     case "step" -> steps.add(step(f));
+                    // Why: without it, an entry cut short (a crash before the data reached the disk) would
+                    // load as a plan with fewer steps, e.g. without the finish steps that drop privileges.
+                    case "end" -> complete = Integer.parseInt(f[1]) == steps.size();
                     default -> {
                         return Optional.empty();
                     }
                 }
             }
-            if (name == null || runtime == null || steps.isEmpty()) return Optional.empty();
+            if (!complete || name == null || runtime == null || steps.isEmpty()) return Optional.empty();
             Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
             return Optional.of(new Entry(new Plan(name, steps), runtime, warnings));
         } catch (IOException | RuntimeException e) {
@@ -149,16 +155,24 @@ public final class PlanCache {
             for (Step.Arg a : s.args()) out.append('\t').append(escape(a.key())).append('=').append(escape(a.value()));
             out.append('\n');
         }
+        out.append("end\t").append(entry.plan().steps().size()).append('\n');
+        Path tmp = null;
         try {
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             if (!trusted(dir)) return;
-            Path tmp = Files.createTempFile(dir, "entry", ".tmp");
+            tmp = Files.createTempFile(dir, "entry", ".tmp");
             Files.writeString(tmp, out);
             Files.move(tmp, dir.resolve(key + ".plan"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            tmp = null;
             prune();
         } catch (IOException | RuntimeException e) {
-            // the cache is only an optimisation
+            // the cache is only an optimisation; just leave no temporary file behind
+            try {
+                if (tmp != null) Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // nothing more to do
+            }
         }
     }
 

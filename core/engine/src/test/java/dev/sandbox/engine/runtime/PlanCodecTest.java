@@ -60,6 +60,37 @@ class PlanCodecTest {
     }
 
     @Test
+    void aCachedPlanCutShortAtALineBoundaryIsAMissNotAShorterPlan(@TempDir Path dir) throws IOException {
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of()));
+        Path file = dir.resolve("plans/k.plan");
+        List<String> lines = Files.readAllLines(file);
+        assertTrue(lines.get(lines.size() - 1).startsWith("end\t"), "the entry ends with its end line: " + lines);
+        // a crash before the data reached the disk: the exec step and the end line are gone
+        Files.write(file, lines.subList(0, lines.size() - 2));
+        assertTrue(cache.load("k").isEmpty(), "a torn entry must not load as a plan without its last steps");
+        Files.write(file, lines.subList(0, lines.size() - 1));
+        assertTrue(cache.load("k").isEmpty(), "no end line: a miss");
+        Files.write(file, lines);
+        assertTrue(cache.load("k").isPresent());
+        try (var left = Files.list(dir.resolve("plans"))) {
+            assertEquals(List.of(file), left.toList(), "no temporary file is left next to the entry");
+        }
+    }
+
+    @Test
+    void aCachedPlanWritableByOthersIsNotTrusted(@TempDir Path dir) throws IOException {
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of()));
+        Path file = dir.resolve("plans/k.plan");
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        assertTrue(cache.load("k").isEmpty(), "a plan others can write is executed by nobody");
+        Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+        Files.setPosixFilePermissions(dir.resolve("plans"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        assertTrue(cache.load("k").isEmpty(), "nor one in a directory others can write");
+    }
+
+    @Test
     void helperErrorsBecomeOneLine() {
         assertEquals("mounts:12 mount: mount /run/sandbox/x/root/usr: ENOENT (the source does not exist on the host)",
                 HelperError.describe("ERROR 125\tmounts:12 mount\tmount\t/run/sandbox/x/root/usr\tENOENT\tthe source does not exist on the host"));
