@@ -94,10 +94,24 @@ final class HostActions {
     static void cgroupRemove(Path dir) throws HostStepException {
         if (!Files.isDirectory(dir)) return;
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        Path kill = dir.resolve("cgroup.kill");
         while (true) {
             List<Long> left = procs(dir);
             if (left.isEmpty()) break;
-            for (long pid : left) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            // cgroup v2 (Linux 5.14+): one write kills every process of the cgroup atomically, so a
+            // process that keeps forking can't outrun us; v1 has no such file: kill them one by one
+            boolean killedAll = false;
+            if (Files.exists(kill)) {
+                try {
+                    Files.writeString(kill, "1");
+                    killedAll = true;
+                } catch (IOException e) {
+                    // fall back to one by one
+                }
+            }
+            if (!killedAll) {
+                for (long pid : left) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
             if (System.nanoTime() > deadline) {
                 throw new HostStepException("supervise cgroup-remove", "kill", dir + "/cgroup.procs", "EBUSY",
                         "processes " + left + " did not die");
