@@ -195,6 +195,32 @@ class RootlessIT {
         assertFalse(Files.exists(runtimeDir(name)), "runtime dir left: " + runtimeDir(name));
     }
 
+    @org.junit.jupiter.api.TestFactory
+    java.util.stream.Stream<org.junit.jupiter.api.DynamicTest> everyExampleWithAUserNamespaceAndNoLinksRunsRootless() throws IOException {
+        // the README says the examples run as any user; those that create a user namespace and no veth
+        // link must. A copy, readable by the user, because specs bind paths relative to themselves.
+        Path copy = specs.dir.resolve("examples");
+        ItHost.must("cp", "-r", Cli.ROOT.resolve("examples").toString(), copy.toString());
+        ItHost.must("chmod", "-R", "a+rX", copy.toString());
+        List<Path> examples;
+        try (var files = Files.list(copy)) {
+            examples = files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList();
+        }
+        List<Path> rootless = new ArrayList<>();
+        for (Path e : examples) {
+            String text = Files.readString(e);
+            if (text.contains("  user: {}") && !text.contains("links:")) rootless.add(e);
+        }
+        assertTrue(rootless.size() >= 3, "examples that should run rootless: " + rootless);
+        return rootless.stream().map(e -> org.junit.jupiter.api.DynamicTest.dynamicTest(e.getFileName().toString(), () -> {
+            // shell.yaml is interactive: run its environment with a command instead
+            Cli.Result r = e.getFileName().toString().equals("shell.yaml")
+                    ? Cli.exec(asUser(Map.of()), Map.of(), dist.dir, null, "up", e.toString(), "--", "/bin/true")
+                    : up(e);
+            assertEquals(0, r.exit(), r::toString);
+        }));
+    }
+
     @Test
     void aRootlessSpecWithoutAUserNamespaceIsRefusedWithUserRequiredRootless() {
         Path spec = specs.spec("fsit-rl-nouser.yaml", "name: fsit-rl-nouser\n"
