@@ -133,6 +133,8 @@ static struct {
     pid_t child;               /* C, in H */
     long grace_ms;
     bool trace;                /* --trace: report each step's duration (sandbox up -v) */
+    const char *newroot;       /* the pivot-root step's path: paths below it are checked until the pivot */
+    bool pivoted;
     const char *plan_path;
     char *plan_text;
     struct step *steps;
@@ -469,12 +471,46 @@ static int mkdir_p(const char *path, mode_t mode, char buf[PATH_MAX])
     return 0;
 }
 
+/* Why: until pivot_root, paths below the new root are resolved from the host's root, so a symlink
+ * in a bind-mounted root (rootfs/data -> /etc, or ../..) would point a mkdir, a file creation or a
+ * mount at the host's own tree (the runc CVE-2019-19921 class). Each such path must still resolve
+ * inside the new root; we refuse what doesn't rather than guess. The deepest existing ancestor is
+ * checked, since the rest is created by us as real directories. (A rootfs changed by someone else
+ * while we set up can still race this check: bind only roots you trust.) */
+static void check_within_newroot(const char *path)
+{
+    if (!g.newroot || g.pivoted || !path)
+        return;
+    size_t n = strlen(g.newroot);
+    if (strncmp(path, g.newroot, n) != 0 || path[n] != '/')
+        return;
+    char root[PATH_MAX], probe[PATH_MAX], real[PATH_MAX];
+    check(realpath(g.newroot, root) ? 0 : -1, "realpath", NULL, g.newroot);
+    snprintf(probe, sizeof probe, "%s", path);
+    while (!realpath(probe, real)) {
+        if (errno != ENOENT)
+            die(125, "realpath", NULL, probe, errno, NULL);
+        char *slash = strrchr(probe, '/');
+        if (!slash || slash == probe)
+            return;
+        *slash = '\0';
+    }
+    size_t r = strlen(root);
+    if (strncmp(real, root, r) == 0 && (real[r] == '\0' || real[r] == '/'))
+        return;
+    char hint[2 * PATH_MAX + 160];
+    (void)!snprintf(hint, sizeof hint, "%s resolves to %s, outside the new root, through a symlink; sandbox doesn't follow "
+             "links out of the root: make the link relative and inside, or mount elsewhere", probe, real);
+    die(125, "realpath", NULL, path, EXDEV, hint);
+}
+
 /* The `create` key of mount and attach-tree: a missing mount point (and its parents) is created. */
 static void create_mountpoint(const struct step *s, const char *target)
 {
     unsigned long kind = one_name(s, "create", create_kinds, CREATE_NONE);
     char buf[PATH_MAX];
     struct stat st;
+    check_within_newroot(target);
     if (kind == CREATE_NONE || stat(target, &st) == 0)
         return;
     if (kind == CREATE_DIR) {
@@ -672,6 +708,7 @@ static void op_mkdir(const struct step *s)
 {
     char buf[PATH_MAX];
     mode_t mode = (mode_t)number(s, "mode", 8, 0, 07777, 0755);
+    check_within_newroot(get(s, "path"));
     check(mkdir_p(get(s, "path"), mode, buf), "mkdir", NULL, buf);
 }
 
@@ -682,6 +719,7 @@ static void op_mount(const struct step *s)
     unsigned long flags = names(s, "flags", ms_flags);
     struct stat st;
     create_mountpoint(s, target);
+    check_within_newroot(target); /* again: the mount point as it is now, created or not */
     if (mount(source, target, fstype, flags, data) == 0)
         return;
     int err = errno;
@@ -695,12 +733,14 @@ static void op_setattr(const struct step *s)
     const char *target = get(s, "target");
     struct mount_attr attr = { .attr_set = names(s, "attr", mount_attrs) };
     unsigned flags = number(s, "recursive", 10, 0, 1, 0) ? AT_RECURSIVE : 0;
+    check_within_newroot(target);
     check(sys_mount_setattr(AT_FDCWD, target, flags, &attr), "mount_setattr", NULL, target);
 }
 
 static void op_symlink(const struct step *s)
 {
     const char *target = get(s, "target"), *path = get(s, "path");
+    check_within_newroot(path);
     if (symlink(target, path) == 0)
         return;
     int err = errno;
@@ -715,6 +755,7 @@ static void op_write_file(const struct step *s)
 {
     const char *path = get(s, "path"), *content = get(s, "content");
     mode_t mode = (mode_t)number(s, "mode", 8, 0, 07777, 0644);
+    check_within_newroot(path);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
     check(fd, "open", NULL, path);
     for (size_t left = content ? strlen(content) : 0; left > 0;) {
@@ -743,6 +784,7 @@ static void op_pivot_root(const struct step *s)
     check(chdir(path), "chdir", NULL, path);
     /* pivot_root(".", "."): the old root ends up stacked on top of the new one, no put_old dir needed. */
     check(sys_pivot_root(".", "."), "pivot_root", NULL, path);
+    g.pivoted = true;
     check(fchdir(oldroot), "fchdir", NULL, "(old root)");
     close(oldroot);
     /* Why slave first: the old root may still be a peer of the host's mounts; detaching a shared
@@ -1235,6 +1277,8 @@ static void check_structure(void)
             plan_error(s->line, "a second %s step", s->op->name);
         clone = s->op->fn == op_clone ? s : clone;
         init = s->op->fn == op_init ? s : init;
+        if (s->op->fn == op_pivot_root)
+            g.newroot = get(s, "path");
         exec = s->op->fn == op_exec ? s : exec;
     }
     if (!clone)
