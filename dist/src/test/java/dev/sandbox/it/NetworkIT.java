@@ -185,6 +185,22 @@ class NetworkIT {
     }
 
     @Test
+    void aHostAddressAlreadyInUseOnTheHostIsAClearErrorAndNothingIsCreated() {
+        assertEquals(0, run("ip", "link", "add", "sb-it-used0", "type", "veth", "peer", "name", "sb-it-used1"));
+        hostLinksToRemove.add("sb-it-used0");
+        assertEquals(0, run("ip", "addr", "add", "198.18.28.1/30", "dev", "sb-it-used0"));
+        Path spec = linkSpec("inuse", """
+                - {type: veth, name: eth0, hostName: sb-it-new0, address: 198.18.28.2/30, hostAddress: 198.18.28.1/30}
+                """, "[/bin/true]");
+        hostLinksToRemove.add("sb-it-new0");
+        Cli.Result r = Cli.run("up", spec.toString());
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("EADDRINUSE") && r.err().contains("198.18.28.1") && r.err().contains("sb-it-used0"), r.err());
+        assertFalse(linkExists("sb-it-new0"), "no host end was created");
+        assertTrue(linkExists("sb-it-used0"), "the interface that has the address is untouched");
+    }
+
+    @Test
     void aSpecFailingAfterTheLinkWasCreatedLeavesNoHostEnd() {
         // The mount fails in the child (stage mounts), after stage connect created the pair: a missing target
         // without a new root is only a warning at validation. (A failing check-path would stop in stage
