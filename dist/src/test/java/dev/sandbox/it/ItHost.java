@@ -288,4 +288,12 @@ final class ItHost {
         }
         return m;
     }
+
+    /** Neither the runtime dir of sandbox {@code name} nor any process of it is left (root's runtime base). */
+    static void assertNothingLeftOf(String name) {
+        org.junit.jupiter.api.Assertions.assertFalse(java.nio.file.Files.exists(java.nio.file.Path.of("/run/sandbox", name)),
+                "runtime dir /run/sandbox/" + name + " is left");
+        org.junit.jupiter.api.Assertions.assertEquals(java.util.List.of(), processesMentioning("/run/sandbox/" + name + "/").stream()
+                .map(p -> p.pid() + " " + cmdline(p.pid())).toList(), "processes of sandbox " + name + " are left");
+    }
 }

@@ -55,9 +55,7 @@ class NamespacesIT {
         for (int i = cleanups.size() - 1; i >= 0; i--) cleanups.get(i).close();
         if (specs != null) specs.close();
         for (String name : names) {
-            assertFalse(Files.exists(Path.of("/run/sandbox", name)), "runtime dir /run/sandbox/" + name + " is left");
-            assertEquals(List.of(), ItHost.processesMentioning("/run/sandbox/" + name + "/").stream().map(p -> p.pid() + " " + ItHost.cmdline(p.pid())).toList(),
-                    "processes of sandbox " + name + " are left");
+            ItHost.assertNothingLeftOf(name);
         }
     }
 

@@ -48,9 +48,7 @@ class ProcessIT {
     void tearDown() {
         if (specs != null) specs.close();
         for (String name : names) {
-            assertFalse(Files.exists(Path.of("/run/sandbox", name)), "runtime dir /run/sandbox/" + name + " is left");
-            assertEquals(List.of(), ItHost.processesMentioning("/run/sandbox/" + name + "/").stream().map(p -> p.pid() + " " + ItHost.cmdline(p.pid())).toList(),
-                    "processes of sandbox " + name + " are left");
+            ItHost.assertNothingLeftOf(name);
         }
     }
 
