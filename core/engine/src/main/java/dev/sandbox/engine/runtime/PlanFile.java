@@ -1,7 +1,6 @@
 package dev.sandbox.engine.runtime;
 
 import dev.sandbox.api.Plan;
-import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,10 +41,5 @@ public final class PlanFile {
             }
         }
         return out.toString();
-    }
-
-    /** Helper stages only: the stages whose steps go into the file. */
-    static boolean inFile(Stage stage) {
-        return stage.runsInHelper();
     }
 }
