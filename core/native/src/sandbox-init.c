@@ -254,7 +254,8 @@ static const struct hint { const char *what; int err; const char *text; } hints[
     { "mount propagation", EINVAL, "the target must be a mount point" },
     { "mount overlay", EINVAL, "upper and work must be directories on the same file system, work an empty one, "
       "and no lower, upper or work directory may be inside another" },
-    { "mount", ENOENT, "the mount point does not exist: add create=dir or create=file" },
+    { "mount", ENOENT, "the mount point does not exist: without a new root it must exist on the host "
+      "or be under a tmpfs mounted earlier; a plugin's step may ask for create=dir or create=file" },
     { "mount", ENODEV, "this file system type is not available in the kernel" },
     { "mount", EPERM, "in a user namespace only some file systems can be mounted, and flags the host locked "
       "(ro, nosuid, nodev, noexec) can't be cleared on a bind" },
@@ -262,7 +263,8 @@ static const struct hint { const char *what; int err; const char *text; } hints[
       "a remount target must be a mount point" },
     { "open_tree", ENOENT, "the source does not exist on the host" },
     { "open_tree", EINVAL, "the source must be in this mount namespace and not unbindable" },
-    { "move_mount", ENOENT, "the target does not exist: add create=dir or create=file" },
+    { "move_mount", ENOENT, "the target does not exist: without a new root it must exist on the host "
+      "or be under a tmpfs mounted earlier; a plugin's step may ask for create=dir or create=file" },
     { "move_mount", ENOTDIR, "a directory tree needs a directory target, a file a file target" },
     { "move_mount", EINVAL, "the target must be in this mount namespace, and a tree with unbindable mounts "
       "can't go under a shared mount (make / rslave or rprivate first)" },
@@ -283,6 +285,8 @@ static const struct hint { const char *what; int err; const char *text; } hints[
     { "capset", EPERM, "a kept capability is not in the permitted set" },
     { "prctl(PR_CAPBSET_DROP)", EPERM, "dropping from the bounding set needs CAP_SETPCAP" },
     { "prctl(PR_CAP_AMBIENT_RAISE)", EPERM, "an ambient capability must be permitted and inheritable" },
+    { "chdir", ENOENT, "the directory does not exist in the sandbox: for process.cwd, mount something there "
+      "or choose a directory that exists" },
     { "execve", ENOENT, "the program, its #! interpreter or its dynamic loader is missing in the sandbox" },
     { "execve", EACCES, "the file is not executable, not a regular file, or on a noexec mount" },
     { "execve", ENOEXEC, "not a format the kernel can run (a script needs a #! line)" },

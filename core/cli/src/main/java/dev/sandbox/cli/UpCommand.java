@@ -12,8 +12,8 @@ import picocli.CommandLine.ParentCommand;
 
 @Command(name = "up", mixinStandardHelpOptions = true,
         description = {"Build the sandbox a spec describes and run its command in it; remove everything when it ends.",
-                "Exit status: the target's; 128+N when it was killed by signal N; 125 when sandbox failed before the target ran;",
-                "126/127 when the target can't be executed / doesn't exist."})
+                "Exit status: the target's; 128+N when it was killed by signal N; 125 when sandbox failed before the target ran; "
+                        + "126/127 when the target can't be executed / doesn't exist."})
 final class UpCommand implements Callable<Integer> {
 
     @ParentCommand Main main;

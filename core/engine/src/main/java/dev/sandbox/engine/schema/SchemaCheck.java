@@ -58,9 +58,15 @@ public final class SchemaCheck {
             }
             case "required" -> Diagnostic.error("schema.required", "missing required key '" + property + "' in " + where,
                     at.path(), keyOf(root, segments, at), "add '" + property + ":'");
-            case "type" -> Diagnostic.error("schema.type", describe(at) + " has the wrong type: " + tail(m),
-                    at.path(), at.location(), typeHint(m));
-            case "enum", "const" -> Diagnostic.error("schema." + type, describe(at) + " has a value that is not allowed: " + tail(m),
+            case "type" -> isEmptyValue(at)
+                    // 'user:' with nothing after it: YAML reads an empty string, which "string found" would not explain
+                    ? Diagnostic.error("schema.type", describe(at) + " has the wrong type: an empty value found, " + expected(m) + " expected",
+                            at.path(), at.location(), emptyHint(m))
+                    : Diagnostic.error("schema.type", describe(at) + " has the wrong type: " + tail(m),
+                            at.path(), at.location(), typeHint(m));
+            case "enum" -> Diagnostic.error("schema.enum", describe(at) + " has a value that is not allowed: " + shown(at),
+                    at.path(), at.location(), enumHint(m, at));
+            case "const" -> Diagnostic.error("schema.const", describe(at) + " has a value that is not allowed: " + tail(m),
                     at.path(), at.location(), allowed(m));
             default -> Diagnostic.error("schema." + type, describe(at) + ": " + tail(m), at.path(), at.location(), hint(m, at));
         };
@@ -84,10 +90,43 @@ public final class SchemaCheck {
         return colon >= 0 && msg.startsWith("/") || colon >= 0 && msg.startsWith("$") ? msg.substring(colon + 2) : msg;
     }
 
+    private static boolean isEmptyValue(SpecNode at) {
+        return at.kind() == SpecNode.Kind.STRING && at.text().isEmpty();
+    }
+
+    /** The type the schema expects; the validator's arguments are {found, expected}. */
+    private static String expected(ValidationMessage m) {
+        Object[] args = m.getArguments();
+        return args != null && args.length > 1 ? String.valueOf(args[1]) : "";
+    }
+
+    /** For a key written with nothing after its ':' (or with ""). */
+    private static String emptyHint(ValidationMessage m) {
+        return switch (expected(m)) {
+            case "object" -> "write {} for an empty map (nothing after ':' is an empty value, not a map), or put its keys on the lines below, indented";
+            case "array" -> "write a list after the ':', [a, b], or one '- item' per line below it, indented";
+            default -> typeHint(m);
+        };
+    }
+
+    /** A scalar as written: strings quoted. */
+    private static String shown(SpecNode at) {
+        return at.kind() == SpecNode.Kind.STRING ? "'" + at.text() + "'" : at.text();
+    }
+
+    /** "did you mean" when the value is a typo of an allowed one, then the allowed values. */
+    private static String enumHint(ValidationMessage m, SpecNode at) {
+        JsonNode values = m.getSchemaNode();
+        if (values == null || !values.isArray()) return allowed(m);
+        List<String> allowed = new ArrayList<>();
+        values.forEach(v -> allowed.add(v.asText()));
+        String suggestion = at.kind() == SpecNode.Kind.STRING ? Suggest.closest(at.text(), allowed) : null;
+        return (suggestion != null ? "did you mean '" + suggestion + "'? " : "") + "allowed: " + String.join(", ", allowed);
+    }
+
     /** How to write the expected type in YAML; the validator's arguments are {found, expected}. */
     private static String typeHint(ValidationMessage m) {
-        Object[] args = m.getArguments();
-        String expected = args != null && args.length > 1 ? String.valueOf(args[1]) : "";
+        String expected = expected(m);
         return switch (expected) {
             case "boolean" -> "write true or false, without quotes";
             case "integer" -> "write a whole number, without quotes";
@@ -106,6 +145,7 @@ public final class SchemaCheck {
         if (at.path().endsWith(".join") && (m.getType().equals("minProperties") || m.getType().equals("maxProperties"))) {
             return "give exactly one of 'path' (a namespace file such as /proc/PID/ns/net) or 'sandbox' (the name of a running sandbox)";
         }
+        if (m.getType().equals("pattern") && limit.equals(NAME_PATTERN)) return nameHint(at);
         return switch (m.getType()) {
             case "pattern" -> "write a value that matches " + limit;
             case "minimum" -> "use " + limit + " or more";
@@ -119,6 +159,17 @@ public final class SchemaCheck {
             case "uniqueItems" -> "remove the repeated item";
             default -> null;
         };
+    }
+
+    /** The pattern of {@code name} and {@code join.sandbox}. */
+    private static final String NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+
+    /** The rule in words, and the value made to fit it when that is possible. */
+    private static String nameHint(SpecNode at) {
+        String fitted = at.text().toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9_.-]", "-").replaceFirst("^[^a-z0-9]+", "");
+        if (fitted.length() > 63) fitted = fitted.substring(0, 63);
+        String rule = "use lower-case letters, digits, '_', '.' and '-', starting with a letter or digit, at most 63 characters";
+        return at.kind() == SpecNode.Kind.STRING && !fitted.isEmpty() ? rule + ", e.g. '" + fitted + "'" : rule;
     }
 
     private static String allowed(ValidationMessage m) {
