@@ -64,6 +64,9 @@ final class MountChecks {
             ctx.error(root, "mount.root-bind-without-source", "a bind root needs a source: the host directory to use as /",
                     "add 'source: ./rootfs' (relative to the spec file) or use 'type: tmpfs' for an empty root");
         }
+        if (type.equals("bind") && source.kind() == SpecNode.Kind.STRING && !source.text().isEmpty()) {
+            sourceMissingOnHost(source);
+        }
         if (type.equals("tmpfs") && source.isPresent()) {
             ctx.error(source, "mount.source-not-allowed", "a tmpfs root takes no source",
                     "remove 'source', or use 'type: bind' to use a host directory as the root");
@@ -104,6 +107,9 @@ final class MountChecks {
         if (type == Type.BIND && source.isMissing()) {
             ctx.error(m, "mount.bind-without-source", "a bind mount needs a source: the host path to mount on " + target.text(),
                     "add 'source:' with a host path (relative paths are relative to the spec file)");
+        }
+        if (type == Type.BIND && source.kind() == SpecNode.Kind.STRING && !source.text().isEmpty()) {
+            sourceMissingOnHost(source);
         }
         if (type != Type.BIND && source.isPresent()) {
             ctx.error(source, "mount.source-not-allowed", "a " + type.key() + " mount takes no source",
@@ -250,6 +256,18 @@ final class MountChecks {
             ctx.warning(target, "mount.target-missing-on-host", "target " + t + " does not exist on the host, and without a new root "
                             + "the sandbox does not create mount points on the host's file system",
                     "create it on the host, mount a tmpfs on a parent directory first, or give 'root:' for a new root");
+        }
+    }
+
+    /**
+     * A bind source that doesn't exist here fails {@code up} in its first stage; said at validation
+     * time too, with the location. A warning, not an error: the spec may be checked on another machine.
+     */
+    private void sourceMissingOnHost(SpecNode source) {
+        Path path = ctx.resolve(source.text());
+        if (!Files.exists(path)) {
+            ctx.warning(source, "mount.source-missing-on-host", "bind source " + path + " does not exist on this host; 'sandbox up' "
+                    + "would stop before creating anything", "create it, or fix the path (relative paths are relative to the spec file)");
         }
     }
 

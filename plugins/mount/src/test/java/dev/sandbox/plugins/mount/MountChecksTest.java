@@ -366,6 +366,20 @@ class MountChecksTest {
     }
 
     @Test
+    void aBindSourceMissingOnTheHostIsALocatedWarningResolvedAgainstTheSpecDir() {
+        var h = harness("""
+                namespaces:
+                  mount:
+                    root: {type: bind, source: ./no-such-rootfs}
+                    mounts:
+                      - {type: bind, source: /usr, target: /usr}
+                      - {type: bind, source: no-such-data, target: /data}
+                """);
+        assertEquals(List.of(), h.errorCodes());
+        assertEquals(List.of("6:32 mount.source-missing-on-host", "9:30 mount.source-missing-on-host"), warnings(h));
+    }
+
+    @Test
     void twoMountsOnTheSameTargetAreFine() {
         var h = harness("""
                 namespaces:
