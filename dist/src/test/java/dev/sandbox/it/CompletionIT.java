@@ -100,7 +100,7 @@ class CompletionIT {
         assumeTrue(Cli.isRoot(), "starts a sandbox in root's runtime directory, /run/sandbox");
         String name = "complit-" + ProcessHandle.current().pid();
         try (SpecDir specs = new SpecDir()) {
-            Path spec = specs.spec(name + ".yaml", Specs.isolated("", "[/bin/sh, -c, 'echo ready; exec sleep 60']"));
+            Path spec = specs.spec(name + ".yaml", Specs.isolated("", "[/bin/sh, -c, 'trap \"exit 0\" TERM; echo ready; sleep 60 & wait']"));
             Map<String, String> env = new LinkedHashMap<>();
             try (LaunchedSandbox run = LaunchedSandbox.start("up", spec.toString())) {
                 run.awaitOut("ready", Duration.ofSeconds(60));
