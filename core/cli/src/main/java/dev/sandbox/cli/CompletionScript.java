@@ -103,7 +103,6 @@ final class CompletionScript {
                   done
                   case $verb in
                 """.formatted(name, NAMES_FUNCTION, COMPLETE_FUNCTION, String.join(" ", argOptions(root)), BASE_FUNCTION));
-        List<String> verbs = new ArrayList<>();
         for (Map.Entry<String, CommandLine> e : root.subcommands().entrySet()) {
             CommandSpec sub = e.getValue().getCommandSpec();
             List<String> kinds = new ArrayList<>();
@@ -113,7 +112,6 @@ final class CompletionScript {
                 kinds.add(p.index().min() + ":" + p.index().max() + ":" + kind);
             }
             if (kinds.isEmpty()) continue; // nothing dynamic: picocli's function does it all
-            verbs.add(e.getKey());
             s.append("    ").append(shellWord(e.getKey())).append(")\n");
             s.append("      argopts=' ").append(String.join(" ", argOptions(sub))).append(" '\n");
             s.append("      rules=(").append(String.join(" ", kinds)).append(")\n");
