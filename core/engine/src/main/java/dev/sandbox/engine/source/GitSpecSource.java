@@ -89,6 +89,54 @@ public final class GitSpecSource implements SpecSource {
         }
     }
 
+    /**
+     * The working-tree file {@code file} (relative to {@code cwd}, or absolute) as it is in revision
+     * {@code rev}: what {@code sandbox diff REV SPEC} compares. The file need not exist in the working tree.
+     */
+    public static GitSpecSource atRevision(String rev, Path file, Path cwd) throws SourceException {
+        Revision revision = resolve(rev, cwd);
+        Path abs = cwd.toAbsolutePath().resolve(file).normalize();
+        Path parent = abs.getParent() == null ? abs : real(abs.getParent());
+        Path top = real(revision.workTree());
+        Path relative = top.relativize(parent.resolve(abs.getFileName() == null ? "" : abs.getFileName().toString()));
+        String path = relative.toString();
+        if (path.isEmpty() || path.equals("..") || path.startsWith("../")) {
+            throw new SourceException("spec.bad-revision-path", file + " is outside the repository " + revision.workTree(),
+                    "name a spec inside the repository the current directory is in");
+        }
+        return new GitSpecSource(revision, path, rev + ":" + path);
+    }
+
+    /**
+     * The commit that holds blob {@code blobId} at {@code path}: HEAD first, then HEAD's history (at most
+     * {@code maxCommits} commits back). What a {@code git diff} driver uses to find the revision of the
+     * temporary file it was handed, so the spec's includes can be read from the same revision.
+     */
+    public static Optional<GitSpecSource> findBlob(Path cwd, String path, String blobId, int maxCommits) {
+        FileRepositoryBuilder builder = new FileRepositoryBuilder().readEnvironment().findGitDir(cwd.toAbsolutePath().toFile());
+        if (builder.getGitDir() == null) return Optional.empty();
+        try (Repository repo = builder.setMustExist(true).build(); RevWalk walk = new RevWalk(repo)) {
+            if (repo.isBare()) return Optional.empty();
+            ObjectId head = repo.resolve("HEAD^{commit}");
+            if (head == null) return Optional.empty();
+            walk.markStart(walk.parseCommit(head));
+            int n = 0;
+            for (RevCommit c : walk) {
+                if (n++ >= maxCommits) break;
+                try (TreeWalk tw = TreeWalk.forPath(repo, path, c.getTree())) {
+                    if (tw != null && tw.getObjectId(0).name().equals(blobId)) {
+                        String rev = c.getId().abbreviate(12).name();
+                        Revision revision = new Revision(repo.getDirectory(), repo.getWorkTree().toPath(), rev, c.getTree().getId(), Optional.of(c.getId()));
+                        return Optional.of(new GitSpecSource(revision, path, rev + ":" + path));
+                    }
+                }
+            }
+            return Optional.empty();
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
     /** git's rule: the path is from the repository's top, unless it starts with ./ or ../ (relative to the current directory). */
     static String inRepository(String rawPath, Path cwd, Path workTree, String argument) throws SourceException {
         if (rawPath.startsWith("/")) {
