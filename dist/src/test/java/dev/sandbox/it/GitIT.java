@@ -213,6 +213,19 @@ class GitIT {
     }
 
     @Test
+    void diffNeedsNeitherTheHostsPathsNorRunningSandboxes() {
+        String away = "  mount:\n    mounts: [{type: bind, source: /nonexistent/" + name + ", target: /data, readonly: true}]\n"
+                + "  ipc: {join: {sandbox: " + name + "-not-running}}\n";
+        commit("spec.yaml", spec(name, away, "x"));
+        repo.write("spec.yaml", spec(name, away.replace(", readonly: true", ""), "x"));
+        Cli.Result plan = sandbox(repo.dir, "plan", "spec.yaml");
+        assertEquals(1, plan.exit(), "plan should refuse a join of a sandbox that isn't running:\n" + plan);
+        Cli.Result r = sandbox(repo.dir, "diff", "spec.yaml");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("WEAKER [mount.bind-writable] namespaces.mount.mounts[/data]"), r.toString());
+    }
+
+    @Test
     void diffOfABrokenSideIsExit1WithLocatedDiagnostics() {
         commit("spec.yaml", spec(name, "  bogus: {}\n", "x"));
         repo.write("spec.yaml", spec(name, "", "x"));
