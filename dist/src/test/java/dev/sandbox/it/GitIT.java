@@ -250,6 +250,21 @@ class GitIT {
         assertTrue(between.contains("WEAKER [mount.mask-removed]"), between);
     }
 
+    @Test
+    void asGitsDiffDriverAStagedOnlySideIsReadFromGitsTemporaryFileWithANote() {
+        // no commit at all: the old side of 'git diff' is the index's blob, which no commit holds
+        repo.write(".gitattributes", "*.yaml diff=sandbox\n");
+        repo.write("spec.yaml", spec(name, HARDENED, "x"));
+        git("add", "-A");
+        git("config", "diff.sandbox.command", Cli.DIST.resolve("bin/sandbox") + " diff --git-driver");
+        repo.write("spec.yaml", spec(name, HARDENED.replace(", readonly: true", ""), "x"));
+        String blob = git("rev-parse", ":spec.yaml").strip();
+        String out = git("--no-pager", "diff");
+        assertTrue(out.startsWith("sandbox diff spec.yaml@" + blob.substring(0, 12) + " -> spec.yaml\n"), out);
+        assertTrue(out.contains("note: blob " + blob + " of spec.yaml is in none of the last 1000 commits of HEAD"), out);
+        assertTrue(out.contains("WEAKER [mount.bind-writable] namespaces.mount.mounts[/usr]"), out);
+    }
+
     // ---------------------------------------------------------------------------------------- helpers
 
     private void commit(String file, String content) {

@@ -124,8 +124,12 @@ final class DiffCommand implements Callable<Integer> {
         // working-tree file whose id it did not compute
         if (file.equals("/dev/null")) return new Side("/dev/null", Optional.empty());
         Path given = Path.of(file);
-        GitSpecSource.Revision top = GitSpecSource.resolve("HEAD", cwd);
-        Path working = top.workTree().resolve(path);
+        Optional<Path> top = GitSpecSource.workTree(cwd);
+        if (top.isEmpty()) {
+            throw new SpecSource.SourceException("spec.not-in-repository", "--git-driver runs in a git repository, but " + cwd
+                    + " is in none", "git runs its diff drivers at the top of the working tree");
+        }
+        Path working = top.get().resolve(path);
         try {
             if (Files.exists(working) && Files.isSameFile(working, cwd.resolve(given))) {
                 return new Side(path, Optional.of(new FileSpecSource(working, path)));

@@ -48,6 +48,17 @@ public final class GitSpecSource implements SpecSource {
         return new GitSpecSource(revision, path, argument);
     }
 
+    /** The working tree of the repository {@code cwd} is in; empty outside one (or in a bare one). */
+    public static Optional<Path> workTree(Path cwd) {
+        FileRepositoryBuilder builder = new FileRepositoryBuilder().readEnvironment().findGitDir(cwd.toAbsolutePath().toFile());
+        if (builder.getGitDir() == null) return Optional.empty();
+        try (Repository repo = builder.setMustExist(true).build()) {
+            return repo.isBare() ? Optional.empty() : Optional.of(repo.getWorkTree().toPath());
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
     /** The repository {@code cwd} is in, and {@code rev} resolved to a tree (and its commit, when it names one). */
     public static Revision resolve(String rev, Path cwd) throws SourceException {
         FileRepositoryBuilder builder = new FileRepositoryBuilder().readEnvironment().findGitDir(cwd.toAbsolutePath().toFile());
