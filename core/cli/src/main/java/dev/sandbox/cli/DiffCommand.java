@@ -29,8 +29,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 @Command(name = "diff", mixinStandardHelpOptions = true,
-        description = {"Show what a change to a spec does to the sandbox: every setting that differs, with defaults applied,",
-                "and an isolation report flagging each change that weakens it (docs/git.md).",
+        description = {"Show what a change to a spec does to the sandbox, and whether it weakens isolation.",
+                "Lists every setting that differs, with defaults applied, then flags each change that weakens isolation (docs/git.md).",
                 "  sandbox diff SPEC              HEAD against the working tree",
                 "  sandbox diff REV SPEC          REV against the working tree",
                 "  sandbox diff REV1 REV2 SPEC    REV1 against REV2",
