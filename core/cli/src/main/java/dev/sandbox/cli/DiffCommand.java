@@ -10,6 +10,7 @@ import dev.sandbox.engine.review.EffectiveSpec;
 import dev.sandbox.engine.review.SpecReview;
 import dev.sandbox.engine.schema.ComposedSchema;
 import dev.sandbox.engine.schema.SchemaCheck;
+import dev.sandbox.engine.source.CopySpecSource;
 import dev.sandbox.engine.source.FileSpecSource;
 import dev.sandbox.engine.source.GitSpecSource;
 import dev.sandbox.engine.source.SourceLoader;
@@ -141,8 +142,8 @@ final class DiffCommand implements Callable<Integer> {
         if (found.isPresent()) return new Side(found.get().displayName(), Optional.of(found.get()));
         notes.add("note: blob " + hex + " of " + path + " is in none of the last 1000 commits of HEAD (staged only?): read from git's"
                 + " temporary file; files it includes come from the working tree");
-        return new Side(path + "@" + hex.substring(0, Math.min(12, hex.length())),
-                Optional.of(new FileSpecSource(cwd.resolve(given), path + "@" + hex.substring(0, Math.min(12, hex.length())))));
+        String label = path + "@" + hex.substring(0, Math.min(12, hex.length()));
+        return new Side(label, Optional.of(new CopySpecSource(cwd.resolve(given), working, label)));
     }
 
     /** Parse + schema + the defaults-applied model; no host checks, no plugin validation, no joins. */
