@@ -23,9 +23,26 @@ final class CdsTraining {
     static void run(Path spec) {
         PrintWriter sink = new PrintWriter(OutputStream.nullOutputStream());
         Map<String, String> env = Map.of("HOME", System.getProperty("java.io.tmpdir"));
-        Main.run(new String[] {"validate", spec.toString()}, sink, sink, env);
-        Main.run(new String[] {"plan", "--format", "json", spec.toString()}, sink, sink, env);
-        Main.run(new String[] {"plan", spec.toString()}, sink, sink, env);
+        // A copy outside any git repository: 'plan --format json' would otherwise resolve the spec's git
+        // provenance with JGit, a signed jar whose lambda classes crash JDK 17's dynamic archive dump
+        // (SIGSEGV in SystemDictionaryShared::adjust_lambda_proxy_class_dictionary); JGit stays out of
+        // the archive either way (signed jars are never archived) and is off the plain 'up' path.
+        Path copy = null;
+        try {
+            copy = Files.createTempFile("sandbox-cds", ".yaml");
+            Files.copy(spec, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Main.run(new String[] {"validate", copy.toString()}, sink, sink, env);
+            Main.run(new String[] {"plan", "--format", "json", copy.toString()}, sink, sink, env);
+            Main.run(new String[] {"plan", copy.toString()}, sink, sink, env);
+        } catch (IOException e) {
+            System.err.println("sandbox: CDS training: " + e);
+        } finally {
+            try {
+                if (copy != null) Files.deleteIfExists(copy);
+            } catch (IOException ignored) {
+                // a temporary file left in java.io.tmpdir is harmless
+            }
+        }
         Main.run(new String[] {"up", "--help"}, sink, sink, env);
         try {
             Path dir = Files.createTempDirectory("sandbox-cds");

@@ -2,19 +2,26 @@ package dev.sandbox.cli;
 
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.engine.Sandbox;
+import dev.sandbox.engine.source.SpecSource;
 import dev.sandbox.engine.spec.LoadedSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
-/** A spec loaded and validated together with the installed plugins' own problems. */
-record Checked(LoadedSpec spec, List<Diagnostic> diagnostics) {
+/**
+ * A spec loaded and validated together with the installed plugins' own problems.
+ * {@code revisionSource}: the git source when SPEC was {@code REV:path} (issue 11).
+ */
+record Checked(LoadedSpec spec, List<Diagnostic> diagnostics, Optional<SpecSource> revisionSource) {
 
     static Checked of(Sandbox sandbox, Path file) {
         List<Diagnostic> all = new ArrayList<>(sandbox.pluginProblems());
-        LoadedSpec spec = sandbox.load(file);
+        // issue 11: SPEC may be REV:path (a git revision); a plain file goes straight to sandbox.load
+        SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, all);
+        LoadedSpec spec = loaded.spec();
         all.addAll(sandbox.pipeline().validate(spec));
-        return new Checked(spec, all);
+        return new Checked(spec, all, loaded.revisionSource());
     }
 
     boolean hasErrors() {

@@ -13,10 +13,12 @@ import picocli.CommandLine.Option;
 /** {@code sandbox}: the command line. Each verb is one class that returns its exit code. */
 @Command(name = "sandbox", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Build a Linux sandbox from a YAML spec, out of kernel namespaces.",
-        subcommands = {ValidateCommand.class, PlanCommand.class, UpCommand.class, SchemaCommand.class, PluginsCommand.class, CompletionCommand.class},
+        subcommands = {ValidateCommand.class, PlanCommand.class, UpCommand.class, DiffCommand.class, SchemaCommand.class, PluginsCommand.class,
+                CompletionCommand.class},
         synopsisSubcommandLabel = "COMMAND",
         footer = {"", "Exit codes: 0 ok, 1 the spec has errors, 2 usage; for 'up': the target's status, 128+N when it was killed by"
-                + " signal N, 125 when sandbox failed, 126/127 when the target can't be executed / found."})
+                + " signal N, 125 when sandbox failed, 126/127 when the target can't be executed / found; for 'diff --fail-on weaken': 3 when"
+                + " a change weakens isolation."})
 public final class Main implements Runnable {
 
     @Option(names = "--plugins-dir", paramLabel = "DIR", description = "Also load plugins from DIR (repeatable).", scope = CommandLine.ScopeType.INHERIT)

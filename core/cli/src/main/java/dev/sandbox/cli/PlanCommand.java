@@ -20,7 +20,7 @@ final class PlanCommand implements Callable<Integer> {
 
     @ParentCommand Main main;
 
-    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML).")
+    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML), or REV:path to read it from a git revision (docs/git.md).")
     Path spec;
 
     @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
@@ -42,8 +42,14 @@ final class PlanCommand implements Callable<Integer> {
             Output.diagnostics(main.err, problems);
             return 1;
         }
-        if (format == Output.Format.json) Output.json(main.out, Output.planJson(plan));
-        else Output.plan(main.out, plan, spec.toString());
+        if (format == Output.Format.json) {
+            com.fasterxml.jackson.databind.node.ObjectNode json = Output.planJson(plan);
+            json.set("provenance", ProvenanceJson.of(spec, checked.revisionSource())); // issue 11: git provenance
+            Output.json(main.out, json);
+        } else {
+            Output.plan(main.out, plan, spec.toString());
+            checked.revisionSource().ifPresent(s -> main.out.println(System.lineSeparator() + SpecArgument.workingTreeNote(s))); // issue 11
+        }
         return 0;
     }
 }

@@ -18,7 +18,7 @@ final class UpCommand implements Callable<Integer> {
 
     @ParentCommand Main main;
 
-    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML).")
+    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML), or REV:path to read it from a git revision (docs/git.md).")
     Path spec;
 
     @Parameters(index = "1..*", paramLabel = "CMD", description = "After '--': run this instead of process.command.")

@@ -15,7 +15,7 @@ final class ValidateCommand implements Callable<Integer> {
 
     @ParentCommand Main main;
 
-    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML).")
+    @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML), or REV:path to read it from a git revision (docs/git.md).")
     Path spec;
 
     @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
