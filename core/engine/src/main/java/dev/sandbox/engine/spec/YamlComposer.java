@@ -29,12 +29,13 @@ import org.yaml.snakeyaml.resolver.Resolver;
  * at the alias ("anchored at L:C"). Scanning and parsing (the hard part of YAML) stay SnakeYAML's;
  * this class only assembles the tree, with the rules a spec needs:
  * <ul>
- * <li>an alias is a copy of the anchored value, located at the alias and remembering its anchor;
- *     an alias to a value that is still being read (a recursive alias) is a located error;</li>
+ * <li>an alias is a copy of the anchored value, located at the alias and remembering its anchor;</li>
  * <li>{@code <<} merge keys (YAML 1.1): a map or a list of maps; keys written in the map win, then
  *     earlier maps of the list win over later ones;</li>
  * <li>every duplicate key is a located error (the first definition is kept);</li>
- * <li>nesting depth, alias count and the number of values are bounded (a {@link Stop} ends the read);</li>
+ * <li>what makes the document something else than a tree of plain values ends the read with one
+ *     located error (a {@link Stop}), as a syntax error does: a recursive or undefined alias, a key that
+ *     is a map or a list, a tag outside the core set, more nesting, aliases or values than the bounds;</li>
  * <li>scalars are typed by YAML 1.1's rules as Jackson typed them before (yes/no are booleans,
  *     {@code 0x1F} a number, {@code 1:20} and dates strings); only the core tags are accepted.</li>
  * </ul>
@@ -141,15 +142,13 @@ final class YamlComposer {
     private YamlSpecNode alias(AliasEvent alias, String path, Location at) {
         Anchored anchored = anchors.get(alias.getAnchor());
         if (anchored == null) {
-            diagnostics.add(Diagnostic.error("spec.undefined-alias", "the alias *" + alias.getAnchor() + " names no anchor before it",
-                    path, at, "define the anchor (&" + alias.getAnchor() + ") on a value above this line"));
-            return YamlSpecNode.scalar(SpecNode.Kind.NULL, path, at, "");
+            throw new Stop("spec.undefined-alias", "the alias *" + alias.getAnchor() + " names no anchor before it", at,
+                    "define the anchor (&" + alias.getAnchor() + ") on a value above this line");
         }
         if (anchored.node == null) {
-            diagnostics.add(Diagnostic.error("spec.recursive-alias", "the alias *" + alias.getAnchor()
-                            + " is inside the value it names (anchored at " + anchored.at.line() + ":" + anchored.at.column() + ")",
-                    path, at, "a spec is a tree: copy the values you need instead of referring to the enclosing one"));
-            return YamlSpecNode.scalar(SpecNode.Kind.NULL, path, at, "");
+            throw new Stop("spec.recursive-alias", "the alias *" + alias.getAnchor() + " is inside the value it names (anchored at "
+                    + anchored.at.line() + ":" + anchored.at.column() + ")", at,
+                    "a spec is a tree: copy the values you need instead of referring to the enclosing one");
         }
         if (anchored.node.kind() == SpecNode.Kind.MAP || anchored.node.kind() == SpecNode.Kind.LIST) {
             if (++aliases > limits.aliases()) {
@@ -184,9 +183,8 @@ final class YamlComposer {
 
     private SpecNode.Kind checked(String value, boolean ok, String expected, String tag, String path, Location at) {
         if (ok) return implicit(value);
-        diagnostics.add(Diagnostic.error("spec.bad-tagged-value", "'" + SpecText.shorten(value) + "' is not " + expected + " (tagged " + tag + ")",
-                path, at, "write the value without the tag, or fix it"));
-        return SpecNode.Kind.STRING;
+        throw new Stop("spec.bad-tagged-value", "'" + SpecText.shorten(value) + "' is not " + expected + " (tagged " + tag + ")", at,
+                "write the value without the tag, or fix it");
     }
 
     private static boolean isFloatOnly(String value) {
@@ -212,8 +210,8 @@ final class YamlComposer {
     }
 
     private void unsupported(String tag, String path, Location at) {
-        diagnostics.add(Diagnostic.error("spec.unsupported-tag", "the tag " + tag + " is not supported here", path, at,
-                "a spec holds strings, numbers, booleans, null, maps and lists; remove the tag"));
+        throw new Stop("spec.unsupported-tag", "the tag " + tag + " is not supported here", at,
+                "a spec holds strings, numbers, booleans, null, maps and lists; remove the tag");
     }
 
     private static String shortTag(String tag) {
@@ -229,7 +227,7 @@ final class YamlComposer {
         return YamlSpecNode.list(path, at, elements, tag);
     }
 
-    /** One key of a map: its text, where it is written, whether it is a {@code <<} merge key, or null when it is not a scalar. */
+    /** One key of a map: its text, where it is written, whether it is a {@code <<} merge key. */
     private record Key(String text, Location at, boolean merge) {}
 
     private Key key(String path, int depth) {
@@ -245,9 +243,8 @@ final class YamlComposer {
         }
         YamlSpecNode node = node(YamlSpecNode.child(path, "?"), depth + 1);
         if (node.kind() == SpecNode.Kind.MAP || node.kind() == SpecNode.Kind.LIST) {
-            diagnostics.add(Diagnostic.error("spec.complex-key", "a key must be a plain value, not a " + (node.kind() == SpecNode.Kind.MAP ? "map" : "list"),
-                    path, at, "write the key as text"));
-            return null;
+            throw new Stop("spec.complex-key", "a key must be a plain value, not a " + (node.kind() == SpecNode.Kind.MAP ? "map" : "list"), at,
+                    "write the key as text");
         }
         return new Key(node.text(), at, false);
     }
@@ -259,9 +256,8 @@ final class YamlComposer {
         Location mergeAt = null;
         while (!parser.checkEvent(Event.ID.MappingEnd)) {
             Key key = key(path, depth);
-            String childPath = YamlSpecNode.child(path, key == null || key.merge() ? "<<" : key.text());
+            String childPath = YamlSpecNode.child(path, key.merge() ? "<<" : key.text());
             YamlSpecNode value = node(childPath, depth + 1);
-            if (key == null) continue;
             if (key.merge()) {
                 if (mergeAt != null) {
                     diagnostics.add(Diagnostic.error("spec.duplicate-key", "duplicate merge key '<<'", childPath, key.at(),
