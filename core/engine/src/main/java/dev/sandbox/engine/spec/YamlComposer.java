@@ -238,8 +238,9 @@ final class YamlComposer {
                 parser.getEvent();
                 return new Key("<<", at, true);
             }
-            YamlSpecNode node = node(YamlSpecNode.child(path, scalar.getValue()), depth + 1);
-            return new Key(node.text(), at, false);
+            // the key as written (a key '~' or 'null' is that text, as Jackson read it), after the tag check
+            node(YamlSpecNode.child(path, scalar.getValue()), depth + 1);
+            return new Key(scalar.getValue(), at, false);
         }
         YamlSpecNode node = node(YamlSpecNode.child(path, "?"), depth + 1);
         if (node.kind() == SpecNode.Kind.MAP || node.kind() == SpecNode.Kind.LIST) {

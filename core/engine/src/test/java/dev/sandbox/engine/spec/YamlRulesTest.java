@@ -174,6 +174,12 @@ class YamlRulesTest {
     }
 
     @Test
+    void aKeyIsItsTextAsWritten() {
+        SpecNode r = parse("~: a\nnull: b\n1: c\nyes: d\n").root();
+        assertEquals(List.of("~", "null", "1", "yes"), List.copyOf(r.fields().keySet()));
+    }
+
+    @Test
     void onlyTheCoreTagsAreAccepted() {
         assertEquals(List.of("1:4 spec.unsupported-tag"), errors(parse("a: !!binary aGVsbG8=\n")));
         assertEquals(List.of("1:4 spec.unsupported-tag"), errors(parse("a: !!python/object:os.system x\n")));
