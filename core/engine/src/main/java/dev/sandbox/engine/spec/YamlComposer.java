@@ -169,19 +169,19 @@ final class YamlComposer {
         String shortTag = shortTag(tag);
         SpecNode.Kind kind = switch (tag) {
             case "!", CORE + "str" -> SpecNode.Kind.STRING;
-            case CORE + "int" -> checked(value, implicit(value) == SpecNode.Kind.NUMBER && !isFloatOnly(value), "an integer", shortTag, path, at);
-            case CORE + "float" -> checked(value, implicit(value) == SpecNode.Kind.NUMBER, "a number", shortTag, path, at);
-            case CORE + "bool" -> checked(value, implicit(value) == SpecNode.Kind.BOOLEAN, "true or false", shortTag, path, at);
-            case CORE + "null" -> checked(value, implicit(value) == SpecNode.Kind.NULL, "null", shortTag, path, at);
+            case CORE + "int" -> checked(value, implicit(value) == SpecNode.Kind.NUMBER && !isFloatOnly(value), "an integer", shortTag, at);
+            case CORE + "float" -> checked(value, implicit(value) == SpecNode.Kind.NUMBER, "a number", shortTag, at);
+            case CORE + "bool" -> checked(value, implicit(value) == SpecNode.Kind.BOOLEAN, "true or false", shortTag, at);
+            case CORE + "null" -> checked(value, implicit(value) == SpecNode.Kind.NULL, "null", shortTag, at);
             default -> {
-                if (!LOCAL_TAGS.contains(tag)) unsupported(shortTag, path, at);
+                if (!LOCAL_TAGS.contains(tag)) unsupported(shortTag, at);
                 yield event.isPlain() ? implicit(value) : SpecNode.Kind.STRING;
             }
         };
         return YamlSpecNode.scalar(kind, path, at, kind == SpecNode.Kind.NULL ? "" : value, shortTag);
     }
 
-    private SpecNode.Kind checked(String value, boolean ok, String expected, String tag, String path, Location at) {
+    private static SpecNode.Kind checked(String value, boolean ok, String expected, String tag, Location at) {
         if (ok) return implicit(value);
         throw new Stop("spec.bad-tagged-value", "'" + SpecText.shorten(value) + "' is not " + expected + " (tagged " + tag + ")", at,
                 "write the value without the tag, or fix it");
@@ -205,11 +205,11 @@ final class YamlComposer {
         if (tag == null || tag.equals("!")) return null;
         String shortTag = shortTag(tag);
         boolean core = event instanceof MappingStartEvent ? tag.equals(CORE + "map") : tag.equals(CORE + "seq");
-        if (!core && !LOCAL_TAGS.contains(tag)) unsupported(shortTag, "", at);
+        if (!core && !LOCAL_TAGS.contains(tag)) unsupported(shortTag, at);
         return shortTag;
     }
 
-    private void unsupported(String tag, String path, Location at) {
+    private static void unsupported(String tag, Location at) {
         throw new Stop("spec.unsupported-tag", "the tag " + tag + " is not supported here", at,
                 "a spec holds strings, numbers, booleans, null, maps and lists; remove the tag");
     }
