@@ -107,6 +107,25 @@ class HostileSpecsIT {
         }));
     }
 
+    /** Issue 7, reproduction 7: the target got {@code B=x} (the anchor's name); now it gets the value, merges included. */
+    @Test
+    void anAliasAndAMergeReachTheTargetAsTheirValues() {
+        Path spec = work.spec("hostile-alias-env.yaml", """
+                namespaces:
+                  uts: {hostname: alias-box}
+                process:
+                  command: [/bin/sh, -c, 'echo "A=$A B=$B M=$M"']
+                  env:
+                    <<: {M: merged, A: overridden}
+                    A: &x hello
+                    B: *x
+                """);
+        Cli.Result r = Cli.run(List.of(), Map.of("SANDBOX_NO_CACHE", "1"), "up", spec.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("A=hello B=hello M=merged", r.out().strip(), r.toString());
+        ItHost.assertNothingLeftOf("hostile-alias-env");
+    }
+
     // ------------------------------------------------------------------------------ not files, or not readable
 
     @Test
