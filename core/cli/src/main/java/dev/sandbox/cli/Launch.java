@@ -31,10 +31,10 @@ public final class Launch {
             try {
                 code = cachedUp(args, System.getenv());
                 if (code.isEmpty()) code = plainUp(args, System.getenv());
-            } catch (RuntimeException | LinkageError e) {
-                // no stack traces for users unless asked: --stacktrace goes through Main
-                System.err.println("sandbox: internal error: " + e);
-                System.err.println("  (run again with --stacktrace for details)");
+            } catch (RuntimeException | Error e) {
+                // no stack traces for users unless asked (--stacktrace goes through Main); for 'up', 1 is the
+                // target's status, so sandbox's own failure is 125 — a StackOverflowError or an OOM included
+                Main.internalError(new PrintWriter(System.err, true), e, false);
                 code = Optional.of(Controller.SETUP_FAILED);
             }
             if (code.isPresent()) {

@@ -41,7 +41,14 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true);
         PrintWriter err = new PrintWriter(System.err, true);
-        int code = run(args, out, err, System.getenv());
+        int code;
+        try {
+            code = run(args, out, err, System.getenv());
+        } catch (RuntimeException | Error e) {
+            // picocli hands Errors (StackOverflowError, OutOfMemoryError) through; still one line and 125
+            internalError(err, e, java.util.Arrays.asList(args).contains("--stacktrace"));
+            code = 125;
+        }
         out.flush();
         err.flush();
         System.exit(code);
@@ -55,12 +62,28 @@ public final class Main implements Runnable {
         cli.setOut(out);
         cli.setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            err.println("sandbox: internal error: " + e);
-            if (main.stacktrace) e.printStackTrace(err);
-            else err.println("  (run again with --stacktrace for details)");
+            internalError(err, e, main.stacktrace);
             return 125;
         });
-        return cli.execute(args);
+        try {
+            return cli.execute(args);
+        } catch (RuntimeException | Error e) {
+            internalError(err, e, main.stacktrace);
+            return 125;
+        }
+    }
+
+    /**
+     * A bug of sandbox itself, never the user's input (that is a diagnostic): one line naming it, and the
+     * stack trace only with {@code --stacktrace}. The caller exits 125 (for {@code up}, 1 is the target's status).
+     */
+    static void internalError(PrintWriter err, Throwable e, boolean stacktrace) {
+        String what = e instanceof StackOverflowError ? "the call stack overflowed"
+                : e instanceof OutOfMemoryError ? "out of memory" : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        err.println("sandbox: internal error: " + what);
+        if (stacktrace) e.printStackTrace(err);
+        else err.println("  (run again with --stacktrace for details)");
+        err.flush();
     }
 
     Sandbox sandbox() {

@@ -88,7 +88,7 @@ public final class Pipeline {
                 out.add(crash(loaded, "validate", e, section));
             }
         }
-        return sorted(out);
+        return sorted(spec.locate(out));
     }
 
     /** Compiles a spec that validated without errors. Diagnostics found only now (a join target that isn't running) go to {@code problems}. */

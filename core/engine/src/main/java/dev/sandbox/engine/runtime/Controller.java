@@ -245,7 +245,7 @@ public final class Controller {
      */
     private void prepareRuntimeDir(Path dir) throws IOException, HostStepException {
         Path base = dir.getParent();
-        Files.createDirectories(base);
+        RuntimePaths.ensureTrusted(base); // never a dir another user can write to (issue: a planted plan)
         String name = dir.getFileName().toString();
         for (int attempt = 0; ; attempt++) {
             Path fresh = Files.createTempDirectory(base, "." + name + ".new-",

@@ -9,7 +9,7 @@ import java.nio.file.NoSuchFileException;
 import java.util.Map;
 
 /** The errno name behind a Java I/O exception (Java only keeps strerror's text). */
-final class Errno {
+public final class Errno {
 
     private static final Map<String, String> BY_TEXT = Map.ofEntries(
             Map.entry("Operation not permitted", "EPERM"),
@@ -28,11 +28,16 @@ final class Errno {
             Map.entry("Resource temporarily unavailable", "EAGAIN"),
             Map.entry("Operation not supported", "EOPNOTSUPP"),
             Map.entry("Address already in use", "EADDRINUSE"),
-            Map.entry("Connection refused", "ECONNREFUSED"));
+            Map.entry("Connection refused", "ECONNREFUSED"),
+            Map.entry("Too many levels of symbolic links", "ELOOP"),
+            Map.entry("File name too long", "ENAMETOOLONG"),
+            Map.entry("Input/output error", "EIO"),
+            Map.entry("No such device or address", "ENXIO"),
+            Map.entry("Text file busy", "ETXTBSY"));
 
     private Errno() {}
 
-    static String name(IOException e) {
+    public static String name(IOException e) {
         if (e instanceof NoSuchFileException) return "ENOENT";
         if (e instanceof AccessDeniedException) return "EACCES";
         if (e instanceof FileAlreadyExistsException) return "EEXIST";

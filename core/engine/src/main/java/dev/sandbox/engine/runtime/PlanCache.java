@@ -61,7 +61,16 @@ public final class PlanCache {
             Hash128 sha = new Hash128();
             Path abs = spec.toAbsolutePath().normalize();
             add(sha, "spec " + abs);
-            sha.update(Files.readAllBytes(abs));
+            // only what the loader would read: a FIFO, a device or a huge file is the loader's to report,
+            // and must neither block nor fill the heap here
+            var attributes = Files.readAttributes(abs, java.nio.file.attribute.BasicFileAttributes.class);
+            if (!attributes.isRegularFile() || attributes.size() > dev.sandbox.engine.spec.SpecLoader.MAX_BYTES) return Optional.empty();
+            byte[] bytes;
+            try (var in = Files.newInputStream(abs)) {
+                bytes = in.readNBytes(dev.sandbox.engine.spec.SpecLoader.MAX_BYTES + 1);
+            }
+            if (bytes.length > dev.sandbox.engine.spec.SpecLoader.MAX_BYTES) return Optional.empty();
+            sha.update(bytes);
             add(sha, "command " + command.map(c -> String.join("\u0000", c)).orElse("-"));
             add(sha, "caller " + caller.uid() + " " + caller.gid() + " " + caller.userName());
             for (String k : ENV_KEYS) add(sha, "env " + k + "=" + env.getOrDefault(k, ""));
