@@ -8,13 +8,17 @@
  *
  *  controller (Java)                 helper H (sandbox-init)              child C (in the sandbox)
  *  -----------------                 -----------------------              ------------------------
- *  listen(SOCKET); spawn H ------->  connect(SOCKET); parse FILE
+ *  listen(SOCKET); spawn H ------->  fexecve(sealed memfd copy of itself)
+ *                                    PR_SET_DUMPABLE 0 (until execve)
+ *                                    connect(SOCKET); parse FILE
  *                                    stage enter: join..., unshare-user
+ *                                    [new user ns: PR_SET_DUMPABLE 1]
  *             <------------------ "ENTERED <pid of H>"
  *  stage identity: setgroups,
  *  uid_map/gid_map of H, cgroup
  *  placement of H
  *             ------------------> "GO"            (or "ABORT": H exits 125 silently)
+ *                                    [PR_SET_DUMPABLE 0 again]
  *                                    stage clone: unshare time, offsets,
  *                                    clone(flags) ----------------------> C: PR_SET_PDEATHSIG(SIGKILL),
  *                                                                            blocks reading a pipe from H
@@ -22,8 +26,10 @@
  *  stage connect: veth into
  *  /proc/<C>/ns/net
  *             ------------------> "GO"            (or "ABORT": H kills C, exits 125)
- *                                    writes 1 byte to the pipe ---------> stage mounts, stage finish,
- *                                                                         exec (control fd is CLOEXEC)
+ *                                    writes 1 byte to the pipe ---------> stage mounts (paths below the new
+ *                                                                         root: openat2(RESOLVE_IN_ROOT), mounts
+ *                                                                         through fds), stage finish (new-session,
+ *                                                                         seccomp, ...), exec (control fd is CLOEXEC)
  *             <------------------------------------------------------- on failure only:
  *                                                                         "ERROR <code> TAB <step> TAB <syscall>
  *                                                                          TAB <path> TAB <errno name> TAB <hint>"
@@ -35,7 +41,9 @@
  *
  * ERROR may also come from H (enter/clone steps, a bad plan, a bad message); H then exits 125 without
  * EXIT. "SIGNAL" received while H waits for a GO is queued and delivered once C is released. EOF on
- * the socket means the controller died: H kills C with SIGKILL and exits.
+ * the socket means the controller died: H kills C with SIGKILL and exits. H forwards the signals it
+ * gets itself, but those of the terminal (SI_KERNEL) only when C left the terminal's session
+ * (new-session). H and C stay non-dumpable until execve, except in the id-map window drawn above.
  *
  * Exit codes: 125 setup failure, 126 target not executable, 127 target not found, the target's own
  * code, 128+N when it was killed by signal N. Nothing is printed to stderr, except when the control
