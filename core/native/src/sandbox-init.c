@@ -344,6 +344,14 @@ static const char *find_hint(const char *sys, const char *detail, int err)
     return NULL;
 }
 
+#define NESTED_HINT "sandbox itself runs under a seccomp filter (Seccomp: 2 in /proc/self/status), most likely " \
+    "inside another sandbox or container: a nested sandbox (sandbox up or unshare inside) needs the outer " \
+    "one's `process.seccomp: unconfined` and capabilities (CAP_SYS_ADMIN or a user namespace)"
+
+/* Are we (not our own seccomp step) under a seccomp filter? Then an EPERM from namespace or mount
+ * calls most likely comes from it: the default profiles of docker and of sandbox deny them. */
+static bool outer_seccomp(void);
+
 /* Report the current step's failure and exit. Used by H and C alike (C shares the socket). */
 static _Noreturn void die(int code, const char *sys, const char *detail, const char *path, int err,
                           const char *hint)
@@ -351,6 +359,11 @@ static _Noreturn void die(int code, const char *sys, const char *detail, const c
     char step[96] = "";
     if (g.cur)
         snprintf(step, sizeof step, "%s:%d %s", stage_names[g.cur->stage], g.cur->line, g.cur->op->name);
+    static const char *const nested[] = { "unshare", "clone", "setns", "mount", "fsopen", "fsconfig", "fsmount",
+                                          "open_tree", "move_mount", "mount_setattr", "pivot_root", NULL };
+    for (int i = 0; !hint && sys && err == EPERM && nested[i]; i++)
+        if (strcmp(sys, nested[i]) == 0 && outer_seccomp())
+            hint = NESTED_HINT;
     if (!hint && sys && err)
         hint = find_hint(sys, detail, err);
     send_error(code, step, sys, path, err ? errno_name(err) : "", hint);
@@ -753,11 +766,29 @@ static long read_sysctl(const char *path)
     return n > 0 && end != buf ? v : -1;
 }
 
+static bool outer_seccomp(void)
+{
+    if (g.filtered)
+        return false;
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *line = strstr(buf, "\nSeccomp:");
+    return line && atoi(line + 9) == 2;
+}
+
 /* Which host setting refused the user namespace, named after the sysctl that does it (the three
  * ways hosts forbid them); NULL leaves the generic hint of the table. */
 static const char *userns_hint(int err)
 {
     static char hint[256];
+    if (err == EPERM && outer_seccomp())
+        return NESTED_HINT;
     long max = read_sysctl("/proc/sys/user/max_user_namespaces");
     if (max == 0 && (err == ENOSPC || err == EPERM))
         return "user namespaces are disabled on this host: user.max_user_namespaces is 0 "

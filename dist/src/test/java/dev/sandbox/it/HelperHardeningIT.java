@@ -131,6 +131,29 @@ class HelperHardeningIT {
         assertTrue(arch.error().contains("arch=vax"), arch::toString);
     }
 
+    @Test
+    void aHelperRunningUnderAnOuterFilterThatDeniesUnshareSaysANestedSandboxNeedsUnconfined() throws Exception {
+        Path probe = HelperRun.probe();
+        try (HelperRun inner = new HelperRun().serveOnly()) {
+            java.util.concurrent.CompletableFuture<HelperRun.Result> innerResult = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return inner.run(step("enter", "unshare-user") + CLONE + exec(probe, "dumpable"));
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            // the outer "sandbox": a filter like the default profile's for namespaces, then the inner helper as its target
+            String[] args = inner.command().stream().map(a -> "arg=" + a).toArray(String[]::new);
+            HelperRun.Result outer = run.run(CLONE + step("finish", "seccomp", "default=allow", "rule=errno:1 unshare")
+                    + step("finish", "exec", args));
+            HelperRun.Result r = innerResult.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(125, outer.exit(), "the inner helper failed: " + outer);
+            String e = r.error();
+            assertTrue(e.contains("enter:1 unshare-user\tunshare\t\tEPERM\t"), "step, call and errno: " + r);
+            assertTrue(e.contains("Seccomp: 2") && e.contains("process.seccomp: unconfined"), "the nested-sandbox hint: " + r);
+        }
+    }
+
     // ------------------------------------------------------------------------------ new-session
 
     @Test

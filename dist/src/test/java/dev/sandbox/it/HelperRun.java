@@ -90,11 +90,26 @@ final class HelperRun implements AutoCloseable {
         return stage + "\t" + op + (kv.length == 0 ? "" : "\t" + String.join("\t", kv)) + "\n";
     }
 
+    private boolean serveOnly;
+
+    /** Don't start the helper: someone else does (e.g. an outer sandbox's exec step), with {@link #command}. */
+    HelperRun serveOnly() {
+        serveOnly = true;
+        return this;
+    }
+
+    /** The helper's command line for this run's plan and socket. */
+    List<String> command() {
+        return List.of(HELPER.toString(), "--plan", dir.resolve("plan").toString(), "--control", dir.resolve("control.sock").toString(),
+                "--grace-ms", "500");
+    }
+
     Result run(String plan) throws Exception {
         Path planFile = dir.resolve("plan");
         Files.writeString(planFile, plan);
         Files.setPosixFilePermissions(planFile, PosixFilePermissions.fromString("rw-r--r--"));
         Path sock = dir.resolve("control.sock");
+        if (serveOnly) return serve(sock);
         Files.deleteIfExists(sock); // a HelperRun may run several plans
         try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
             server.bind(UnixDomainSocketAddress.of(sock), 1);
@@ -160,6 +175,32 @@ final class HelperRun implements AutoCloseable {
     }
 
     private StringBuilder out;
+
+    /** Plays the controller for a helper started elsewhere; waits up to 30 s for it to connect. */
+    private Result serve(Path sock) throws Exception {
+        List<String> messages = new ArrayList<>();
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(sock), 1);
+            Files.setPosixFilePermissions(sock, PosixFilePermissions.fromString("rw-rw-rw-"));
+            server.configureBlocking(false);
+            SocketChannel c = null;
+            for (long end = System.currentTimeMillis() + 30_000; c == null && System.currentTimeMillis() < end; ) {
+                c = server.accept();
+                if (c == null) Thread.sleep(10);
+            }
+            if (c == null) return new Result(-1, messages, "", 0, 0);
+            c.configureBlocking(true);
+            try (SocketChannel peer = c;
+                 BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(peer), StandardCharsets.UTF_8));
+                 OutputStream o = Channels.newOutputStream(peer)) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    messages.add(line);
+                    if (line.startsWith("ENTERED ") || line.startsWith("CLONED ")) o.write("GO\n".getBytes(StandardCharsets.US_ASCII));
+                }
+            }
+        }
+        return new Result(0, messages, "", 0, 0);
+    }
 
     /** Waits until the helper's (the target's) output contains {@code text}; false after {@code ms}. */
     boolean awaitOutput(String text, long ms) throws InterruptedException {
