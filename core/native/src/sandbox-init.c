@@ -1607,6 +1607,12 @@ static void op_init(const struct step *s)
      * are queued even for a PID 1 without handlers, which would otherwise drop them. */
     close(g.ctl);
     close(g.sync_rd);
+    /* Why dumpable again: the init never execs, and a `join: {sandbox: ...}` opens /proc/<init>/ns/<type>,
+     * which a non-dumpable process allows only to holders of CAP_SYS_PTRACE on the host (a rootless
+     * join would fail). From here on it holds what the target holds (the same root and cwd, no control
+     * socket, no pipe), and its binary is the sealed memfd copy. A filter may deny prctl: then it
+     * simply stays non-dumpable. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     /* Why subreaper: without a new pid namespace the orphans would otherwise go to the host's init. */
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     init_loop(target);
