@@ -154,6 +154,33 @@ class HelperHardeningIT {
         }
     }
 
+    // ------------------------------------------------------------------------------ paths below the new root
+
+    @Test
+    void pathsBelowTheNewRootResolveInsideItAndARemountGoesThroughTheResolvedFd() throws Exception {
+        Path root = Files.createDirectories(run.dir.resolve("root"));
+        String r0 = root.toString();
+        // a plan that fails before pivot_root, so its effects on the (host) root directory stay visible here
+        String plan = CLONE.replace("flags=", "flags=CLONE_NEWNS")
+                + step("mounts", "propagation", "target=/", "mode=rslave")
+                + step("mounts", "mkdir", "path=" + r0 + "/real")
+                + step("mounts", "symlink", "target=/real", "path=" + r0 + "/conf")
+                + step("mounts", "mkdir", "path=" + r0 + "/conf/stack")
+                + step("mounts", "mount", "source=tmpfs", "target=" + r0 + "/a", "fstype=tmpfs", "create=dir")
+                + step("mounts", "mount", "target=" + r0 + "/a", "flags=MS_REMOUNT|MS_RDONLY")
+                + step("mounts", "write-file", "path=" + r0 + "/a/x", "content=hi")
+                + step("mounts", "pivot-root", "path=" + r0)
+                + step("finish", "exec", "arg=/nope");
+        HelperRun.Result r = run.run(plan);
+        assertEquals(125, r.exit(), r::toString);
+        assertTrue(r.error().contains("mounts:8 write-file\topen\t/a/x\tEROFS\t"),
+                "the remount (mount(2) on /proc/self/fd/N) made /a read-only; the path is the sandbox's: " + r);
+        assertTrue(Files.isDirectory(root.resolve("real/stack")), "the absolute link /conf -> /real resolved inside the root");
+        assertFalse(Files.exists(Path.of("/real/stack")), "nothing on the host's /real");
+        assertTrue(Files.isDirectory(root.resolve("a")), "the mount point was created");
+        assertFalse(ItHost.hostMounts().stream().anyMatch(m -> m.mountPoint().startsWith(r0)), "the mounts stayed in the child's namespace");
+    }
+
     // ------------------------------------------------------------------------------ new-session
 
     @Test
