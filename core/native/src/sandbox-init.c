@@ -658,9 +658,9 @@ static void mkdir_in(int parent, const char *name, mode_t mode, const char *path
     if (err == EROFS) {
         char buf[PATH_MAX], mp[PATH_MAX], hint[2 * PATH_MAX + 200];
         bool known = mount_point_of(parent, mp, sizeof mp);
-        (void)!snprintf(hint, sizeof hint, "the mount point is under %s%s%s, mounted read-only earlier in the plan: "
+        (void)!snprintf(hint, sizeof hint, "the mount point is under %s%s, mounted read-only earlier in the plan: "
                         "create the directory in its source, or mount there before it is made read-only",
-                        known ? "the read-only mount at " : "a read-only mount", known ? mp : "", "");
+                        known ? "the read-only mount at " : "a read-only mount", known ? mp : "");
         die(125, "mkdir", NULL, shown(path, buf), err, hint);
     }
     path_error("mkdir", NULL, path, err);
@@ -1094,14 +1094,23 @@ static void op_mount(const struct step *s)
          * mount_setattr and move_mount with different semantics, so mount(2) gets the resolved fd as
          * its magic link /proc/self/fd/N (the kernel follows the fd, not the name). After pivot_root
          * the path itself is already confined to the sandbox. */
-        char fdpath[64], buf[PATH_MAX];
+        char fdpath[64], srcpath[64], buf[PATH_MAX];
         const char *rel, *where = target;
+        int src = -1;
         if (below_newroot(target, &rel)) {
             snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", t);
             where = fdpath;
         }
+        if ((flags & MS_MOVE) && below_newroot(source, &rel)) { /* the mount to move, resolved the same way */
+            if ((src = resolve(source, O_PATH, 0)) < 0)
+                path_error("openat2", "source", source, errno);
+            snprintf(srcpath, sizeof srcpath, "/proc/self/fd/%d", src);
+            source = srcpath;
+        }
         if (mount(source, where, fstype, flags, data) < 0)
             die(125, "mount", fstype, shown(target, buf), errno, NULL);
+        if (src >= 0)
+            close(src);
     }
     close(t);
 }
