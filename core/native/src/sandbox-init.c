@@ -2248,9 +2248,13 @@ int main(int argc, char **argv)
 
     connect_control(control);
     if (reexec_sys) {
+        bool noexec = strcmp(reexec_sys, "memfd_create") == 0 && reexec_err == EACCES;
         send_error(125, "start", reexec_sys, "/proc/self/exe", errno_name(reexec_err),
-                   "sandbox-init runs from a sealed copy of itself (so nothing in a sandbox can overwrite the "
-                   "binary through /proc/PID/exe); making that copy failed");
+                   noexec ? "vm.memfd_noexec is 2 on this host: executable memfds are forbidden, and sandbox-init "
+                            "runs from a sealed memfd copy of itself (so nothing in a sandbox can overwrite the binary "
+                            "through /proc/PID/exe); set vm.memfd_noexec to 0 or 1"
+                          : "sandbox-init runs from a sealed copy of itself (so nothing in a sandbox can overwrite the "
+                            "binary through /proc/PID/exe); making that copy failed");
         _exit(125);
     }
     load_plan();
