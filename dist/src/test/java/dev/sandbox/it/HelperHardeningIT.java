@@ -72,7 +72,9 @@ class HelperHardeningIT {
         assumeScript();
         Path probe = HelperRun.probe();
         for (String variant : new String[] {"low", "high"}) {
-            HelperRun.Result r = run.wrappedIn("/usr/bin/script").run(CLONE + TTY_FILTER + exec(probe, "tiocsti", variant));
+            // stacked: a first filter (as the default profile's allow list would be), then the tty filter
+            String first = step("finish", "seccomp", "default=allow", "arch=x86", "rule=errno:38 uname");
+            HelperRun.Result r = run.wrappedIn("/usr/bin/script").run(CLONE + first + TTY_FILTER + exec(probe, "tiocsti", variant));
             assertEquals(0, r.exit(), r::toString);
             assertTrue(r.out().contains("tiocsti-" + variant + " rc=-1 errno=1"), "EPERM from the filter: " + r);
         }
