@@ -8,13 +8,17 @@
  *
  *  controller (Java)                 helper H (sandbox-init)              child C (in the sandbox)
  *  -----------------                 -----------------------              ------------------------
- *  listen(SOCKET); spawn H ------->  connect(SOCKET); parse FILE
+ *  listen(SOCKET); spawn H ------->  fexecve(sealed memfd copy of itself)
+ *                                    PR_SET_DUMPABLE 0 (until execve)
+ *                                    connect(SOCKET); parse FILE
  *                                    stage enter: join..., unshare-user
+ *                                    [new user ns: PR_SET_DUMPABLE 1]
  *             <------------------ "ENTERED <pid of H>"
  *  stage identity: setgroups,
  *  uid_map/gid_map of H, cgroup
  *  placement of H
  *             ------------------> "GO"            (or "ABORT": H exits 125 silently)
+ *                                    [PR_SET_DUMPABLE 0 again]
  *                                    stage clone: unshare time, offsets,
  *                                    clone(flags) ----------------------> C: PR_SET_PDEATHSIG(SIGKILL),
  *                                                                            blocks reading a pipe from H
@@ -22,8 +26,10 @@
  *  stage connect: veth into
  *  /proc/<C>/ns/net
  *             ------------------> "GO"            (or "ABORT": H kills C, exits 125)
- *                                    writes 1 byte to the pipe ---------> stage mounts, stage finish,
- *                                                                         exec (control fd is CLOEXEC)
+ *                                    writes 1 byte to the pipe ---------> stage mounts (paths below the new
+ *                                                                         root: openat2(RESOLVE_IN_ROOT), mounts
+ *                                                                         through fds), stage finish (new-session,
+ *                                                                         seccomp, ...), exec (control fd is CLOEXEC)
  *             <------------------------------------------------------- on failure only:
  *                                                                         "ERROR <code> TAB <step> TAB <syscall>
  *                                                                          TAB <path> TAB <errno name> TAB <hint>"
@@ -35,7 +41,9 @@
  *
  * ERROR may also come from H (enter/clone steps, a bad plan, a bad message); H then exits 125 without
  * EXIT. "SIGNAL" received while H waits for a GO is queued and delivered once C is released. EOF on
- * the socket means the controller died: H kills C with SIGKILL and exits.
+ * the socket means the controller died: H kills C with SIGKILL and exits. H forwards the signals it
+ * gets itself, but those of the terminal (SI_KERNEL) only when C left the terminal's session
+ * (new-session). H and C stay non-dumpable until execve, except in the id-map window drawn above.
  *
  * Exit codes: 125 setup failure, 126 target not executable, 127 target not found, the target's own
  * code, 128+N when it was killed by signal N. Nothing is printed to stderr, except when the control
@@ -60,9 +68,13 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <seccomp.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -82,8 +94,19 @@
 #define __NR_open_tree 428
 #define __NR_move_mount 429
 #endif
+#ifndef __NR_fsopen
+#define __NR_fsopen 430
+#define __NR_fsconfig 431
+#define __NR_fsmount 432
+#endif
 #ifndef __NR_close_range
 #define __NR_close_range 436
+#endif
+#ifndef __NR_openat2
+#define __NR_openat2 437
+#endif
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
 #endif
 #ifndef __NR_mount_setattr
 #define __NR_mount_setattr 442
@@ -97,6 +120,11 @@ static int sys_move_mount(int fdfd, const char *fpath, int tdfd, const char *tpa
 { return (int)syscall(__NR_move_mount, fdfd, fpath, tdfd, tpath, flags); }
 static int sys_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *a)
 { return (int)syscall(__NR_mount_setattr, dfd, path, flags, a, sizeof *a); }
+static int sys_fsopen(const char *fstype, unsigned flags) { return (int)syscall(__NR_fsopen, fstype, flags); }
+static int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *val, int aux)
+{ return (int)syscall(__NR_fsconfig, fd, cmd, key, val, aux); }
+static int sys_fsmount(int fd, unsigned flags, unsigned attrs) { return (int)syscall(__NR_fsmount, fd, flags, attrs); }
+static int sys_openat2(int dfd, const char *path, struct open_how *how) { return (int)syscall(__NR_openat2, dfd, path, how, sizeof *how); }
 static int sys_pivot_root(const char *new_root, const char *put_old) { return (int)syscall(SYS_pivot_root, new_root, put_old); }
 static int sys_close_range(unsigned lo, unsigned hi) { return (int)syscall(__NR_close_range, lo, hi, 0); }
 /* Raw clone with a NULL stack returns twice like fork(), but takes namespace flags (as bubblewrap's
@@ -147,6 +175,8 @@ static struct {
     int tfd;                   /* grace timer */
     bool grace_armed;
     const struct step *userns; /* the step that created or joined a user namespace (H becomes its root) */
+    bool new_session;          /* C calls setsid (a new-session step, stdin not a terminal): H forwards terminal signals */
+    bool filtered;             /* a seccomp filter is loaded: no more prctl calls of our own */
     struct { const char *id; int fd; } trees[MAX_TREES];
     int ntrees;
 } g = { .ctl = -1, .sync_rd = -1, .sync_wr = -1, .grace_ms = 10000, .tfd = -1 };
@@ -239,11 +269,13 @@ static const struct hint { const char *what; int err; const char *text; } hints[
     { "unshare user", EPERM, "unprivileged user namespaces are disabled on this host "
       "(kernel.unprivileged_userns_clone, user.max_user_namespaces or an AppArmor/SELinux policy)" },
     { "unshare", ENOSPC, "a limit in /proc/sys/user/max_*_namespaces is reached" },
-    { "unshare", EPERM, "creating a namespace needs CAP_SYS_ADMIN: unshare the user namespace first" },
+    { "unshare", EPERM, "creating a namespace needs CAP_SYS_ADMIN: unshare the user namespace first"
+      " (inside another sandbox: a nested sandbox needs `process.seccomp: unconfined` and capabilities)" },
     { "unshare", EINVAL, "the kernel lacks this namespace type (time namespaces need Linux 5.6)" },
     { "write timens", EACCES, "offsets can only be written before any process entered the time namespace" },
     { "open timens", ENOENT, "no time namespace: add an `unshare type=time` step before the offsets" },
-    { "clone", EPERM, "creating namespaces needs CAP_SYS_ADMIN: add unshare-user to the enter stage" },
+    { "clone", EPERM, "creating namespaces needs CAP_SYS_ADMIN: add unshare-user to the enter stage"
+      " (inside another sandbox: a nested sandbox needs `process.seccomp: unconfined` and capabilities)" },
     { "clone", ENOSPC, "a limit in /proc/sys/user/max_*_namespaces is reached" },
     { "clone", EUSERS, "too many nested user or pid namespaces" },
     { "mount proc", EPERM, "mount proc before pivot_root and inside a new pid namespace (in a user namespace "
@@ -252,13 +284,21 @@ static const struct hint { const char *what; int err; const char *text; } hints[
     { "mount mqueue", EPERM, "in a user namespace mqueue needs a new IPC namespace" },
     { "mount bind-source", ENOENT, "the source does not exist on the host" },
     { "mount propagation", EINVAL, "the target must be a mount point" },
+    { "mount_setattr propagation", EINVAL, "the target must be a mount point" },
+    { "openat2 target", ENOENT, "the mount point does not exist: without a new root it must exist on the host "
+      "or be under a tmpfs mounted earlier; a plugin's step may ask for create=dir or create=file" },
+    { "openat2", ELOOP, "too many symlinks, or a link through /proc/PID/fd or /proc/PID/root (magic links are "
+      "not followed while the sandbox is set up)" },
+    { "openat2", ENOSYS, "openat2 needs Linux 5.6 (or a seccomp filter hides it)" },
+    { "fsopen", ENOSYS, "the new mount API needs Linux 5.2 (or a seccomp filter hides it)" },
+    { "setsid", EPERM, "the process already leads a process group" },
     { "mount overlay", EINVAL, "upper and work must be directories on the same file system, work an empty one, "
       "and no lower, upper or work directory may be inside another" },
     { "mount", ENOENT, "the mount point does not exist: without a new root it must exist on the host "
       "or be under a tmpfs mounted earlier; a plugin's step may ask for create=dir or create=file" },
     { "mount", ENODEV, "this file system type is not available in the kernel" },
     { "mount", EPERM, "in a user namespace only some file systems can be mounted, and flags the host locked "
-      "(ro, nosuid, nodev, noexec) can't be cleared on a bind" },
+      "(ro, nosuid, nodev, noexec) can't be cleared on a bind (inside another sandbox: a nested sandbox needs `process.seccomp: unconfined` and capabilities)" },
     { "mount", EINVAL, "a bind source must be in this mount namespace and not unbindable; "
       "a remount target must be a mount point" },
     { "open_tree", ENOENT, "the source does not exist on the host" },
@@ -304,6 +344,14 @@ static const char *find_hint(const char *sys, const char *detail, int err)
     return NULL;
 }
 
+#define NESTED_HINT "sandbox itself runs under a seccomp filter (Seccomp: 2 in /proc/self/status), most likely " \
+    "inside another sandbox or container: a nested sandbox (sandbox up or unshare inside) needs the outer " \
+    "one's `process.seccomp: unconfined` and capabilities (CAP_SYS_ADMIN or a user namespace)"
+
+/* Are we (not our own seccomp step) under a seccomp filter? Then an EPERM from namespace or mount
+ * calls most likely comes from it: the default profiles of docker and of sandbox deny them. */
+static bool outer_seccomp(void);
+
 /* Report the current step's failure and exit. Used by H and C alike (C shares the socket). */
 static _Noreturn void die(int code, const char *sys, const char *detail, const char *path, int err,
                           const char *hint)
@@ -311,6 +359,11 @@ static _Noreturn void die(int code, const char *sys, const char *detail, const c
     char step[96] = "";
     if (g.cur)
         snprintf(step, sizeof step, "%s:%d %s", stage_names[g.cur->stage], g.cur->line, g.cur->op->name);
+    static const char *const nested[] = { "unshare", "clone", "setns", "mount", "fsopen", "fsconfig", "fsmount",
+                                          "open_tree", "move_mount", "mount_setattr", "pivot_root", NULL };
+    for (int i = 0; !hint && sys && err == EPERM && nested[i]; i++)
+        if (strcmp(sys, nested[i]) == 0 && outer_seccomp())
+            hint = NESTED_HINT;
     if (!hint && sys && err)
         hint = find_hint(sys, detail, err);
     send_error(code, step, sys, path, err ? errno_name(err) : "", hint);
@@ -442,94 +495,247 @@ static long long number(const struct step *s, const char *key, int base, long lo
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* File system helpers                                                                        */
+/* Paths: resolved by the kernel, inside the new root until pivot_root                        */
 
-/* mkdir -p: parents 0755, the last component `mode`. On failure `buf` holds the failing path. */
-static int mkdir_p(const char *path, mode_t mode, char buf[PATH_MAX])
-{
-    size_t len = strlen(path);
-    if (len == 0 || len >= PATH_MAX) {
-        errno = len ? ENAMETOOLONG : ENOENT;
-        snprintf(buf, PATH_MAX, "%s", path);
-        return -1;
-    }
-    memcpy(buf, path, len + 1);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, c ? 0755 : mode) < 0 && errno != EEXIST)
-            return -1;
-        if (!c)
-            break;
-        *p = c;
-    }
-    struct stat st;
-    if (stat(buf, &st) < 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
+/* Why the kernel resolves them: until pivot_root, paths below the new root would be resolved from
+ * the host's root, so a symlink in a bind-mounted root (rootfs/conf -> /real/conf, or ../..) would
+ * point a mkdir, a file or a mount at the host's own tree (runc CVE-2019-19921, CVE-2021-30465). A
+ * string check (realpath) can't help: a rename between the check and the use wins the race. So every
+ * path below the new root is opened with openat2(root, rel, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS):
+ * an absolute link resolves inside the root as it will after pivot_root, `..` stops at the root, and
+ * what we get is a file descriptor. Mounts go onto that fd (move_mount(MOVE_MOUNT_T_EMPTY_PATH)),
+ * directories are made with mkdirat() in the fd of the resolved parent, so a path swapped after the
+ * resolution can no longer redirect them. */
 
-/* Why: until pivot_root, paths below the new root are resolved from the host's root, so a symlink
- * in a bind-mounted root (rootfs/data -> /etc, or ../..) would point a mkdir, a file creation or a
- * mount at the host's own tree (the runc CVE-2019-19921 class). Each such path must still resolve
- * inside the new root; we refuse what doesn't rather than guess. The deepest existing ancestor is
- * checked, since the rest is created by us as real directories. (A rootfs changed by someone else
- * while we set up can still race this check: bind only roots you trust.) */
-static void check_within_newroot(const char *path)
+#define RESOLVE_RETRIES 64
+
+/* Below the new root (strictly), before pivot_root: *rel is the path relative to it. */
+static bool below_newroot(const char *path, const char **rel)
 {
     if (!g.newroot || g.pivoted || !path)
-        return;
+        return false;
     size_t n = strlen(g.newroot);
+    while (n > 1 && g.newroot[n - 1] == '/')
+        n--;
     if (strncmp(path, g.newroot, n) != 0 || path[n] != '/')
-        return;
-    char root[PATH_MAX], probe[PATH_MAX], real[PATH_MAX];
-    check(realpath(g.newroot, root) ? 0 : -1, "realpath", NULL, g.newroot);
-    snprintf(probe, sizeof probe, "%s", path);
-    while (!realpath(probe, real)) {
-        if (errno != ENOENT)
-            die(125, "realpath", NULL, probe, errno, NULL);
-        char *slash = strrchr(probe, '/');
-        if (!slash || slash == probe)
-            return;
-        *slash = '\0';
-    }
-    size_t r = strlen(root);
-    if (strncmp(real, root, r) == 0 && (real[r] == '\0' || real[r] == '/'))
-        return;
-    char hint[2 * PATH_MAX + 160];
-    (void)!snprintf(hint, sizeof hint, "%s resolves to %s, outside the new root, through a symlink; sandbox doesn't follow "
-             "links out of the root: make the link relative and inside, or mount elsewhere", probe, real);
-    die(125, "realpath", NULL, path, EXDEV, hint);
+        return false;
+    const char *r = path + n;
+    while (*r == '/')
+        r++;
+    if (!*r)
+        return false; /* the new root itself: a host path the controller made */
+    *rel = r;
+    return true;
 }
 
-/* The `create` key of mount and attach-tree: a missing mount point (and its parents) is created. */
-static void create_mountpoint(const struct step *s, const char *target)
+/* How a path is shown in an error: below the new root as the sandbox will see it (/conf/stack). */
+static const char *shown(const char *path, char buf[PATH_MAX])
+{
+    const char *rel;
+    if (!below_newroot(path, &rel))
+        return path;
+    snprintf(buf, PATH_MAX, "/%s", rel);
+    return buf;
+}
+
+/* openat2 with a bounded retry: it returns EAGAIN when a rename anywhere raced a RESOLVE_IN_ROOT walk. */
+static int openat2_retry(int dfd, const char *path, int flags, mode_t mode, uint64_t resolve)
+{
+    struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .mode = (flags & O_CREAT) ? mode : 0,
+                            .resolve = resolve };
+    for (int i = 0; i < RESOLVE_RETRIES; i++) {
+        int fd = sys_openat2(dfd, path, &how);
+        if (fd >= 0 || errno != EAGAIN)
+            return fd;
+    }
+    errno = EAGAIN;
+    return -1;
+}
+
+/* Opens `path`; below the new root (before pivot_root) resolved inside it. Host paths, and every
+ * path after pivot_root, resolve normally but never through a magic link (/proc/PID/fd/N). */
+static int resolve(const char *path, int flags, mode_t mode)
+{
+    const char *rel;
+    if (!below_newroot(path, &rel))
+        return openat2_retry(AT_FDCWD, path, flags, mode, RESOLVE_NO_MAGICLINKS);
+    int root = open(g.newroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0)
+        return -1;
+    int fd = openat2_retry(root, rel, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    int err = errno;
+    close(root);
+    errno = err;
+    return fd;
+}
+
+/* After an ENOENT: the first component of `path` that doesn't resolve, when it is a symlink (dangling
+ * in the root). Writes a hint naming the link and where it points; false when there is none. */
+static bool dangling_link(const char *path, char *hint, size_t size)
+{
+    char prefix[PATH_MAX], shownbuf[PATH_MAX];
+    if (strlen(path) >= sizeof prefix)
+        return false;
+    const char *rel;
+    size_t start = below_newroot(path, &rel) ? (size_t)(rel - path) : 1;
+    for (size_t i = start; ; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        memcpy(prefix, path, i);
+        prefix[i] = '\0';
+        int fd = i > 0 ? resolve(prefix, O_PATH, 0) : -1;
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno == ENOENT) {
+            char parent[PATH_MAX], link[PATH_MAX];
+            char *slash = strrchr(prefix, '/');
+            if (!slash)
+                return false;
+            snprintf(parent, sizeof parent, "%.*s", slash == prefix ? 1 : (int)(slash - prefix), prefix);
+            int pfd = resolve(parent, O_PATH | O_DIRECTORY, 0);
+            ssize_t n = pfd >= 0 ? readlinkat(pfd, slash + 1, link, sizeof link - 1) : -1;
+            if (pfd >= 0)
+                close(pfd);
+            if (n < 0)
+                return false;
+            link[n] = '\0';
+            (void)!snprintf(hint, size, "%s is a symlink to %s, which does not exist%s", shown(prefix, shownbuf), link,
+                            below_newroot(prefix, &rel) ? " in the sandbox's root (links resolve inside the root, "
+                                                          "as they will after pivot_root)" : "");
+            return true;
+        }
+        if (!path[i])
+            return false;
+    }
+}
+
+/* Fails the step for a path that could not be resolved or created. */
+static _Noreturn void path_error(const char *sys, const char *detail, const char *path, int err)
+{
+    char buf[PATH_MAX], hint[2 * PATH_MAX + 200];
+    const char *h = NULL;
+    if (err == EAGAIN) {
+        snprintf(hint, sizeof hint, "a rename inside the root raced the path's resolution %d times in a row: "
+                 "something is changing the root while the sandbox starts", RESOLVE_RETRIES);
+        h = hint;
+    } else if ((err == ENOENT || err == EEXIST) && dangling_link(path, hint, sizeof hint)) {
+        h = hint;
+    }
+    die(125, sys, detail, shown(path, buf), err, h);
+}
+
+/* The mount point of the mount holding `fd`, as the sandbox will see it, for the EROFS hint. */
+static bool mount_point_of(int fd, char *out, size_t size)
+{
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
+        return false;
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return false;
+    char line[4096], mp[PATH_MAX];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        unsigned long long id;
+        if (sscanf(line, "%llu %*u %*s %*s %4095s", &id, mp) == 2 && id == stx.stx_mnt_id)
+            found = true;
+    }
+    fclose(f);
+    if (found) {
+        char buf[PATH_MAX];
+        const char *rel;
+        snprintf(out, size, "%s", below_newroot(mp, &rel) ? shown(mp, buf) : mp);
+    }
+    return found;
+}
+
+/* mkdirat() one component in `parent`; EEXIST is fine (resolve() decides what it is). */
+static void mkdir_in(int parent, const char *name, mode_t mode, const char *path)
+{
+    if (mkdirat(parent, name, mode) == 0 || errno == EEXIST)
+        return;
+    int err = errno;
+    if (err == EROFS) {
+        char buf[PATH_MAX], mp[PATH_MAX], hint[2 * PATH_MAX + 200];
+        bool known = mount_point_of(parent, mp, sizeof mp);
+        (void)!snprintf(hint, sizeof hint, "the mount point is under %s%s, mounted read-only earlier in the plan: "
+                        "create the directory in its source, or mount there before it is made read-only",
+                        known ? "the read-only mount at " : "a read-only mount", known ? mp : "");
+        die(125, "mkdir", NULL, shown(path, buf), err, hint);
+    }
+    path_error("mkdir", NULL, path, err);
+}
+
+/* mkdir -p: every missing component is made with mkdirat() in the resolved fd of its parent (parents
+ * 0755, the last one `mode`). Returns an O_PATH fd of the directory. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char prefix[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= PATH_MAX || path[0] != '/')
+        path_error("mkdir", NULL, path, len ? (path[0] != '/' ? EINVAL : ENAMETOOLONG) : ENOENT);
+    const char *rel;
+    /* the first existing base: the new root (below it) or / */
+    size_t i = below_newroot(path, &rel) ? (size_t)(rel - path) - 1 : 0;
+    snprintf(prefix, sizeof prefix, "%.*s", i ? (int)i : 1, path);
+    int parent = resolve(prefix, O_PATH | O_DIRECTORY, 0);
+    if (parent < 0)
+        path_error("openat2", NULL, prefix, errno);
+    for (i++; i <= len; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        if (path[i - 1] == '/') /* an empty component: a doubled or trailing slash */
+            continue;
+        memcpy(prefix, path, i);
+        prefix[i] = '\0';
+        bool last = path[i] == '\0' || path[i + strspn(path + i, "/")] == '\0';
+        int fd = resolve(prefix, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0 && errno == ENOENT) {
+            mkdir_in(parent, strrchr(prefix, '/') + 1, last ? mode : 0755, prefix);
+            fd = resolve(prefix, O_PATH | O_DIRECTORY, 0);
+        }
+        if (fd < 0)
+            path_error(errno == ENOENT ? "mkdir" : "openat2", NULL, prefix, errno);
+        close(parent);
+        parent = fd;
+    }
+    return parent;
+}
+
+/* The directory part and the last component of an absolute path. */
+static void split_path(const char *path, char dir[PATH_MAX], const char **base)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || !slash[1] || strlen(path) >= PATH_MAX)
+        path_error("openat2", NULL, path, EINVAL);
+    snprintf(dir, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    *base = slash + 1;
+}
+
+/* The mount point as an O_PATH fd, created first (per the `create` key) when missing. */
+static int mount_point(const struct step *s, const char *target)
 {
     unsigned long kind = one_name(s, "create", create_kinds, CREATE_NONE);
-    char buf[PATH_MAX];
-    struct stat st;
-    check_within_newroot(target);
-    if (kind == CREATE_NONE || stat(target, &st) == 0)
-        return;
-    if (kind == CREATE_DIR) {
-        check(mkdir_p(target, 0755, buf), "mkdir", NULL, buf);
-        return;
-    }
-    const char *slash = strrchr(target, '/');
-    if (slash && slash != target) {
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%.*s", (int)(slash - target), target);
-        check(mkdir_p(parent, 0755, buf), "mkdir", NULL, buf);
-    }
-    int fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
-    check(fd, "open", NULL, target);
+    int fd = resolve(target, O_PATH, 0);
+    if (fd >= 0)
+        return fd;
+    if (errno != ENOENT || kind == CREATE_NONE)
+        path_error("openat2", "target", target, errno);
+    if (kind == CREATE_DIR)
+        return mkdir_p(target, 0755);
+    char dir[PATH_MAX];
+    const char *base;
+    split_path(target, dir, &base);
+    int parent = mkdir_p(dir, 0755);
+    fd = openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+    if (fd < 0)
+        path_error("open", NULL, target, errno); /* EEXIST: a dangling symlink, named by path_error */
     close(fd);
+    close(parent);
+    fd = resolve(target, O_PATH, 0);
+    if (fd < 0)
+        path_error("openat2", "target", target, errno);
+    return fd;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -560,11 +766,29 @@ static long read_sysctl(const char *path)
     return n > 0 && end != buf ? v : -1;
 }
 
+static bool outer_seccomp(void)
+{
+    if (g.filtered)
+        return false;
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    const char *line = strstr(buf, "\nSeccomp:");
+    return line && atoi(line + 9) == 2;
+}
+
 /* Which host setting refused the user namespace, named after the sysctl that does it (the three
  * ways hosts forbid them); NULL leaves the generic hint of the table. */
 static const char *userns_hint(int err)
 {
     static char hint[256];
+    if (err == EPERM && outer_seccomp())
+        return NESTED_HINT;
     long max = read_sysctl("/proc/sys/user/max_user_namespaces");
     if (max == 0 && (err == ENOSPC || err == EPERM))
         return "user namespaces are disabled on this host: user.max_user_namespaces is 0 "
@@ -617,8 +841,15 @@ static void op_timens_offset(const struct step *s)
     long long nsec = number(s, "nanoseconds", 10, 0, 999999999, 0);
     char line[96];
     int n = snprintf(line, sizeof line, "%s %lld %lld\n", clock, sec, nsec);
-    /* Why here: offsets are frozen once the first process enters the time namespace, i.e. at clone. */
+    /* Why here: offsets are frozen once the first process enters the time namespace, i.e. at clone.
+     * Why dumpable around the open: /proc/self files of a non-dumpable process belong to the host's
+     * root, so in a rootless user namespace our own root could not open it (EACCES). No process is in
+     * the sandbox yet; the flag is cleared again right after the open (the write needs no more). */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int err = errno;
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    errno = err;
     check(fd, "open", "timens", path);
     check(write(fd, line, (size_t)n), "write", "timens", path);
     close(fd);
@@ -674,7 +905,16 @@ static void op_propagation(const struct step *s)
      * still peers of the host's; until / is a slave, every mount below would appear on the host. */
     const char *target = get(s, "target");
     unsigned long mode = one_name(s, "mode", prop_modes, 0);
-    check(mount(NULL, target, NULL, mode, NULL), "mount", "propagation", target);
+    int fd = resolve(target, O_PATH, 0);
+    if (fd < 0)
+        path_error("openat2", "target", target, errno);
+    /* mount_setattr on the resolved fd: the same change as mount(NULL, target, NULL, MS_<MODE>) */
+    struct mount_attr attr = { .propagation = mode & ~(unsigned long)MS_REC };
+    if (sys_mount_setattr(fd, "", AT_EMPTY_PATH | ((mode & MS_REC) ? AT_RECURSIVE : 0), &attr) < 0) {
+        char buf[PATH_MAX];
+        die(125, "mount_setattr", "propagation", shown(target, buf), errno, NULL);
+    }
+    close(fd);
 }
 
 static void op_clone_tree(const struct step *s)
@@ -694,6 +934,15 @@ static void op_clone_tree(const struct step *s)
     g.trees[g.ntrees++].fd = fd;
 }
 
+/* Attaches a detached mount (open_tree or fsmount) onto the resolved mount point. */
+static void attach(int tree, int target_fd, const char *sys, const char *detail, const char *target)
+{
+    if (sys_move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        char buf[PATH_MAX];
+        die(125, sys, detail, shown(target, buf), errno, NULL);
+    }
+}
+
 static void op_attach_tree(const struct step *s)
 {
     const char *id = get(s, "id"), *target = get(s, "target");
@@ -702,18 +951,129 @@ static void op_attach_tree(const struct step *s)
         i++;
     if (i == g.ntrees || g.trees[i].fd < 0)
         bad_value("no unattached clone-tree step with id=%s before this step", id);
-    create_mountpoint(s, target);
-    check(sys_move_mount(g.trees[i].fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH), "move_mount", NULL, target);
+    int t = mount_point(s, target);
+    attach(g.trees[i].fd, t, "move_mount", NULL, target);
+    close(t);
     close(g.trees[i].fd);
     g.trees[i].fd = -1;
 }
 
 static void op_mkdir(const struct step *s)
 {
-    char buf[PATH_MAX];
     mode_t mode = (mode_t)number(s, "mode", 8, 0, 07777, 0755);
-    check_within_newroot(get(s, "path"));
-    check(mkdir_p(get(s, "path"), mode, buf), "mkdir", NULL, buf);
+    close(mkdir_p(get(s, "path"), mode));
+}
+
+/* MS_* flags that are per-mount attributes (the rest of mount(2)'s flags are superblock flags). */
+static unsigned mount_attrs_of(unsigned long flags)
+{
+    unsigned a = 0;
+    a |= (flags & MS_RDONLY) ? MOUNT_ATTR_RDONLY : 0;
+    a |= (flags & MS_NOSUID) ? MOUNT_ATTR_NOSUID : 0;
+    a |= (flags & MS_NODEV) ? MOUNT_ATTR_NODEV : 0;
+    a |= (flags & MS_NOEXEC) ? MOUNT_ATTR_NOEXEC : 0;
+    a |= (flags & MS_NODIRATIME) ? MOUNT_ATTR_NODIRATIME : 0;
+    a |= (flags & 256 /* MS_NOSYMFOLLOW */) ? MOUNT_ATTR_NOSYMFOLLOW : 0;
+    a |= (flags & MS_NOATIME) ? MOUNT_ATTR_NOATIME : (flags & MS_STRICTATIME) ? MOUNT_ATTR_STRICTATIME : 0;
+    return a;
+}
+
+/* After a failed fsconfig/fsmount: the file system's own message from the fs context ("e overlay:
+ * ..."), which says much more than the errno. */
+static const char *fs_log(int fsfd, char *buf, size_t size)
+{
+    char msg[512];
+    ssize_t n;
+    buf[0] = '\0';
+    while ((n = read(fsfd, msg, sizeof msg - 1)) > 0) {
+        msg[n] = '\0';
+        if (n > 2 && msg[1] == ' ' && (msg[0] == 'e' || msg[0] == 'w'))
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", buf[0] ? "; " : "", msg + 2);
+    }
+    return buf[0] ? buf : NULL;
+}
+
+static _Noreturn void fs_error(int fsfd, const char *sys, const char *fstype, const char *target)
+{
+    int err = errno;
+    char log[1024], hint[1536], buf[PATH_MAX];
+    const char *table = find_hint("mount", fstype, err);
+    const char *msg = fs_log(fsfd, log, sizeof log);
+    if (msg)
+        snprintf(hint, sizeof hint, "the kernel says: %s%s%s", msg, table ? "; " : "", table ? table : "");
+    die(125, sys, fstype, shown(target, buf), err, msg ? hint : table);
+}
+
+/* A new file system instance: fsopen, one fsconfig per `data` option, fsmount, move_mount onto the
+ * resolved mount point. (The new mount API takes the options one by one: `data` is split at commas.) */
+static void fs_mount(const char *fstype, const char *source, const char *data, unsigned long flags, int target_fd,
+                     const char *target)
+{
+    int fsfd = sys_fsopen(fstype, FSOPEN_CLOEXEC);
+    if (fsfd < 0) {
+        char buf[PATH_MAX];
+        die(125, "fsopen", fstype, shown(target, buf), errno, find_hint("mount", fstype, errno));
+    }
+    if (source && sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
+        fs_error(fsfd, "fsconfig", fstype, target);
+    char *opts = data ? strdup(data) : NULL;
+    for (char *rest = opts, *opt; rest && (opt = strsep(&rest, ",")) != NULL;) {
+        if (!*opt)
+            continue;
+        char *eq = strchr(opt, '=');
+        if (eq)
+            *eq = '\0';
+        int rc = eq ? sys_fsconfig(fsfd, FSCONFIG_SET_STRING, opt, eq + 1, 0)
+                    : sys_fsconfig(fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
+        if (rc < 0)
+            fs_error(fsfd, "fsconfig", fstype, target);
+    }
+    free(opts);
+    /* Superblock flags of mount(2) are options here. */
+    static const struct { unsigned long flag; const char *name; } sb[] = {
+        { MS_RDONLY, "ro" }, { MS_SYNCHRONOUS, "sync" }, { MS_DIRSYNC, "dirsync" }, { MS_LAZYTIME, "lazytime" },
+        { MS_SILENT, "silent" } };
+    for (size_t i = 0; i < sizeof sb / sizeof sb[0]; i++)
+        if ((flags & sb[i].flag) && sys_fsconfig(fsfd, FSCONFIG_SET_FLAG, sb[i].name, NULL, 0) < 0)
+            fs_error(fsfd, "fsconfig", fstype, target);
+    if (sys_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        fs_error(fsfd, "fsconfig", fstype, target);
+    int mfd = sys_fsmount(fsfd, FSMOUNT_CLOEXEC, mount_attrs_of(flags));
+    if (mfd < 0)
+        fs_error(fsfd, "fsmount", fstype, target);
+    close(fsfd);
+    attach(mfd, target_fd, "move_mount", fstype, target);
+    close(mfd);
+}
+
+/* A bind: open_tree(OPEN_TREE_CLONE) of the source, move_mount onto the resolved mount point. */
+static void bind_mount(const char *source, unsigned long flags, int target_fd, const char *target)
+{
+    const char *rel;
+    struct stat st;
+    unsigned rec = (flags & MS_REC) ? AT_RECURSIVE : 0;
+    int tree;
+    if (below_newroot(source, &rel)) { /* a source inside the new root resolves inside it too */
+        int src = resolve(source, O_PATH, 0);
+        if (src < 0)
+            path_error("openat2", "source", source, errno);
+        tree = sys_open_tree(src, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+        close(src);
+    } else {
+        tree = sys_open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+    }
+    if (tree < 0) {
+        int err = errno;
+        char buf[PATH_MAX];
+        die(125, "open_tree", err == ENOENT && stat(source, &st) < 0 ? NULL : "bind", shown(source, buf), err, NULL);
+    }
+    /* mount(2) ignores MS_RDONLY and friends on a new bind; a detached tree can take them at once. */
+    struct mount_attr attr = { .attr_set = mount_attrs_of(flags) & (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                                      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC) };
+    if (attr.attr_set && sys_mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr) < 0)
+        die(125, "mount_setattr", NULL, source, errno, NULL);
+    attach(tree, target_fd, "move_mount", NULL, target);
+    close(tree);
 }
 
 static void op_mount(const struct step *s)
@@ -721,15 +1081,38 @@ static void op_mount(const struct step *s)
     const char *source = nonempty(get(s, "source")), *target = get(s, "target");
     const char *fstype = nonempty(get(s, "fstype")), *data = nonempty(get(s, "data"));
     unsigned long flags = names(s, "flags", ms_flags);
-    struct stat st;
-    create_mountpoint(s, target);
-    check_within_newroot(target); /* again: the mount point as it is now, created or not */
-    if (mount(source, target, fstype, flags, data) == 0)
-        return;
-    int err = errno;
-    if ((flags & MS_BIND) && source && err == ENOENT && stat(source, &st) < 0)
-        die(125, "mount", "bind-source", source, err, NULL);
-    die(125, "mount", fstype, target, err, NULL);
+    const unsigned long special = MS_REMOUNT | MS_MOVE | MS_SHARED | MS_SLAVE | MS_PRIVATE | MS_UNBINDABLE;
+    int t = mount_point(s, target);
+    if ((flags & MS_BIND) && !(flags & special)) {
+        if (!source)
+            bad_value("a bind (MS_BIND) needs a source");
+        bind_mount(source, flags, t, target);
+    } else if (fstype && !(flags & (special | MS_BIND))) {
+        fs_mount(fstype, source, data, flags, t, target);
+    } else {
+        /* A remount, a move or a propagation change: the new mount API splits these over fspick,
+         * mount_setattr and move_mount with different semantics, so mount(2) gets the resolved fd as
+         * its magic link /proc/self/fd/N (the kernel follows the fd, not the name). After pivot_root
+         * the path itself is already confined to the sandbox. */
+        char fdpath[64], srcpath[64], buf[PATH_MAX];
+        const char *rel, *where = target;
+        int src = -1;
+        if (below_newroot(target, &rel)) {
+            snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", t);
+            where = fdpath;
+        }
+        if ((flags & MS_MOVE) && below_newroot(source, &rel)) { /* the mount to move, resolved the same way */
+            if ((src = resolve(source, O_PATH, 0)) < 0)
+                path_error("openat2", "source", source, errno);
+            snprintf(srcpath, sizeof srcpath, "/proc/self/fd/%d", src);
+            source = srcpath;
+        }
+        if (mount(source, where, fstype, flags, data) < 0)
+            die(125, "mount", fstype, shown(target, buf), errno, NULL);
+        if (src >= 0)
+            close(src);
+    }
+    close(t);
 }
 
 static void op_setattr(const struct step *s)
@@ -737,40 +1120,54 @@ static void op_setattr(const struct step *s)
     const char *target = get(s, "target");
     struct mount_attr attr = { .attr_set = names(s, "attr", mount_attrs) };
     unsigned flags = number(s, "recursive", 10, 0, 1, 0) ? AT_RECURSIVE : 0;
-    check_within_newroot(target);
-    check(sys_mount_setattr(AT_FDCWD, target, flags, &attr), "mount_setattr", NULL, target);
+    int fd = resolve(target, O_PATH, 0);
+    if (fd < 0)
+        path_error("openat2", "target", target, errno);
+    if (sys_mount_setattr(fd, "", AT_EMPTY_PATH | flags, &attr) < 0) {
+        char buf[PATH_MAX];
+        die(125, "mount_setattr", NULL, shown(target, buf), errno, NULL);
+    }
+    close(fd);
 }
 
 static void op_symlink(const struct step *s)
 {
     const char *target = get(s, "target"), *path = get(s, "path");
-    check_within_newroot(path);
-    if (symlink(target, path) == 0)
+    char dir[PATH_MAX], buf[PATH_MAX];
+    const char *base;
+    split_path(path, dir, &base);
+    int parent = resolve(dir, O_PATH | O_DIRECTORY, 0);
+    if (parent < 0)
+        path_error("openat2", NULL, dir, errno);
+    if (symlinkat(target, parent, base) == 0) {
+        close(parent);
         return;
+    }
     int err = errno;
-    char buf[PATH_MAX];
-    ssize_t n = err == EEXIST ? readlink(path, buf, sizeof buf - 1) : -1;
+    ssize_t n = err == EEXIST ? readlinkat(parent, base, buf, sizeof buf - 1) : -1;
+    close(parent);
     if (n >= 0 && (size_t)n == strlen(target) && memcmp(buf, target, (size_t)n) == 0)
         return;
-    die(125, "symlink", NULL, path, err, err == EEXIST ? "something else already exists at the path" : NULL);
+    die(125, "symlink", NULL, shown(path, dir), err, err == EEXIST ? "something else already exists at the path" : NULL);
 }
 
 static void op_write_file(const struct step *s)
 {
     const char *path = get(s, "path"), *content = get(s, "content");
     mode_t mode = (mode_t)number(s, "mode", 8, 0, 07777, 0644);
-    check_within_newroot(path);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, mode);
-    check(fd, "open", NULL, path);
+    char buf[PATH_MAX];
+    int fd = resolve(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY, mode);
+    if (fd < 0)
+        path_error("open", NULL, path, errno);
     for (size_t left = content ? strlen(content) : 0; left > 0;) {
         ssize_t n = write(fd, content, left);
         if (n < 0 && errno == EINTR)
             continue;
-        check(n, "write", NULL, path);
+        check(n, "write", NULL, shown(path, buf));
         content += n;
         left -= (size_t)n;
     }
-    check(close(fd), "close", NULL, path);
+    check(close(fd), "close", NULL, shown(path, buf));
 }
 
 static void op_pivot_root(const struct step *s)
@@ -850,14 +1247,16 @@ static void op_mask(const struct step *s)
 {
     const char *path = get(s, "path");
     struct stat st;
-    if (stat(path, &st) < 0) {
+    int fd = resolve(path, O_PATH, 0);
+    if (fd < 0) {
         if (errno == ENOENT)
             return;
-        die(125, "stat", NULL, path, errno, NULL);
+        path_error("openat2", NULL, path, errno);
     }
+    check(fstat(fd, &st), "fstat", NULL, path);
     if (S_ISDIR(st.st_mode)) {
-        check(mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0555"),
-              "mount", "mask", path);
+        fs_mount("tmpfs", "tmpfs", "mode=0555", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, fd, path);
+        close(fd);
         return;
     }
     /* Read-only at the mount level: writes fail with EROFS even for root inside. (A bind of /dev/null
@@ -866,8 +1265,9 @@ static void op_mask(const struct step *s)
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                            MOUNT_ATTR_NOEXEC };
     check(sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr), "mount_setattr", "mask", path);
-    check(sys_move_mount(tree, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH), "move_mount", "mask", path);
+    attach(tree, fd, "move_mount", "mask", path);
     close(tree);
+    close(fd);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1019,6 +1419,160 @@ static void op_close_fds(const struct step *s)
     check(sys_close_range(lo, ~0U), "close_range", NULL, NULL);
 }
 
+/* A seccomp action: allow | errno:<n> | kill-thread | kill-process | trap | log | trace:<n>. */
+static bool seccomp_action(const char *v, size_t len, uint32_t *out)
+{
+    static const struct { const char *name; uint32_t act; } plain[] = {
+        { "allow", SCMP_ACT_ALLOW }, { "kill-thread", SCMP_ACT_KILL_THREAD }, { "kill-process", SCMP_ACT_KILL_PROCESS },
+        { "trap", SCMP_ACT_TRAP }, { "log", SCMP_ACT_LOG } };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (strlen(plain[i].name) == len && strncmp(v, plain[i].name, len) == 0) {
+            *out = plain[i].act;
+            return true;
+        }
+    bool is_errno = len > 6 && strncmp(v, "errno:", 6) == 0, is_trace = len > 6 && strncmp(v, "trace:", 6) == 0;
+    if (!is_errno && !is_trace)
+        return false;
+    unsigned long n = 0;
+    for (size_t i = 6; i < len; i++) {
+        if (!isdigit((unsigned char)v[i]) || (n = n * 10 + (unsigned long)(v[i] - '0')) > 65535)
+            return false;
+    }
+    if (is_errno && n > 4095) /* the kernel caps a returned errno at MAX_ERRNO */
+        return false;
+    *out = is_errno ? SCMP_ACT_ERRNO((uint32_t)n) : SCMP_ACT_TRACE((uint32_t)n);
+    return true;
+}
+
+/* A decimal unsigned 64-bit number, digits only. */
+static bool u64(const char *v, uint64_t *out)
+{
+    char *end;
+    if (!isdigit((unsigned char)*v))
+        return false;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (*end || errno)
+        return false;
+    *out = n;
+    return true;
+}
+
+/* `<index>:<op>:<value>[:<value2>]` */
+static bool seccomp_arg(char *spec, struct scmp_arg_cmp *out)
+{
+    static const struct { const char *name; enum scmp_compare op; } cmp_ops[] = {
+        { "ne", SCMP_CMP_NE }, { "lt", SCMP_CMP_LT }, { "le", SCMP_CMP_LE }, { "eq", SCMP_CMP_EQ },
+        { "ge", SCMP_CMP_GE }, { "gt", SCMP_CMP_GT }, { "masked_eq", SCMP_CMP_MASKED_EQ } };
+    char *idx = strsep(&spec, ":"), *op = strsep(&spec, ":"), *v1 = strsep(&spec, ":"), *v2 = strsep(&spec, ":");
+    uint64_t index, a = 0, b = 0;
+    if (!idx || !op || !v1 || spec || !u64(idx, &index) || index > 5 || !u64(v1, &a) || (v2 && !u64(v2, &b)))
+        return false;
+    *out = (struct scmp_arg_cmp){ .arg = (unsigned)index, .op = 0, .datum_a = a, .datum_b = b };
+    for (size_t i = 0; i < sizeof cmp_ops / sizeof cmp_ops[0]; i++)
+        if (strcmp(op, cmp_ops[i].name) == 0)
+            out->op = cmp_ops[i].op;
+    /* masked_eq: value = mask, value2 = datum (OCI, docker and SCMP_CMP_MASKED_EQ alike) */
+    return out->op != 0 && (out->op != SCMP_CMP_MASKED_EQ || v2);
+}
+
+/* `rule=<action> <name>[,<name>...] [<arg>]...` */
+static void seccomp_rule(scmp_filter_ctx ctx, uint32_t def, const char *text)
+{
+    char *copy = strdup(text), *rest = copy;
+    if (!copy)
+        die(125, "strdup", NULL, NULL, ENOMEM, NULL);
+    char *action = strsep(&rest, " "), *names = strsep(&rest, " ");
+    uint32_t act;
+    if (!names || !*names || !seccomp_action(action, strlen(action), &act))
+        bad_value("rule=%s: expected '<action> <syscall>[,<syscall>...] [<index>:<op>:<value>[:<value2>]]...'", text);
+    struct scmp_arg_cmp args[6];
+    unsigned nargs = 0;
+    for (char *arg; (arg = strsep(&rest, " ")) != NULL;) {
+        if (nargs == 6 || !seccomp_arg(arg, &args[nargs++]))
+            bad_value("rule=%s: bad argument condition (at most 6 of <index 0..5>:<ne|lt|le|eq|ge|gt|masked_eq>:"
+                      "<value>[:<value2>], masked_eq with both)", text);
+    }
+    /* A rule with the filter's default action changes nothing; libseccomp refuses it (EACCES). */
+    if (act == def) {
+        free(copy);
+        return;
+    }
+    for (char *name; (name = strsep(&names, ",")) != NULL;) {
+        if (!*name)
+            bad_value("rule=%s: empty syscall name", text);
+        int nr = seccomp_syscall_resolve_name(name);
+        if (nr == __NR_SCMP_ERROR)
+            continue; /* unknown on this architecture: skipped, as runc does */
+        int rc = seccomp_rule_add_array(ctx, act, nr, nargs, args);
+        if (rc == -EEXIST)
+            continue; /* the same rule is already there */
+        if (rc < 0)
+            die(125, "seccomp_rule_add", NULL, name, -rc, "libseccomp refused the rule for this syscall");
+    }
+    free(copy);
+}
+
+static void op_seccomp(const struct step *s)
+{
+    const char *dv = get(s, "default");
+    uint32_t def;
+    if (!seccomp_action(dv, strlen(dv), &def))
+        bad_value("default=%s is not a seccomp action (allow, errno:<n>, kill-thread, kill-process, trap, log, "
+                  "trace:<n>)", dv);
+    scmp_filter_ctx ctx = seccomp_init(def);
+    if (!ctx)
+        die(125, "seccomp_init", NULL, NULL, EINVAL, "libseccomp could not create a filter");
+    /* Why: libseccomp sets no_new_privs by default when loading; only the no-new-privs step may. */
+    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    if (rc < 0)
+        die(125, "seccomp_attr_set(SCMP_FLTATR_CTL_NNP)", NULL, NULL, -rc, NULL);
+    /* the kernel's errno from seccomp_load, not libseccomp's ECANCELED (libseccomp >= 2.5) */
+    (void)seccomp_attr_set(ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
+    for (int i = 0; i < s->nkv; i++) {
+        if (strcmp(s->kv[i].key, "arch") != 0)
+            continue;
+        uint32_t arch = seccomp_arch_resolve_name(s->kv[i].val);
+        if (!arch)
+            bad_value("arch=%s is not an architecture libseccomp knows (x86_64, x86, x32, aarch64, arm, ...)",
+                      s->kv[i].val);
+        rc = seccomp_arch_add(ctx, arch);
+        if (rc < 0 && rc != -EEXIST) /* the native one is always there */
+            die(125, "seccomp_arch_add", NULL, s->kv[i].val, -rc, NULL);
+    }
+    for (int i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, "rule") == 0)
+            seccomp_rule(ctx, def, s->kv[i].val);
+    rc = seccomp_load(ctx);
+    if (rc < 0) {
+        int err = -rc;
+        bool nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1;
+        const char *hint = (err == EACCES || err == EPERM) && !nnp
+            ? "loading a seccomp filter needs no_new_privs or CAP_SYS_ADMIN: place the seccomp step after "
+              "no-new-privs, or before setresuid/capabilities drop CAP_SYS_ADMIN; when sandbox runs inside another "
+              "sandbox, the outer one needs `process.seccomp: unconfined` and capabilities"
+            : err == EINVAL ? "the kernel refused the filter (too many filters or instructions, or an action it lacks)"
+            : g.filtered ? "a filter loaded by an earlier seccomp step may deny seccomp(2) or prctl(2), which loading "
+                           "this one needs"
+            : NULL;
+        seccomp_release(ctx);
+        die(125, "seccomp_load", NULL, NULL, err, hint);
+    }
+    seccomp_release(ctx);
+}
+
+static void op_new_session(const struct step *s)
+{
+    (void)s;
+    /* Why only without a terminal on stdin: a new session has no controlling terminal, so TIOCSTI on
+     * an inherited terminal fd fails (EPERM) even unconfined (bwrap --new-session). An interactive
+     * shell on a terminal keeps its job control; the seccomp tty filter covers it. H forwards the
+     * terminal's signals to us from now on (we are no longer in its foreground group). */
+    if (isatty(0))
+        return;
+    check(setsid(), "setsid", NULL, NULL);
+}
+
 static int status_code(int status)
 {
     return WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 125;
@@ -1062,6 +1616,12 @@ static void op_init(const struct step *s)
      * are queued even for a PID 1 without handlers, which would otherwise drop them. */
     close(g.ctl);
     close(g.sync_rd);
+    /* Why dumpable again: the init never execs, and a `join: {sandbox: ...}` opens /proc/<init>/ns/<type>,
+     * which a non-dumpable process allows only to holders of CAP_SYS_PTRACE on the host (a rootless
+     * join would fail). From here on it holds what the target holds (the same root and cwd, no control
+     * socket, no pipe), and its binary is the sealed memfd copy. A filter may deny prctl: then it
+     * simply stays non-dumpable. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     /* Why subreaper: without a new pid namespace the orphans would otherwise go to the host's init. */
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     init_loop(target);
@@ -1162,6 +1722,8 @@ static const struct op ops[] = {
     { ST_FINISH, "capabilities", "keep", op_capabilities },
     { ST_FINISH, "no-new-privs", "", op_no_new_privs },
     { ST_FINISH, "close-fds", "", op_close_fds },
+    { ST_FINISH, "seccomp", "default *arch *rule", op_seccomp },
+    { ST_FINISH, "new-session", "", op_new_session },
     { ST_FINISH, "init", "", op_init },
     { ST_FINISH, "exec", "+arg *env", op_exec },
 };
@@ -1283,6 +1845,8 @@ static void check_structure(void)
         init = s->op->fn == op_init ? s : init;
         if (s->op->fn == op_pivot_root)
             g.newroot = get(s, "path");
+        if (s->op->fn == op_new_session)
+            g.new_session = !isatty(0); /* the same test C makes: fd 0 is shared */
         exec = s->op->fn == op_exec ? s : exec;
     }
     if (!clone)
@@ -1342,6 +1906,13 @@ static void run_stage(enum stage stage)
             send_line("TRACE %s:%d %s started", stage_names[stage], g.cur->line, g.cur->op->name);
         long long start = g.trace ? now_us() : 0;
         g.cur->op->fn(g.cur);
+        g.filtered |= g.cur->op->fn == op_seccomp;
+        /* Why after every step: a change of uid, gid or capabilities (and a join of a user namespace)
+         * resets the dumpable flag to fs.suid_dumpable; we stay non-dumpable until execve. (Not once a
+         * seccomp filter is loaded: it may deny prctl; nothing after it changes credentials when
+         * no_new_privs is set, and otherwise the reset goes to suid_dumpable, never to 1.) */
+        if (!g.filtered)
+            prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (g.trace)
             send_line("TRACE %s:%d %s %lld us", stage_names[stage], g.cur->line, g.cur->op->name, now_us() - start);
     }
@@ -1485,8 +2056,9 @@ static _Noreturn void supervise(void)
                 while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
                     if (pid == g.child)
                         finish(status);
-            } else if (si.ssi_code != SI_KERNEL) {
-                /* Why skip SI_KERNEL: the terminal sent it to its foreground group, C included. */
+            } else if (si.ssi_code != SI_KERNEL || g.new_session) {
+                /* Why skip SI_KERNEL: the terminal sent it to its foreground group, C included; unless C
+                 * left that group with setsid (new-session): then only we got it. */
                 kill(g.child, (int)si.ssi_signo);
             }
         }
@@ -1532,6 +2104,63 @@ static void become_userns_root(void)
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* Why a sealed copy (CVE-2019-5736): a process that shares a sandbox with us (a join, later exec)
+ * could open /proc/<our pid>/exe and write through it into the host's runtime binary. We run from a
+ * copy in a sealed memfd instead: it can't be written, grown or shrunk, by anyone, and it is gone
+ * with us. runc does the same (libcontainer/nsenter/cloned_binary.c). Costs one copy of the binary
+ * per start; measured in docs/architecture.md. Failures are reported once the control socket is up. */
+static const char *reexec_sys;
+static int reexec_err;
+
+static void run_from_sealed_copy(char **argv)
+{
+    extern char **environ;
+    const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (self < 0) {
+        reexec_sys = "open(/proc/self/exe)";
+        reexec_err = errno;
+        return;
+    }
+    int have = fcntl(self, F_GET_SEALS);
+    if (have >= 0) {
+        close(self);
+        if ((have & seals) != seals) { /* a memfd, but not sealed by us: refuse rather than loop */
+            reexec_sys = "fcntl(F_GET_SEALS)";
+            reexec_err = EPERM;
+        }
+        return;
+    }
+    struct stat st;
+    int mfd = memfd_create("sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (mfd < 0 && errno == EINVAL) /* before Linux 6.3 MFD_EXEC is unknown (and implied) */
+        mfd = memfd_create("sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    reexec_sys = mfd < 0 ? "memfd_create" : "fstat";
+    if (mfd >= 0 && fstat(self, &st) == 0) {
+        off_t off = 0;
+        reexec_sys = "sendfile";
+        while (off < st.st_size) {
+            ssize_t n = sendfile(mfd, self, &off, (size_t)(st.st_size - off));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+        }
+        if (off == st.st_size) {
+            reexec_sys = "fcntl(F_ADD_SEALS)";
+            if (fcntl(mfd, F_ADD_SEALS, seals) == 0) {
+                close(self);
+                reexec_sys = "fexecve";
+                fexecve(mfd, argv, environ);
+            }
+        }
+    }
+    reexec_err = errno ? errno : EIO;
+    close(self);
+    if (mfd >= 0)
+        close(mfd);
+}
+
 static _Noreturn void usage(const char *why)
 {
     fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace]\n"
@@ -1572,6 +2201,12 @@ static int read_cap_last(void)
 int main(int argc, char **argv)
 {
     const char *control = NULL;
+    run_from_sealed_copy(argv);
+    /* Why: until the final execve nobody may ptrace us or open /proc/<pid>/{root,cwd,fd,mem}: we still
+     * hold the host's root, cwd and fds (runc CVE-2016-9962). C inherits it with our memory map. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* execveat() of the memfd named us after it ("memfd:sandbox-i"): ps and /proc/1/comm keep the real name */
+    prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
             printf("sandbox-init %s (protocol %d)\n", VERSION, PROTOCOL_VERSION);
@@ -1612,13 +2247,32 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     connect_control(control);
+    if (reexec_sys) {
+        bool noexec = strcmp(reexec_sys, "memfd_create") == 0 && reexec_err == EACCES;
+        send_error(125, "start", reexec_sys, "/proc/self/exe", errno_name(reexec_err),
+                   noexec ? "vm.memfd_noexec is 2 on this host: executable memfds are forbidden, and sandbox-init "
+                            "runs from a sealed memfd copy of itself (so nothing in a sandbox can overwrite the binary "
+                            "through /proc/PID/exe); set vm.memfd_noexec to 0 or 1"
+                          : "sandbox-init runs from a sealed copy of itself (so nothing in a sandbox can overwrite the "
+                            "binary through /proc/PID/exe); making that copy failed");
+        _exit(125);
+    }
     load_plan();
     g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
 
     run_stage(ST_ENTER);
+    /* Why dumpable for this window only: the controller (or newuidmap) writes our uid_map/gid_map, and
+     * /proc/<pid>/ files of a non-dumpable process belong to root. Nothing else is in the new user
+     * namespace yet. A joined user namespace has its maps: no window (runc's nsexec does the same). */
+    bool window = g.userns && g.userns->op->fn == op_unshare_user;
+    if (window && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
     send_line("ENTERED %d", (int)getpid());
     wait_go();
+    if (window && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
     become_userns_root();
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a uid change resets it to fs.suid_dumpable */
     run_stage(ST_CLONE); /* ends with clone: C never comes back here */
     send_line("CLONED %d", (int)g.child);
     wait_go();
