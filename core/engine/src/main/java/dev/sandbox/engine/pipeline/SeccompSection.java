@@ -35,6 +35,14 @@ final class SeccompSection {
 
     private SeccompSection() {}
 
+    /**
+     * What sandbox-init itself calls after loading the filter: with no_new_privs only the exec step
+     * (signal dispositions, mask, umask, execve, exit on failure); without it also the identity and
+     * capabilities steps, which come after the filter then.
+     */
+    static final List<String> AFTER_NNP = List.of("rt_sigaction", "rt_sigprocmask", "umask", "execve", "exit_group");
+    static final List<String> AFTER_NO_NNP = List.of("setgroups", "setresgid", "setresuid", "capget", "capset", "prctl", "chdir");
+
     static Result resolve(SpecNode process, Path specDir, SeccompCompiler.Target target) {
         SpecNode value = process.get("seccomp");
         String setting = value.kind() == SpecNode.Kind.STRING ? value.text() : DEFAULT;
@@ -49,7 +57,9 @@ final class SeccompSection {
         if (setting.equals(DEFAULT)) {
             try {
                 Filter docker = SeccompCompiler.compile(SeccompProfile.parse(builtIn()), "docker default", target);
-                return new Result(List.of(docker, Filter.tty()), out, Optional.empty());
+                // Why the tty filter first: it allows everything else, so the second seccomp_load() never
+                // depends on the first filter allowing seccomp(2) and what libseccomp calls around it.
+                return new Result(List.of(Filter.tty(), docker), out, Optional.empty());
             } catch (SeccompProfile.ProfileException e) {
                 throw new IllegalStateException("the built-in seccomp profile is broken: " + e.describe(BUILT_IN), e);
             }
@@ -79,6 +89,14 @@ final class SeccompSection {
             out.add(profileError(value, "seccomp profile " + e.describe(file.toString()),
                     "the format is Docker's (moby's profiles/seccomp/default.json): defaultAction, architectures or archMap, syscalls"));
             return new Result(List.of(), out, Optional.of(new Input(file, bytes)));
+        }
+        List<String> needed = new java.util.ArrayList<>(AFTER_NNP);
+        if (!ProcessSection.noNewPrivileges(process)) needed.addAll(AFTER_NO_NNP);
+        List<String> blocked = needed.stream().filter(filter::denies).toList();
+        if (!blocked.isEmpty()) {
+            out.add(Diagnostic.warning("process.seccomp-blocks-runtime", "seccomp profile " + setting + " denies " + String.join(", ", blocked)
+                            + ", which sandbox-init itself calls after loading the filter: 'sandbox up' would fail before the command starts",
+                    value.path(), value.location(), "allow " + String.join(", ", blocked) + " in the profile"));
         }
         if (!filter.deniesTiocsti()) {
             out.add(Diagnostic.warning("process.tiocsti-not-filtered", "seccomp profile " + setting + " does not deny the TIOCSTI ioctl"

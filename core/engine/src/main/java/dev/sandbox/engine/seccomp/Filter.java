@@ -34,6 +34,23 @@ public record Filter(String label, String defaultAction, List<String> arches, Li
                 "errno:1 ioctl 1:masked_eq:4294967295:21532"), 0, true);
     }
 
+    /**
+     * Whether every call of {@code syscall} is certainly refused: an unconditional non-allowing rule for
+     * it, or a non-allowing default and no allowing rule naming it (rules with conditions count as
+     * possibly allowing).
+     */
+    public boolean denies(String syscall) {
+        boolean allowing = false;
+        for (String rule : rules) {
+            String[] f = rule.split(" ");
+            if (!List.of(f[1].split(",")).contains(syscall)) continue;
+            boolean allows = f[0].equals("allow") || f[0].equals("log");
+            if (!allows && f.length == 2) return true;
+            if (allows) allowing = true;
+        }
+        return !allowing && !defaultAction.equals("allow") && !defaultAction.equals("log");
+    }
+
     public Step step() {
         String summary = label.equals("tty")
                 ? "seccomp: deny the TIOCSTI and TIOCLINUX ioctls (EPERM; request compared on 32 bits), everything else allowed"

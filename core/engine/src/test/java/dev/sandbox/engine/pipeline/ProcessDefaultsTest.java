@@ -170,11 +170,12 @@ class ProcessDefaultsTest {
         assertEquals(List.of("close-fds", "new-session", "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "seccomp", "seccomp",
                 "exec"), finish(plan));
         List<Step> filters = plan.ops("seccomp");
-        assertEquals("errno:1", filters.get(0).arg("default").orElseThrow());
-        assertTrue(filters.get(0).summary().startsWith("seccomp: docker default ("), filters.get(0).summary());
-        assertTrue(filters.get(0).summary().endsWith("syscalls allowed, " + filters.get(0).all("rule").size() + " rules), errno EPERM otherwise"));
-        assertEquals("allow", filters.get(1).arg("default").orElseThrow());
-        assertEquals(List.of("errno:1 ioctl 1:masked_eq:4294967295:21522", "errno:1 ioctl 1:masked_eq:4294967295:21532"), filters.get(1).all("rule"));
+        // the tty filter first: it allows everything else, so loading the second one never depends on the first
+        assertEquals("allow", filters.get(0).arg("default").orElseThrow());
+        assertEquals(List.of("errno:1 ioctl 1:masked_eq:4294967295:21522", "errno:1 ioctl 1:masked_eq:4294967295:21532"), filters.get(0).all("rule"));
+        assertEquals("errno:1", filters.get(1).arg("default").orElseThrow());
+        assertTrue(filters.get(1).summary().startsWith("seccomp: docker default ("), filters.get(1).summary());
+        assertTrue(filters.get(1).summary().endsWith("syscalls allowed, " + filters.get(1).all("rule").size() + " rules), errno EPERM otherwise"));
         assertTrue(plan.steps().stream().allMatch(dev.sandbox.api.Ops::allowed), "every step is in the op vocabulary");
     }
 
@@ -210,7 +211,7 @@ class ProcessDefaultsTest {
         Files.createDirectories(dir.resolve("profiles"));
         Files.writeString(dir.resolve("profiles/strict.json"), """
                 {"defaultAction": "SCMP_ACT_KILL_PROCESS", "syscalls": [
-                  {"names": ["read", "write", "execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
+                  {"names": ["read", "write", "execve", "exit_group", "rt_sigaction", "rt_sigprocmask", "umask"], "action": "SCMP_ACT_ALLOW"}]}
                 """);
         String body = "process:\n  command: [/bin/true]\n  seccomp: profiles/strict.json\n";
         assertEquals(List.of(), validate(ROOT, body), "ioctl is not allowed at all: TIOCSTI is denied");
@@ -220,8 +221,8 @@ class ProcessDefaultsTest {
         List<Step> filters = plan.ops("seccomp");
         assertEquals(1, filters.size(), "a profile of one's own gets no tty filter added");
         assertEquals("kill-process", filters.get(0).arg("default").orElseThrow());
-        assertEquals(List.of("allow read,write,execve,exit_group"), filters.get(0).all("rule"));
-        assertEquals("seccomp: profile profiles/strict.json (4 syscalls allowed, 1 rules), the process is killed otherwise", filters.get(0).summary());
+        assertEquals(List.of("allow read,write,execve,exit_group,rt_sigaction,rt_sigprocmask,umask"), filters.get(0).all("rule"));
+        assertEquals("seccomp: profile profiles/strict.json (7 syscalls allowed, 1 rules), the process is killed otherwise", filters.get(0).summary());
         assertEquals(List.of(dir.resolve("profiles/strict.json")), List.copyOf(inputs.keySet()), "the plan cache must know the profile");
     }
 
@@ -232,6 +233,22 @@ class ProcessDefaultsTest {
         List<Diagnostic> ds = validate(ROOT, "process:\n  command: [/bin/true]\n  seccomp: ./allow.json\n");
         assertEquals(List.of("6:12 process.tiocsti-not-filtered"), codes(ds, false));
         assertTrue(ds.get(0).hint().contains("SCMP_CMP_MASKED_EQ"), ds.get(0).hint());
+    }
+
+    @Test
+    void aProfileThatDeniesWhatTheRuntimeCallsAfterLoadingItIsAWarning() throws Exception {
+        Files.writeString(dir.resolve("tight.json"), """
+                {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                  {"names": ["execve", "rt_sigaction", "rt_sigprocmask", "exit_group", "ioctl"], "action": "SCMP_ACT_ALLOW",
+                   "comment": "umask is missing; ioctl is allowed, so TIOCSTI too"}]}
+                """);
+        List<Diagnostic> ds = validate(ROOT, "process:\n  command: [/bin/true]\n  seccomp: tight.json\n");
+        assertEquals(List.of("6:12 process.seccomp-blocks-runtime", "6:12 process.tiocsti-not-filtered"), codes(ds, false));
+        assertTrue(ds.get(0).message().contains("denies umask,") || ds.get(0).message().contains("denies umask"), ds.get(0).message());
+        // without no_new_privs the identity steps come after the filter, and it must allow them too
+        ds = validate(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  noNewPrivileges: false\n  seccomp: tight.json\n");
+        Diagnostic blocks = ds.stream().filter(d -> d.code().equals("process.seccomp-blocks-runtime")).findFirst().orElseThrow();
+        assertTrue(blocks.message().contains("umask, setgroups, setresgid, setresuid, capget, capset, prctl, chdir"), blocks.message());
     }
 
     @Test
