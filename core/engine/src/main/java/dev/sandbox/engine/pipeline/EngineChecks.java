@@ -184,6 +184,29 @@ final class EngineChecks {
         }
     }
 
+    /** The same limits for a command given after {@code --} to {@code up}, found only when the plan is compiled. */
+    static List<Diagnostic> checkOverride(SpecNode root, List<String> argv, java.util.Map<String, String> callerEnv) {
+        List<Diagnostic> out = new ArrayList<>();
+        SpecNode process = root.get("process");
+        long total = 0;
+        for (String arg : argv) {
+            long len = utf8(arg) + 1;
+            total += len + 8;
+            if (len > MAX_ARG_STRLEN) {
+                out.add(Diagnostic.error("process.argument-too-long", "an argument of the command after -- is " + len + " bytes with its NUL;"
+                                + " execve(2) takes at most " + MAX_ARG_STRLEN + " (MAX_ARG_STRLEN) and fails with E2BIG", process.path(),
+                        root.keyLocation("process"), "pass large data through a file or standard input instead"));
+            }
+        }
+        for (var e : ProcessSection.environment(process, callerEnv, 0).entrySet()) total += utf8(e.getKey()) + utf8(e.getValue()) + 2 + 8;
+        if (total > EXEC_LIMIT) {
+            out.add(Diagnostic.error("process.exec-too-large", "the command after -- and the environment take " + total + " bytes; execve(2)"
+                            + " allows a quarter of the stack limit, " + EXEC_LIMIT + " bytes with the default 8 MiB stack, and fails with E2BIG",
+                    process.path(), root.keyLocation("process"), "pass large data through files instead of arguments"));
+        }
+        return out;
+    }
+
     private static long utf8(String s) {
         return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
     }

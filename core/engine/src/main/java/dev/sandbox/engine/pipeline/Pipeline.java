@@ -147,6 +147,7 @@ public final class Pipeline {
             }
         }
         steps.add(cloneStep(namespaces));
+        options.commandOverride().ifPresent(argv -> problems.addAll(EngineChecks.checkOverride(root, argv, callerEnv)));
         SeccompSection.Result seccomp = seccomp(root, specDir);
         problems.addAll(seccomp.diagnostics().stream().filter(Diagnostic::isError).toList());
         seccomp.input().ifPresent(in -> inputs.put(in.path(), in.content()));

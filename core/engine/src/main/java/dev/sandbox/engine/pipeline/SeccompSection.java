@@ -47,6 +47,7 @@ final class SeccompSection {
         SpecNode value = process.get("seccomp");
         String setting = value.kind() == SpecNode.Kind.STRING ? value.text() : DEFAULT;
         List<Diagnostic> out = new ArrayList<>();
+        if (setting.isEmpty()) return new Result(List.of(), out, Optional.empty()); // the schema's minLength says so
         if (setting.equals(UNCONFINED)) {
             out.add(Diagnostic.warning("process.tiocsti-not-filtered", "seccomp: unconfined loads no seccomp filter: every syscall is"
                             + " allowed, and a target on your terminal can push input into your shell with the TIOCSTI ioctl (only the new"

@@ -299,6 +299,17 @@ class ProcessDefaultsTest {
     }
 
     @Test
+    void aCommandAfterDashDashIsCheckedWhenThePlanIsCompiled() throws Exception {
+        LoadedSpec spec = spec("process:\n  command: [/bin/true]\n");
+        List<Diagnostic> problems = new ArrayList<>();
+        pipeline(ROOT).compile(spec, dir.resolve("run"), new Pipeline.RunOptions(Optional.of(List.of("/bin/echo", "z".repeat(200_000)))), problems);
+        assertEquals(List.of("4:1 process.argument-too-long"), codes(problems, true));
+        problems.clear();
+        pipeline(ROOT).compile(spec, dir.resolve("run"), new Pipeline.RunOptions(Optional.of(List.of("/bin/echo", "small"))), problems);
+        assertEquals(List.of(), problems);
+    }
+
+    @Test
     void allArgumentsAndVariablesOverAQuarterOfTheDefaultStackAreAnError() throws Exception {
         String chunk = "y".repeat(100_000);
         StringBuilder args = new StringBuilder("/bin/echo");
