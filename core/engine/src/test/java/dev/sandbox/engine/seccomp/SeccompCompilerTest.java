@@ -44,18 +44,19 @@ class SeccompCompilerTest {
         assertTrue(allowed.containsAll(List.of("execve", "read", "write", "exit_group", "rt_sigaction", "setresuid", "capset", "prctl",
                 "chdir", "setsid", "arch_prctl", "modify_ldt", "chroot", "ioctl")), allowed.toString());
         for (String denied : List.of("mount", "umount2", "unshare", "setns", "pivot_root", "open_tree", "move_mount", "fsopen", "bpf",
-                "init_module", "kexec_load", "reboot", "ptrace_nonexistent", "keyctl", "add_key", "userfaultfd")) {
+                "init_module", "kexec_load", "reboot", "keyctl", "add_key", "userfaultfd", "io_uring_setup", "open_by_handle_at")) {
             assertFalse(f.rules().stream().anyMatch(r -> r.startsWith("allow ") && Arrays.asList(r.split(" ")[1].split(",")).contains(denied)),
                     denied + " must not be allowed without its capability");
         }
         // no new namespaces through clone; clone3 says ENOSYS so libc falls back to clone
         assertTrue(f.rules().contains("allow clone 0:masked_eq:2114060288:0"), f.rules().toString());
         assertTrue(f.rules().contains("errno:38 clone3"), f.rules().toString());
-        assertTrue(f.rules().contains("allow socket 0:ne:40"));
+        // every address family but AF_ALG (38) and AF_VSOCK (40)
+        assertTrue(f.rules().containsAll(List.of("allow socket 0:lt:38", "allow socket 0:eq:39", "allow socket 0:gt:40")), f.rules().toString());
         assertTrue(f.rules().contains("allow personality 0:eq:4294967295"));
         // on 4.8+ ptrace can no longer bypass seccomp
         assertTrue(f.rules().contains("allow process_vm_readv,process_vm_writev,ptrace"));
-        assertFalse(f.rules().stream().anyMatch(r -> r.contains("s390") || r.contains("riscv") || r.contains("arm_")), f.rules().toString());
+        assertFalse(f.rules().stream().anyMatch(r -> r.contains("s390_") || r.contains("riscv_flush_icache") || r.contains("arm_")), f.rules().toString());
         assertFalse(f.deniesTiocsti(), "docker's default allows every ioctl: the tty filter is added separately");
         assertEquals("seccomp: docker default (" + f.allowed() + " syscalls allowed, " + f.rules().size() + " rules), errno EPERM otherwise",
                 f.step().summary());
@@ -66,8 +67,9 @@ class SeccompCompilerTest {
         Set<String> caps = new java.util.HashSet<>(DEFAULT_CAPS);
         caps.add("CAP_SYS_ADMIN");
         Filter f = builtIn(new SeccompCompiler.Target("amd64", new int[] {6, 1}, caps));
-        assertTrue(f.rules().contains("allow bpf,clone,clone3,fanotify_init,fsconfig,fsmount,fsopen,fspick,lookup_dcookie,mount,mount_setattr,"
-                + "move_mount,open_tree,perf_event_open,quotactl,quotactl_fd,setdomainname,sethostname,setns,syslog,umount,umount2,unshare"));
+        String admin = f.rules().stream().filter(r -> r.startsWith("allow bpf,clone,clone3,")).findFirst().orElseThrow();
+        assertTrue(List.of(admin.split(" ")[1].split(",")).containsAll(List.of("mount", "umount2", "unshare", "setns", "open_tree", "move_mount",
+                "fsopen", "mount_setattr", "sethostname")), admin);
         assertFalse(f.rules().contains("allow clone 0:masked_eq:2114060288:0"));
         assertFalse(f.rules().contains("errno:38 clone3"));
     }
