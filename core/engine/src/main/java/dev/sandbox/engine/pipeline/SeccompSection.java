@@ -60,7 +60,8 @@ final class SeccompSection {
                 Filter docker = SeccompCompiler.compile(SeccompProfile.parse(builtIn()), "docker default", target);
                 // Why the tty filter first: it allows everything else, so the second seccomp_load() never
                 // depends on the first filter allowing seccomp(2) and what libseccomp calls around it.
-                return new Result(List.of(Filter.tty(), docker), out, Optional.empty());
+                // Same architectures as the profile: a filter kills calls of an architecture it lacks.
+                return new Result(List.of(Filter.tty(docker.arches()), docker), out, Optional.empty());
             } catch (SeccompProfile.ProfileException e) {
                 throw new IllegalStateException("the built-in seccomp profile is broken: " + e.describe(BUILT_IN), e);
             }

@@ -27,10 +27,12 @@ public record Filter(String label, String defaultAction, List<String> arches, Li
     /**
      * The filter that closes TIOCSTI and TIOCLINUX for every profile we build in: the request compared
      * on its low 32 bits (mask 0xFFFFFFFF), since the kernel ignores the high bits of an ioctl
-     * request that a plain 64-bit compare would see (CVE-2019-10063).
+     * request that a plain 64-bit compare would see (CVE-2019-10063). It covers the same
+     * architectures as the profile it goes with: a filter kills a syscall of an architecture it
+     * doesn't list (libseccomp's bad-arch action), so a 32-bit program would die on its first call.
      */
-    public static Filter tty() {
-        return new Filter("tty", "allow", List.of(), List.of("errno:1 ioctl 1:masked_eq:4294967295:21522",
+    public static Filter tty(List<String> arches) {
+        return new Filter("tty", "allow", arches, List.of("errno:1 ioctl 1:masked_eq:4294967295:21522",
                 "errno:1 ioctl 1:masked_eq:4294967295:21532"), 0, true);
     }
 

@@ -173,6 +173,8 @@ class ProcessDefaultsTest {
         // the tty filter first: it allows everything else, so loading the second one never depends on the first
         assertEquals("allow", filters.get(0).arg("default").orElseThrow());
         assertEquals(List.of("errno:1 ioctl 1:masked_eq:4294967295:21522", "errno:1 ioctl 1:masked_eq:4294967295:21532"), filters.get(0).all("rule"));
+        // both list the same architectures: a filter kills a call of an architecture it lacks (32-bit programs on x86-64)
+        assertEquals(filters.get(1).all("arch"), filters.get(0).all("arch"));
         assertEquals("errno:1", filters.get(1).arg("default").orElseThrow());
         assertTrue(filters.get(1).summary().startsWith("seccomp: docker default ("), filters.get(1).summary());
         assertTrue(filters.get(1).summary().endsWith("syscalls allowed, " + filters.get(1).all("rule").size() + " rules), errno EPERM otherwise"));

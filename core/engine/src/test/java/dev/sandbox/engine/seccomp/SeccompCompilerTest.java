@@ -101,8 +101,9 @@ class SeccompCompilerTest {
 
     @Test
     void theTtyFilterDeniesTiocstiAndTiocLinuxOnTheLow32BitsOnly() {
-        Filter tty = Filter.tty();
+        Filter tty = Filter.tty(List.of("x86_64", "x86", "x32"));
         assertEquals("allow", tty.defaultAction());
+        assertEquals(List.of("x86_64", "x86", "x32"), tty.arches(), "a filter kills calls of architectures it doesn't list");
         assertEquals(List.of("errno:1 ioctl 1:masked_eq:4294967295:21522", "errno:1 ioctl 1:masked_eq:4294967295:21532"), tty.rules());
         assertTrue(tty.deniesTiocsti());
     }
