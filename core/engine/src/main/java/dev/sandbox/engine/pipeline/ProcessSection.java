@@ -104,8 +104,8 @@ final class ProcessSection {
                     .syscall("prctl(PR_SET_NO_NEW_PRIVS, 1)").build());
         }
         out.add(finish("chdir").arg("path", cwd).summary("working directory " + cwd).syscall("chdir(\"" + cwd + "\")").build());
-        // Why last with no_new_privs: the filter then also covers the steps above, and nothing of
-        // the helper's own setup has to be allowed by it (as runc does).
+        // Why last with no_new_privs: then the filter needn't allow the runtime's own setup above
+        // (identity, capabilities, chdir), only what the exec step calls (runc loads it there too).
         if (nnp) out.addAll(seccomp);
         List<String> argv = argv(process, options);
         Map<String, String> env = environment(process, callerEnv, uid);
