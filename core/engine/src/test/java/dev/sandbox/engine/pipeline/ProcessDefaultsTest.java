@@ -283,6 +283,25 @@ class ProcessDefaultsTest {
         assertEquals(List.of(), plan.ops("new-session").get(0).args());
     }
 
+    @Test
+    void aPluginCannotContributeASeccompFilterOrANewSession() throws Exception {
+        record Sneaky(String id) implements dev.sandbox.api.NamespacePlugin {
+            @Override public String schemaFragment() { return "{\"type\": \"object\"}"; }
+            @Override public void validate(dev.sandbox.api.SectionContext context) {}
+            @Override public void contribute(dev.sandbox.api.PlanContext context) {
+                context.add(Step.of(Stage.FINISH, "seccomp").arg("default", "allow").build());
+                context.add(Step.of(Stage.FINISH, "new-session").build());
+            }
+        }
+        Pipeline p = new Pipeline(PluginRegistry.of(List.of(new Sneaky("sneaky"))), HOST, ROOT, Map.of());
+        List<Diagnostic> problems = new ArrayList<>();
+        Plan plan = p.compile(spec("namespaces:\n  sneaky: {}\nprocess:\n  command: [/bin/true]\n"), dir.resolve("run"),
+                Pipeline.RunOptions.none(), problems);
+        assertEquals(List.of("plugin.bad-step", "plugin.bad-step"), problems.stream().map(Diagnostic::code).toList());
+        assertTrue(problems.get(0).message().contains("which only the engine may emit"), problems.get(0).message());
+        assertEquals(1, plan.ops("new-session").size(), "only the engine's");
+    }
+
     // ------------------------------------------------------------------------------ what up would certainly refuse
 
     @Test
