@@ -127,9 +127,13 @@ final class EngineChecks {
         }
     }
 
-    /** Ids setresuid/setresgid/setgroups would take; in a new user namespace the user plugin checks them against its maps. */
+    /**
+     * Ids setresuid/setresgid/setgroups would take: 32-bit, and (uid_t)-1 means "unchanged" to the
+     * kernel, so any number past 4294967294 is an error — with or without a user namespace (whose
+     * plugin then checks the ids against its maps). Numbers are read exactly ({@code 1e400} is a
+     * number too: before, it fell back to 0 and the target ran as root).
+     */
     private static void checkIds(SpecNode root, List<Diagnostic> out) {
-        if (Pipeline.creates(root.get("namespaces"), NamespaceTable.USER)) return;
         SpecNode user = root.get("process").get("user");
         List<SpecNode> ids = new ArrayList<>(List.of(user.get("uid"), user.get("gid")));
         ids.addAll(user.get("groups").elements());
@@ -137,9 +141,9 @@ final class EngineChecks {
             if (id.kind() != SpecNode.Kind.NUMBER) continue;
             java.math.BigInteger value;
             try {
-                value = new java.math.BigInteger(id.text());
-            } catch (NumberFormatException e) {
-                continue; // not an integer: the schema says so
+                value = new java.math.BigDecimal(id.text()).toBigIntegerExact();
+            } catch (NumberFormatException | ArithmeticException e) {
+                continue; // not an integer (1.5, .inf): the schema says so
             }
             if (value.compareTo(java.math.BigInteger.valueOf(MAX_ID)) > 0) {
                 out.add(Diagnostic.error("process.id-out-of-range", "id " + id.text() + " is not a usable user or group id: ids are 32-bit"

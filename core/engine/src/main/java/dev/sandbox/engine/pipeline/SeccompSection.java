@@ -2,6 +2,7 @@ package dev.sandbox.engine.pipeline;
 
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.SpecNode;
+import dev.sandbox.engine.seccomp.BuiltInProfile;
 import dev.sandbox.engine.seccomp.Filter;
 import dev.sandbox.engine.seccomp.SeccompCompiler;
 import dev.sandbox.engine.seccomp.SeccompProfile;
@@ -25,7 +26,7 @@ final class SeccompSection {
 
     static final String DEFAULT = "default";
     static final String UNCONFINED = "unconfined";
-    private static final String BUILT_IN = "/dev/sandbox/engine/seccomp/default.json";
+    private static final String BUILT_IN = BuiltInProfile.NAME;
 
     /** The filters to load, in order; the problems found; the profile file read (for the plan cache). */
     record Result(List<Filter> filters, List<Diagnostic> diagnostics, Optional<Input> input) {}
@@ -115,11 +116,6 @@ final class SeccompSection {
     }
 
     static byte[] builtIn() {
-        try (InputStream in = SeccompSection.class.getResourceAsStream(BUILT_IN)) {
-            if (in == null) throw new IllegalStateException(BUILT_IN + " is missing from the engine jar");
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return BuiltInProfile.bytes();
     }
 }

@@ -310,13 +310,33 @@ class ProcessDefaultsTest {
         assertEquals(List.of("6:15 process.id-out-of-range", "6:56 process.id-out-of-range"), codes(ds, true));
     }
 
+    /** Regression: a number in exponent form fell back to 0 and the target ran as root. */
+    @Test
+    void idsInExponentFormOrPast64BitsAreErrorsWithAndWithoutAUserNamespace() throws Exception {
+        assertEquals(List.of("6:15 process.id-out-of-range"),
+                codes(validate(ROOT, "process:\n  command: [/bin/true]\n  user: {uid: 1e400}\n"), true));
+        List<String> inUserNs = codes(validate(ROOT, "namespaces: {user: {}}\nprocess:\n  command: [/bin/true]\n"
+                + "  user: {uid: 999999999999999999999999999999}\n"), true);
+        assertTrue(inUserNs.contains("7:15 process.id-out-of-range"), inUserNs.toString());
+    }
+
     @Test
     void oneArgumentOrVariableOverMaxArgStrlenIsAnError() throws Exception {
-        String big = "x".repeat(131072);
-        String ok = "x".repeat(131071);
-        List<Diagnostic> ds = validate(ROOT, "process:\n  command: [/bin/echo, " + ok + ", " + big + "]\n  env: {SMALL: a, BIG: " + big + "}\n");
-        assertEquals(List.of("5:131097 process.argument-too-long", "6:24 process.env-too-long"), codes(ds, true));
+        // Lines of a spec are at most 64 Ki characters (spec.line-too-long): long values are block
+        // scalars, and an alias repeats one without repeating its text.
+        String ok = block(128, 1023, "");    // 128 lines of 1023, joined by newlines: 131071 characters
+        String big = block(128, 1023, "x");  // one more: 131072, 131073 bytes with the NUL
+        List<Diagnostic> ds = validate(ROOT, "process:\n  command:\n    - /bin/echo\n    - |-\n" + ok + "    - &big |-\n" + big
+                + "  env: {SMALL: a, BIG: *big}\n");
+        assertEquals(List.of("136:7 process.argument-too-long", "265:24 process.env-too-long"), codes(ds, true));
         assertTrue(ds.get(0).message().contains("131073 bytes") && ds.get(0).message().contains("MAX_ARG_STRLEN"), ds.get(0).message());
+    }
+
+    /** A literal block scalar's lines, indented for a list item's value: {@code lines} lines of {@code width} 'x', then {@code tail}. */
+    private static String block(int lines, int width, String tail) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < lines; i++) b.append("      ").append("x".repeat(width)).append(i == lines - 1 ? tail : "").append('\n');
+        return b.toString();
     }
 
     @Test
@@ -332,15 +352,15 @@ class ProcessDefaultsTest {
 
     @Test
     void allArgumentsAndVariablesOverAQuarterOfTheDefaultStackAreAnError() throws Exception {
-        String chunk = "y".repeat(100_000);
-        StringBuilder args = new StringBuilder("/bin/echo");
-        for (int i = 0; i < 21; i++) args.append(", ").append(chunk);
-        List<Diagnostic> ds = validate(ROOT, "process:\n  command: [" + args + "]\n");
+        // one 99,999-character value (100 lines of 999, block scalar), then aliases of it
+        String chunk = "    - &chunk |-\n" + block(100, 999, "").replace("      ", "      ");
+        StringBuilder args = new StringBuilder("process:\n  command:\n    - /bin/echo\n").append(chunk);
+        for (int i = 0; i < 20; i++) args.append("    - *chunk\n");
+        List<Diagnostic> ds = validate(ROOT, args.toString());
         assertEquals(List.of("4:1 process.exec-too-large"), codes(ds, true));
         assertTrue(ds.get(0).message().contains("2097152") && ds.get(0).message().contains("8 MiB"), ds.get(0).message());
-        args.setLength(0);
-        args.append("/bin/echo");
-        for (int i = 0; i < 20; i++) args.append(", ").append(chunk);
-        assertEquals(List.of(), codes(validate(ROOT, "process:\n  command: [" + args + "]\n"), true), "2,000,000 bytes fit");
+        StringBuilder fits = new StringBuilder("process:\n  command:\n    - /bin/echo\n").append(chunk);
+        for (int i = 0; i < 19; i++) fits.append("    - *chunk\n");
+        assertEquals(List.of(), codes(validate(ROOT, fits.toString()), true), "20 x 100,000 bytes fit");
     }
 }
