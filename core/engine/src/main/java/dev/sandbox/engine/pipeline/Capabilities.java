@@ -43,7 +43,12 @@ public final class Capabilities {
     /** The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap), or the last one in {@link #NAMES}. */
     static int lastCap() {
         try {
-            int last = Integer.parseInt(java.nio.file.Files.readString(java.nio.file.Path.of("/proc/sys/kernel/cap_last_cap")).strip());
+            // Why a stream: JDK 17's Files.readString trusts st_size, which is 0 for /proc files, and returned "4" for "40\n"
+            String text;
+            try (java.io.InputStream in = java.nio.file.Files.newInputStream(java.nio.file.Path.of("/proc/sys/kernel/cap_last_cap"))) {
+                text = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+            }
+            int last = Integer.parseInt(text.strip());
             return Math.min(last, NAMES.size() - 1);
         } catch (java.io.IOException | RuntimeException e) {
             return NAMES.size() - 1;
