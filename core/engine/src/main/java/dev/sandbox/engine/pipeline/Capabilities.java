@@ -28,7 +28,7 @@ public final class Capabilities {
     private Capabilities() {}
 
     /** The default set for a uid: {@link #DEFAULT} (+ CAP_NET_RAW in a new network namespace) for 0, none for any other. */
-    static List<String> defaults(long uid, boolean newNet) {
+    public static List<String> defaults(long uid, boolean newNet) {
         if (uid != 0) return List.of();
         List<String> out = new java.util.ArrayList<>(DEFAULT);
         if (newNet) out.add("CAP_NET_RAW");
