@@ -212,6 +212,7 @@ int main(int argc, char **argv)
     load_plan();
     g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
 
+    open_joins();
     run_stage(ST_ENTER);
     /* Why dumpable for this window only: the controller (or newuidmap) writes our uid_map/gid_map, and
      * /proc/<pid>/ files of a non-dumpable process belong to root. Nothing else is in the new user

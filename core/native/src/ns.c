@@ -19,16 +19,47 @@ static const struct name_val clocks[] = { { "monotonic", 1 }, { "boottime", 1 },
 /* ------------------------------------------------------------------------------------------ */
 /* Stage enter (H)                                                                            */
 
+/* The namespace file of every join step, opened by open_joins(); indexed like g.steps. */
+static int *join_fds;
+
+/* Why every file is opened before the first setns (as nsenter does): once the mount namespace is
+ * joined, a later /proc/PID/ns/<type> resolves in the joined sandbox's /proc, where PID is another
+ * process or none (ENOENT); and once the user namespace is joined, we lack the privilege over the
+ * host's /proc. The setns calls keep the plan's order (the controller puts the user namespace last:
+ * joining it first would drop our capabilities over the others). */
+void open_joins(void)
+{
+    for (int i = 0; i < g.nsteps; i++) {
+        const struct step *s = &g.steps[i];
+        if (s->op->fn != op_join)
+            continue;
+        if (!join_fds) {
+            join_fds = calloc((size_t)g.nsteps, sizeof *join_fds);
+            if (!join_fds)
+                die(125, "calloc", NULL, NULL, ENOMEM, NULL);
+        }
+        g.cur = s;
+        const char *path = get(s, "path");
+        one_name(s, "type", ns_types, 0); /* a bad type is reported before anything is opened */
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        check(fd, "open", "join", path);
+        join_fds[i] = fd + 1; /* 0: not opened */
+    }
+    g.cur = NULL;
+}
+
 void op_join(const struct step *s)
 {
     const char *path = get(s, "path"), *type = get(s, "type");
     int nstype = (int)one_name(s, "type", ns_types, 0);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    check(fd, "open", "join", path);
+    int fd = join_fds ? join_fds[s - g.steps] - 1 : -1;
+    if (fd < 0)
+        die(125, "setns", type, path, EBADF, "internal: the namespace file was not opened before stage enter");
     check(setns(fd, nstype), "setns", type, path);
     if (nstype == CLONE_NEWUSER)
         g.userns = s;
     close(fd);
+    join_fds[s - g.steps] = 0;
 }
 
 /* A number from a /proc/sys file, or -1 when it is missing or not a number. */
