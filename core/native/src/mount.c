@@ -365,14 +365,84 @@ static const char *fs_log(int fsfd, char *buf, size_t size)
     return buf[0] ? buf : NULL;
 }
 
-static _Noreturn void fs_error(int fsfd, const char *sys, const char *fstype, const char *target)
+/* In a user namespace other than the host's? (Its uid_map is not the identity map of all ids.) */
+static bool in_user_namespace(void)
+{
+    char buf[128] = "";
+    int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    unsigned long inside, outside, count;
+    return n > 0 && !(sscanf(buf, "%lu %lu %lu", &inside, &outside, &count) == 3 && inside == 0 && outside == 0 &&
+                      count == 4294967295UL);
+}
+
+/* A mountinfo path in place: \040 (space), \011, \012, \134 back to bytes. */
+static void unescape_octal(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+}
+
+/* The first mount strictly below one of the overlay's lower dirs (from `data`'s lowerdir=), as a hint.
+ * Why it matters: in a user namespace overlayfs clones each lower dir as a private mount, and the
+ * kernel refuses (EINVAL; only its log says "failed to clone lowerpath") a tree with mounts that came
+ * from the host's mount namespace: they are locked to their parent, since a clone without them would
+ * show what they cover. */
+static bool overlay_submount(const char *data, char *hint, size_t size)
+{
+    const char *lower = NULL;
+    for (const char *p = data; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        if (strncmp(p, "lowerdir=", 9) == 0)
+            lower = p + 9;
+    }
+    FILE *f = lower ? fopen("/proc/self/mountinfo", "re") : NULL;
+    if (!f)
+        return false;
+    char line[4096], mp[PATH_MAX], fstype[64];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        const char *sep = strstr(line, " - ");
+        if (sscanf(line, "%*u %*u %*s %*s %4095s", mp) != 1 || !sep || sscanf(sep + 3, "%63s", fstype) != 1)
+            continue;
+        unescape_octal(mp);
+        for (const char *d = lower; *d && *d != ',' && !found; d += strcspn(d, ":,") + (d[strcspn(d, ":,")] == ':')) {
+            size_t n = strcspn(d, ":,");
+            while (n > 1 && d[n - 1] == '/')
+                n--;
+            if (n > 0 && strncmp(mp, d, n) == 0 && (mp[n] == '/' || (n == 1 && d[0] == '/' && mp[1])) && mp[n + (n > 1)]) {
+                (void)!snprintf(hint, size, "the lower directory %.*s has a mount below it: %s (%s); in a user namespace "
+                                "the kernel can't use a lower directory with mounts below it that come from the host "
+                                "(they are locked; the kernel logs 'failed to clone lowerpath'): choose a lower directory "
+                                "without mounts below it, or unmount that one on the host", (int)n, d, mp, fstype);
+                found = true;
+            }
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+static _Noreturn void fs_error(int fsfd, const char *sys, const char *fstype, const char *data, const char *target)
 {
     int err = errno;
-    char log[1024], hint[1536], buf[PATH_MAX];
+    char log[1024], hint[2 * PATH_MAX + 1024], buf[PATH_MAX];
     const char *table = find_hint("mount", fstype, err);
     const char *msg = fs_log(fsfd, log, sizeof log);
     if (msg)
         snprintf(hint, sizeof hint, "the kernel says: %s%s%s", msg, table ? "; " : "", table ? table : "");
+    else if (err == EINVAL && strcmp(fstype, "overlay") == 0 && in_user_namespace() &&
+             overlay_submount(data, hint, sizeof hint))
+        msg = hint;
     die(125, sys, fstype, shown(target, buf), err, msg ? hint : table);
 }
 
@@ -387,7 +457,7 @@ static void fs_mount(const char *fstype, const char *source, const char *data, u
         die(125, "fsopen", fstype, shown(target, buf), errno, find_hint("mount", fstype, errno));
     }
     if (source && sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "source", source, 0) < 0)
-        fs_error(fsfd, "fsconfig", fstype, target);
+        fs_error(fsfd, "fsconfig", fstype, data, target);
     char *opts = data ? strdup(data) : NULL;
     for (char *rest = opts, *opt; rest && (opt = strsep(&rest, ",")) != NULL;) {
         if (!*opt)
@@ -398,7 +468,7 @@ static void fs_mount(const char *fstype, const char *source, const char *data, u
         int rc = eq ? sys_fsconfig(fsfd, FSCONFIG_SET_STRING, opt, eq + 1, 0)
                     : sys_fsconfig(fsfd, FSCONFIG_SET_FLAG, opt, NULL, 0);
         if (rc < 0)
-            fs_error(fsfd, "fsconfig", fstype, target);
+            fs_error(fsfd, "fsconfig", fstype, data, target);
     }
     free(opts);
     /* Superblock flags of mount(2) are options here. */
@@ -407,12 +477,12 @@ static void fs_mount(const char *fstype, const char *source, const char *data, u
         { MS_SILENT, "silent" } };
     for (size_t i = 0; i < sizeof sb / sizeof sb[0]; i++)
         if ((flags & sb[i].flag) && sys_fsconfig(fsfd, FSCONFIG_SET_FLAG, sb[i].name, NULL, 0) < 0)
-            fs_error(fsfd, "fsconfig", fstype, target);
+            fs_error(fsfd, "fsconfig", fstype, data, target);
     if (sys_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-        fs_error(fsfd, "fsconfig", fstype, target);
+        fs_error(fsfd, "fsconfig", fstype, data, target);
     int mfd = sys_fsmount(fsfd, FSMOUNT_CLOEXEC, mount_attrs_of(flags));
     if (mfd < 0)
-        fs_error(fsfd, "fsmount", fstype, target);
+        fs_error(fsfd, "fsmount", fstype, data, target);
     close(fsfd);
     attach(mfd, target_fd, "move_mount", fstype, target);
     close(mfd);
