@@ -14,7 +14,8 @@
  *  listen(SOCKET); spawn H ------->  fexecve(sealed memfd copy of itself)
  *                                    PR_SET_DUMPABLE 0 (until execve)
  *                                    connect(SOCKET); parse FILE
- *                                    stage enter: join..., unshare-user
+ *                                    stage enter: open every join file,
+ *                                    then setns each; unshare-user
  *                                    [new user ns: PR_SET_DUMPABLE 1]
  *             <------------------ "ENTERED <pid of H>"
  *  stage identity: setgroups,
