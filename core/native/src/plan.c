@@ -34,6 +34,7 @@ const struct op ops[] = {
     { ST_FINISH, "setdomainname", "name", op_sethostname },
     { ST_FINISH, "link-up", "name", op_link_up },
     { ST_FINISH, "chdir", "path", op_chdir },
+    { ST_FINISH, "setrlimit", "resource soft hard", op_setrlimit },
     { ST_FINISH, "setgroups", "groups", op_setgroups },
     { ST_FINISH, "setresgid", "gid", op_setresgid },
     { ST_FINISH, "setresuid", "uid", op_setresuid },
@@ -169,7 +170,14 @@ static int fail(struct plan_error *err, int line, const char *fmt, ...)
 /* ------------------------------------------------------------------------------------------ */
 /* Plan parsing                                                                               */
 
-/* Percent-decoding in place: only %25 %09 %0A exist. */
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decoding in place: %25 %09 %0A, and %80..%FF for a byte that is not part of valid UTF-8
+ * (an argument from the command line is bytes, not text: issue 8). Nothing else is escaped, so
+ * each byte has one spelling; %00 can't exist (argv and envp are NUL-terminated strings). */
 static bool decode(char *s)
 {
     char *w = s;
@@ -178,14 +186,13 @@ static bool decode(char *s)
             *w++ = *r++;
             continue;
         }
-        if (r[1] == '2' && r[2] == '5')
-            *w++ = '%';
-        else if (r[1] == '0' && r[2] == '9')
-            *w++ = '\t';
-        else if (r[1] == '0' && (r[2] == 'A' || r[2] == 'a'))
-            *w++ = '\n';
-        else
+        int hi = hex_digit(r[1]), lo = hi < 0 ? -1 : hex_digit(r[2]);
+        if (lo < 0)
             return false;
+        int byte = hi << 4 | lo;
+        if (byte != '%' && byte != '\t' && byte != '\n' && byte < 0x80)
+            return false;
+        *w++ = (char)byte;
         r += 3;
     }
     *w = '\0';
@@ -261,7 +268,7 @@ static int parse_line(struct plan *plan, char *line, int lineno, struct plan_err
             return fail(err, lineno, "%s: field '%s' is not key=value", opname, field);
         *eq = '\0';
         if (!decode(eq + 1))
-            return fail(err, lineno, "%s: bad %% escape in %s= (only %%25 %%09 %%0A exist)", opname, field);
+            return fail(err, lineno, "%s: bad %% escape in %s= (only %%25 %%09 %%0A and %%80..%%FF exist)", opname, field);
         kv[st->nkv++] = (struct kv){ field, eq + 1 };
     }
     return check_keys(st, err);

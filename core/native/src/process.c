@@ -110,6 +110,49 @@ void op_setresuid(const struct step *s)
     arm_pdeathsig(); /* Why again: a change of the effective uid clears the parent-death signal. */
 }
 
+/* The resources of setrlimit(2) by the names the plan uses (RLIMIT_ without the prefix). */
+static const struct name_val rlimit_names[] = {
+    { "AS", RLIMIT_AS }, { "CORE", RLIMIT_CORE }, { "CPU", RLIMIT_CPU }, { "DATA", RLIMIT_DATA },
+    { "FSIZE", RLIMIT_FSIZE }, { "LOCKS", RLIMIT_LOCKS }, { "MEMLOCK", RLIMIT_MEMLOCK },
+    { "MSGQUEUE", RLIMIT_MSGQUEUE }, { "NICE", RLIMIT_NICE }, { "NOFILE", RLIMIT_NOFILE },
+    { "NPROC", RLIMIT_NPROC }, { "RSS", RLIMIT_RSS }, { "RTPRIO", RLIMIT_RTPRIO }, { "RTTIME", RLIMIT_RTTIME },
+    { "SIGPENDING", RLIMIT_SIGPENDING }, { "STACK", RLIMIT_STACK }, { NULL, 0 } };
+
+/* A limit: decimal digits, or `unlimited` (RLIM_INFINITY). */
+static rlim_t rlimit_value(const struct step *s, const char *key)
+{
+    const char *v = get(s, key);
+    if (strcmp(v, "unlimited") == 0)
+        return RLIM_INFINITY;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || *end || errno || n >= (unsigned long long)RLIM_INFINITY)
+        bad_value("%s=%s is not a number below 2^64-1 or 'unlimited'", key, v);
+    return (rlim_t)n;
+}
+
+void op_setrlimit(const struct step *s)
+{
+    int resource = (int)one_name(s, "resource", rlimit_names, 0);
+    struct rlimit rl = { .rlim_cur = rlimit_value(s, "soft"), .rlim_max = rlimit_value(s, "hard") };
+    if (rl.rlim_cur > rl.rlim_max)
+        bad_value("soft=%s is above hard=%s", get(s, "soft"), get(s, "hard"));
+    char what[64];
+    snprintf(what, sizeof what, "RLIMIT_%s", get(s, "resource"));
+    if (setrlimit(resource, &rl) == 0)
+        return;
+    int err = errno;
+    const char *hint = NULL;
+    if (err == EPERM && resource == RLIMIT_NOFILE)
+        hint = "raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace, and nofile can't go above "
+               "fs.nr_open (/proc/sys/fs/nr_open)";
+    else if (err == EPERM)
+        hint = "raising a hard limit needs CAP_SYS_RESOURCE in the initial user namespace (a rootless sandbox can only "
+               "lower its limits)";
+    die(125, "setrlimit", NULL, what, err, hint);
+}
+
 static int capset_all(uint64_t eff, uint64_t perm, uint64_t inh)
 {
     struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };

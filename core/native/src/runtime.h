@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -185,6 +186,7 @@ void op_chdir(const struct step *s);
 void op_setgroups(const struct step *s);
 void op_setresgid(const struct step *s);
 void op_setresuid(const struct step *s);
+void op_setrlimit(const struct step *s);
 void op_capabilities(const struct step *s);
 void op_no_new_privs(const struct step *s);
 void op_close_fds(const struct step *s);

@@ -109,7 +109,22 @@ static void test_escapes(void)
         CHECK(strcmp(s->kv[3].key, "env") == 0 && strcmp(s->kv[3].val, "K=V=W") == 0, "the value is after the first =");
     }
     done(&p);
-    BAD(MIN_CLONE "finish\texec\targ=%41\n", 2, "bad % escape in arg=");
+    /* bytes that are not valid UTF-8 (an argument from the command line): %80..%FF, either case */
+    p = parse(MIN_CLONE "finish\texec\targ=%FF%fe-raw\targ=%C3%a9\targ=\xc3\xa9\n");
+    CHECK(p.rc == 0, "%s", p.err.msg);
+    if (p.rc == 0) {
+        const struct step *s = &p.plan.steps[1];
+        CHECK(memcmp(s->kv[0].val, "\xff\xfe-raw", 7) == 0 && strlen(s->kv[0].val) == 6, "raw bytes: '%s'", s->kv[0].val);
+        CHECK(strcmp(s->kv[1].val, "\xc3\xa9") == 0, "escaped bytes decode even when they form UTF-8");
+        CHECK(strcmp(s->kv[2].val, "\xc3\xa9") == 0, "UTF-8 text passes unchanged");
+    }
+    done(&p);
+    BAD(MIN_CLONE "finish\texec\targ=%41\n", 2, "bad % escape in arg=");  /* ASCII has one spelling: itself */
+    BAD(MIN_CLONE "finish\texec\targ=%7F\n", 2, "bad % escape");
+    BAD(MIN_CLONE "finish\texec\targ=%00\n", 2, "bad % escape");         /* NUL can't be in argv */
+    BAD(MIN_CLONE "finish\texec\targ=%G0\n", 2, "bad % escape");
+    BAD(MIN_CLONE "finish\texec\targ=%F\n", 2, "bad % escape");
+    BAD(MIN_CLONE "finish\texec\targ=%-1\n", 2, "bad % escape");
     BAD(MIN_CLONE "finish\texec\targ=%2\n", 2, "bad % escape");
     BAD(MIN_CLONE "finish\texec\targ=x%\n", 2, "bad % escape");
     BAD(MIN_CLONE "finish\texec\targ=%0\n", 2, "bad % escape");
@@ -157,6 +172,13 @@ static void test_keys(void)
     OK(MIN_CLONE "finish\tseccomp\tdefault=allow\n" MIN_EXEC);      /* '*' may be absent */
     OK(MIN_CLONE "finish\tseccomp\tdefault=allow\tarch=x86_64\tarch=x86\trule=a\trule=b\n" MIN_EXEC);
     BAD(MIN_CLONE "finish\tno-new-privs\tx=1\n" MIN_EXEC, 2, "no-new-privs: unknown key 'x'"); /* an op without keys */
+    /* setrlimit: resource, soft and hard, once each (values are checked when the step runs) */
+    OK(MIN_CLONE "finish\tsetrlimit\tresource=NOFILE\tsoft=1024\thard=1024\n" MIN_EXEC);
+    OK(MIN_CLONE "finish\tsetrlimit\tresource=CORE\tsoft=0\thard=unlimited\n" MIN_EXEC);
+    BAD(MIN_CLONE "finish\tsetrlimit\tresource=NOFILE\tsoft=1\n" MIN_EXEC, 2, "setrlimit: key 'hard' must appear once (found 0)");
+    BAD(MIN_CLONE "finish\tsetrlimit\tresource=NOFILE\tsoft=1\thard=1\thard=2\n" MIN_EXEC, 2, "key 'hard' must appear once (found 2)");
+    BAD(MIN_CLONE "finish\tsetrlimit\tresource=NOFILE\tlimit=1\tsoft=1\thard=1\n" MIN_EXEC, 2, "setrlimit: unknown key 'limit'");
+    BAD("mounts\tsetrlimit\tresource=NOFILE\tsoft=1\thard=1\n" MINIMAL, 1, "unknown op 'setrlimit' in stage mounts");
     /* every op's required keys, from the table itself: a step with none of them is refused */
     for (size_t i = 0; i < nops; i++) {
         char line[256];
