@@ -3,6 +3,7 @@ package dev.sandbox.api;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /** Facts about the host the plan is compiled for, detected once by the engine. */
 public interface HostFacts {
@@ -22,4 +23,17 @@ public interface HostFacts {
 
     /** Subordinate gid ranges granted to the caller in /etc/subgid as {start, count} pairs. */
     List<long[]> subgids();
+
+    /**
+     * The caller's current hard resource limit by setrlimit(2)'s name without {@code RLIMIT_}, in lower case
+     * ({@code nofile}); -1 for unlimited; empty when unknown. A rootless caller can't raise a hard limit.
+     */
+    default OptionalLong hardLimit(String name) {
+        return OptionalLong.empty();
+    }
+
+    /** {@code fs.nr_open}: the most file descriptors a process may have (nofile's ceiling); empty when unknown. */
+    default OptionalLong nrOpen() {
+        return OptionalLong.empty();
+    }
 }

@@ -35,6 +35,7 @@ public final class Ops {
             Map.entry("setdomainname", Set.of(Stage.FINISH)),
             Map.entry("link-up", Set.of(Stage.FINISH)),
             Map.entry("chdir", Set.of(Stage.FINISH)),
+            Map.entry("setrlimit", Set.of(Stage.FINISH)),
             Map.entry("setgroups", Set.of(Stage.FINISH)),
             Map.entry("setresgid", Set.of(Stage.FINISH)),
             Map.entry("setresuid", Set.of(Stage.FINISH)),
@@ -57,10 +58,10 @@ public final class Ops {
 
     /**
      * Ops only the engine emits: namespace creation and joins (from its execution-stage table) and the
-     * {@code process:} section (identity, capabilities, seccomp, the new session). A plugin contributing one of them is rejected, so no plugin can replace
+     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session). A plugin contributing one of them is rejected, so no plugin can replace
      * the target or reorder the kernel's required sequence.
      */
-    public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setgroups",
+    public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setrlimit", "setgroups",
             "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp");
 
     /** May a plugin contribute this step? */

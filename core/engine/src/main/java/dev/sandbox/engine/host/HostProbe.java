@@ -7,11 +7,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /** Reads the host facts the plan depends on: the cgroup layout and the caller's subordinate ids. */
 public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, List<Path> cgroupV1Mounts,
-                        List<long[]> subuids, List<long[]> subgids) implements HostFacts {
+                        List<long[]> subuids, List<long[]> subgids, Map<String, Long> hardLimits, OptionalLong nrOpen)
+        implements HostFacts {
 
     public static HostProbe detect(Caller caller) {
         Optional<Path> cgroup2 = Optional.empty();
@@ -24,7 +27,55 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
                 : (v1.isEmpty() ? CgroupLayout.NONE : CgroupLayout.V1);
         return new HostProbe(layout, cgroup2, List.copyOf(v1),
                 subordinate(Path.of("/etc/subuid"), caller.userName(), caller.uid()),
-                subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid()));
+                subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid()),
+                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")));
+    }
+
+    @Override
+    public OptionalLong hardLimit(String name) {
+        Long v = hardLimits.get(name);
+        return v == null ? OptionalLong.empty() : OptionalLong.of(v);
+    }
+
+    /** Row names of /proc/self/limits (fs/proc/base.c lnames) by setrlimit(2)'s lower-case names. */
+    private static final Map<String, String> LIMIT_ROWS = Map.ofEntries(Map.entry("Max cpu time", "cpu"),
+            Map.entry("Max file size", "fsize"), Map.entry("Max data size", "data"), Map.entry("Max stack size", "stack"),
+            Map.entry("Max core file size", "core"), Map.entry("Max resident set", "rss"), Map.entry("Max processes", "nproc"),
+            Map.entry("Max open files", "nofile"), Map.entry("Max locked memory", "memlock"), Map.entry("Max address space", "as"),
+            Map.entry("Max file locks", "locks"), Map.entry("Max pending signals", "sigpending"),
+            Map.entry("Max msgqueue size", "msgqueue"), Map.entry("Max nice priority", "nice"),
+            Map.entry("Max realtime priority", "rtprio"), Map.entry("Max realtime timeout", "rttime"));
+
+    /**
+     * The hard limits of this process (the JVM's are the caller's: it inherited them; the JVM raises its own nofile
+     * <em>soft</em> limit, never the hard one). Columns: name (padded to 26), soft (21), hard (21), units.
+     */
+    static Map<String, Long> hardLimits(Path file) {
+        Map<String, Long> out = new java.util.HashMap<>();
+        try {
+            for (String line : Files.readAllLines(file)) {
+                if (line.length() < 47) continue;
+                String name = LIMIT_ROWS.get(line.substring(0, 25).trim());
+                String[] rest = line.substring(25).trim().split("\\s+");
+                if (name == null || rest.length < 2) continue;
+                try {
+                    out.put(name, rest[1].equals("unlimited") ? -1L : Long.parseLong(rest[1]));
+                } catch (NumberFormatException ignored) {
+                    // an unexpected format: that limit stays unknown
+                }
+            }
+        } catch (IOException e) {
+            return Map.of();
+        }
+        return Map.copyOf(out);
+    }
+
+    private static OptionalLong number(Path file) {
+        try {
+            return OptionalLong.of(Long.parseLong(Files.readString(file).trim()));
+        } catch (IOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
     }
 
     /** Ranges from /etc/subuid or /etc/subgid whose owner is the caller's name or uid. */

@@ -47,6 +47,7 @@ final class EngineChecks {
                     "add 'user: {}' under namespaces (you become root inside, mapped to your own uid)"));
         }
         checkProcess(root.get("process"), out);
+        out.addAll(Rlimits.check(root, caller, host));
         checkPrivileges(root, caller, out);
         checkIds(root, out);
         checkExecSize(root, callerEnv, out);

@@ -71,6 +71,8 @@ final class ProcessSection {
         long uid = id.switchIdentity() ? id.uid() : 0; // without a switch, HOME and the summaries keep today's meaning
         boolean nnp = noNewPrivileges(process);
 
+        // Why first: see Rlimits.steps (CAP_SYS_RESOURCE and RLIMIT_NPROC before setresuid).
+        out.addAll(Rlimits.steps(process));
         // Why here without no_new_privs: seccomp(2) then needs CAP_SYS_ADMIN, which the identity and
         // capabilities steps below drop (runc loads it at the same point, seccomp(2) EACCES otherwise).
         if (!nnp) out.addAll(seccomp);
