@@ -26,6 +26,7 @@ public final class Launch {
             CdsTraining.run(Path.of(args[1]));
             return;
         }
+        args = RawArgs.restore(args); // the command after -- as bytes (issue 8)
         if (args.length > 0 && args[0].equals("up")) {
             Optional<Integer> code;
             try {

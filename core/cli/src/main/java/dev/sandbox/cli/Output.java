@@ -9,6 +9,7 @@ import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
+import dev.sandbox.engine.runtime.RawText;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.List;
@@ -60,8 +61,9 @@ final class Output {
                 current = step.stage();
                 w.printf("%n%s  [%s]%n", current.wireName(), current.executor().name().toLowerCase());
             }
-            w.printf("  %3d  %-18s %-7s %s%n", index, step.op(), step.plugin(), step.summary());
-            if (!step.syscall().isEmpty()) w.printf("       %-18s %-7s → %s%n", "", "", step.syscall());
+            // an argument's bytes that are not UTF-8 show as \xff (RawText)
+            w.printf("  %3d  %-18s %-7s %s%n", index, step.op(), step.plugin(), RawText.display(step.summary()));
+            if (!step.syscall().isEmpty()) w.printf("       %-18s %-7s → %s%n", "", "", RawText.display(step.syscall()));
         }
     }
 
@@ -92,9 +94,24 @@ final class Output {
         return root;
     }
 
+    /**
+     * A byte of an argument that is not UTF-8 (RawText: U+DC80..U+DCFF) as the JSON escape {@code \udcff}: the
+     * output stays valid UTF-8, and a reader gets back the same unpaired surrogate (Python's surrogateescape).
+     */
+    static String escapeBytes(String json) {
+        if (!RawText.hasBytes(json)) return json;
+        StringBuilder out = new StringBuilder(json.length() + 16);
+        for (int i = 0; i < json.length(); i++) {
+            int b = RawText.escapedByte(json, i);
+            if (b >= 0) out.append(String.format("\\udc%02x", b));
+            else out.append(json.charAt(i));
+        }
+        return out.toString();
+    }
+
     static void json(PrintWriter w, Object node) {
         try {
-            w.println(JSON.writeValueAsString(node));
+            w.println(escapeBytes(JSON.writeValueAsString(node)));
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }

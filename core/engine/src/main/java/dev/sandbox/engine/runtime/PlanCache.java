@@ -90,7 +90,9 @@ public final class PlanCache {
             }
             if (bytes.length > dev.sandbox.engine.spec.SpecLoader.MAX_BYTES) return Optional.empty();
             sha.update(bytes);
-            add(sha, "command " + command.map(c -> String.join("\u0000", c)).orElse("-"));
+            // escaped: UTF-8 would turn every byte that is not UTF-8 (RawText) into the same '?'
+            add(sha, "command " + command.map(c -> c.stream().map(PlanFile::escape).collect(java.util.stream.Collectors.joining("\u0000")))
+                    .orElse("-"));
             add(sha, "caller " + caller.uid() + " " + caller.gid() + " " + caller.userName());
             // the seccomp filters depend on the architecture and the kernel (a profile's minKernel), the
             // capabilities step on the kernel's cap_last_cap
@@ -290,7 +292,8 @@ public final class PlanCache {
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             if (c == '%' && i + 2 < s.length()) {
-                out.append((char) Integer.parseInt(s.substring(i + 1, i + 3), 16));
+                int b = Integer.parseInt(s.substring(i + 1, i + 3), 16);
+                out.append((char) (b >= 0x80 ? 0xDC00 | b : b)); // a byte that is not UTF-8 (RawText)
                 i += 2;
             } else {
                 out.append(c);

@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * The helper's part of a plan in the line format of core/native/PROTOCOL.md:
- * {@code <stage> TAB <op> [TAB key=value]...}, with %, TAB and newline percent-escaped.
+ * {@code <stage> TAB <op> [TAB key=value]...}, with %, TAB, newline and bytes that are not UTF-8 percent-escaped.
  */
 public final class PlanFile {
 
@@ -30,9 +30,16 @@ public final class PlanFile {
         return new Rendered(out.toString(), lines);
     }
 
+    /** {@code %25 %09 %0A}, and {@code %XX} for a byte that is not valid UTF-8 (kept as in {@link RawText}). */
     static String escape(String value) {
         StringBuilder out = new StringBuilder(value.length());
-        for (char c : value.toCharArray()) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            int b = RawText.escapedByte(value, i);
+            if (b >= 0) {
+                out.append('%').append(HEX[b >> 4]).append(HEX[b & 15]);
+                continue;
+            }
             switch (c) {
                 case '%' -> out.append("%25");
                 case '\t' -> out.append("%09");
@@ -42,4 +49,6 @@ public final class PlanFile {
         }
         return out.toString();
     }
+
+    private static final char[] HEX = "0123456789ABCDEF".toCharArray();
 }

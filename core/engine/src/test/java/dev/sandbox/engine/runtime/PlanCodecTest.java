@@ -46,6 +46,53 @@ class PlanCodecTest {
         assertTrue(cache.load("k2").isEmpty());
     }
 
+    /** $'\xff\xfe-raw' as the launcher reads it from /proc/self/cmdline (issue 8). */
+    static final String RAW = RawText.decode(new byte[] {(byte) 0xff, (byte) 0xfe, '-', 'r', 'a', 'w'});
+
+    private static Plan rawPlan() {
+        // U+10080 is the pair D800 DC80: its low half is in the escaped range but is text, not a byte
+        return new Plan("raw", List.of(Step.of(Stage.CLONE, "clone").arg("flags", "").build(),
+                Step.of(Stage.FINISH, "exec").arg("arg", "sh").arg("arg", RAW).arg("arg", "caf\u00e9 \ud800\udc80 100%")
+                        .arg("env", "X=" + RawText.decode(new byte[] {'a', (byte) 0xe9})).summary("run sh " + RAW).build()));
+    }
+
+    @Test
+    void bytesThatAreNotUtf8AreWrittenAsPercentHexAndTextStaysText() {
+        List<String> lines = PlanFile.render(rawPlan()).text().lines().toList();
+        assertEquals("finish\texec\targ=sh\targ=%FF%FE-raw\targ=caf\u00e9 \ud800\udc80 100%25\tenv=X=a%E9", lines.get(2));
+    }
+
+    @Test
+    void rawTextKeepsEveryByteAndOnlyThoseThatAreNotUtf8AreEscaped() {
+        byte[][] samples = {{(byte) 0xff, (byte) 0xfe, '-', 'r', 'a', 'w'}, "caf\u00e9".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+            {(byte) 0xc3}, {(byte) 0xed, (byte) 0xa0, (byte) 0x80} /* an encoded surrogate is not UTF-8 */, {(byte) 0xf0, (byte) 0x9f, (byte) 0x98, (byte) 0x80},
+            {(byte) 0xc0, (byte) 0xaf} /* overlong '/' */, {}};
+        for (byte[] b : samples) {
+            String s = RawText.decode(b);
+            assertEquals(java.util.HexFormat.of().formatHex(b), java.util.HexFormat.of().formatHex(RawText.encode(s)));
+        }
+        assertEquals("\\xff\\xfe-raw", RawText.display(RAW));
+        assertEquals("caf\u00e9", RawText.decode("caf\u00e9".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertEquals(false, RawText.hasBytes("\ud800\udc80"), "a surrogate pair is text");
+        assertEquals(true, RawText.hasBytes("\udc80\udc80"));
+    }
+
+    @Test
+    void aCachedPlanKeepsTheBytesAndTheKeyTellsBytesApart(@TempDir Path dir) throws IOException {
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(rawPlan(), Path.of("/run/sandbox/raw"), List.of()));
+        assertEquals(rawPlan(), cache.load("k").orElseThrow().plan());
+        Path spec = dir.resolve("s.yaml");
+        Files.writeString(spec, "name: x\n");
+        var caller = new dev.sandbox.api.Caller(0, 0, "root");
+        String ff = PlanCache.key(spec, java.util.Optional.of(List.of("sh", RawText.decode(new byte[] {(byte) 0xff}))), caller,
+                java.util.Map.of(), null, List.of()).orElseThrow();
+        String fe = PlanCache.key(spec, java.util.Optional.of(List.of("sh", RawText.decode(new byte[] {(byte) 0xfe}))), caller,
+                java.util.Map.of(), null, List.of()).orElseThrow();
+        assertTrue(!ff.equals(fe), "two commands that differ in one byte are two cache entries");
+    }
+
     @Test
     void aCachedPlanIsNotUsedWhenAHostPathChangedType(@TempDir Path dir) throws IOException {
         Path source = dir.resolve("src");
