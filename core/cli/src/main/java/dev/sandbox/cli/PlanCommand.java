@@ -23,6 +23,9 @@ final class PlanCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "SPEC", description = "The spec file (YAML), or REV:path to read it from a git revision (docs/git.md).")
     Path spec;
 
+    @Parameters(index = "1..*", paramLabel = "CMD", description = "After '--': the command 'up SPEC -- CMD' would run instead of process.command.")
+    List<String> command = new ArrayList<>();
+
     @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
     Output.Format format = Output.Format.text;
 
@@ -37,7 +40,7 @@ final class PlanCommand implements Callable<Integer> {
         Output.diagnostics(main.err, checked.diagnostics());
         List<Diagnostic> problems = new ArrayList<>();
         Path runtimeDir = RuntimePaths.forSandbox(main.sandbox().caller(), main.env, checked.spec().root().get("name").text());
-        Plan plan = main.sandbox().pipeline().compile(checked.spec(), runtimeDir, Pipeline.RunOptions.none(), problems);
+        Plan plan = main.sandbox().pipeline().compile(checked.spec(), runtimeDir, new Pipeline.RunOptions(command.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(List.copyOf(command))), problems);
         if (!problems.isEmpty()) {
             Output.diagnostics(main.err, problems);
             return 1;

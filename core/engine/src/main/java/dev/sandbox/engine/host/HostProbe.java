@@ -50,7 +50,7 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
      * The hard limits of this process (the JVM's are the caller's: it inherited them; the JVM raises its own nofile
      * <em>soft</em> limit, never the hard one). Columns: name (padded to 26), soft (21), hard (21), units.
      */
-    static Map<String, Long> hardLimits(Path file) {
+    public static Map<String, Long> hardLimits(Path file) {
         Map<String, Long> out = new java.util.HashMap<>();
         try {
             for (String line : Files.readAllLines(file)) {
@@ -72,8 +72,10 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
 
     private static OptionalLong number(Path file) {
         try {
-            return OptionalLong.of(Long.parseLong(Files.readString(file).trim()));
-        } catch (IOException | NumberFormatException e) {
+            // not Files.readString: it reads a file of size 0 with a 1-byte first read, and a sysctl file then gives
+            // only its first byte ("1" for 1048576)
+            return OptionalLong.of(Long.parseLong(Files.readAllLines(file).get(0).trim()));
+        } catch (IOException | NumberFormatException | IndexOutOfBoundsException e) {
             return OptionalLong.empty();
         }
     }

@@ -31,18 +31,18 @@ final class Rlimits {
     private static Map<String, String> orderedUnits() {
         Map<String, String> m = new java.util.LinkedHashMap<>();
         m.put("as", "bytes of virtual memory");
-        m.put("core", "bytes of a core dump (0: none)");
-        m.put("cpu", "seconds of CPU time (SIGXCPU, then SIGKILL at the hard limit)");
+        m.put("core", "bytes of a core dump, 0 for none");
+        m.put("cpu", "seconds of CPU time: SIGXCPU at the soft limit, SIGKILL at the hard one");
         m.put("data", "bytes of data segment and heap");
-        m.put("fsize", "bytes of a file the process writes (SIGXFSZ)");
+        m.put("fsize", "bytes of a file the process writes, SIGXFSZ beyond");
         m.put("locks", "file locks");
         m.put("memlock", "bytes of locked memory");
         m.put("msgqueue", "bytes in POSIX message queues");
-        m.put("nice", "nice ceiling, as 20 - nice (0..40)");
+        m.put("nice", "nice ceiling as 20 - nice, 0..40");
         m.put("nofile", "open file descriptors, plus one");
         m.put("nproc", "processes and threads of the target's real user id");
         m.put("rss", "no effect since Linux 2.6");
-        m.put("rtprio", "real-time priority ceiling (0..99)");
+        m.put("rtprio", "real-time priority ceiling, 0..99");
         m.put("rttime", "microseconds of real-time CPU time without a blocking call");
         m.put("sigpending", "queued signals");
         m.put("stack", "bytes of the main thread's stack");

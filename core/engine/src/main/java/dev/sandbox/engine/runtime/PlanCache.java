@@ -98,6 +98,8 @@ public final class PlanCache {
             // capabilities step on the kernel's cap_last_cap
             add(sha, "host " + System.getProperty("os.arch") + " " + System.getProperty("os.version"));
             for (String k : ENV_KEYS) add(sha, "env " + k + "=" + env.getOrDefault(k, ""));
+            // process.rlimits is validated against the caller's hard limits (raising one needs privilege)
+            add(sha, "rlimits " + new java.util.TreeMap<>(dev.sandbox.engine.host.HostProbe.hardLimits(Path.of("/proc/self/limits"))));
             if (home != null) listing(sha, home.resolve("lib"));
             for (Path d : pluginDirs) listing(sha, d);
             for (String f : List.of("/etc/subuid", "/etc/subgid")) {
