@@ -422,4 +422,36 @@ class RootlessIT {
         assertFalse(Files.exists(runtimeDir(name)), "runtime dir left");
         assertEquals(List.of(), ItHost.processesMentioning(runtimeDir(name) + "/"));
     }
+
+    /** process.rlimits, rootless: lowering works; raising a hard limit above the caller's own is a validate error. */
+    @Test
+    void rootlessRlimitsLowerButRaisingAHardLimitIsAValidateError() {
+        String name = "fsit-rl-rlimits";
+        Path lower = spec(name, "user: {}", "", "", "echo soft=$(ulimit -n) hard=$(ulimit -Hn)\n");
+        appendRlimits(lower, "{nofile: {soft: 256, hard: 512}}");
+        // the user's nofile (soft and hard) is set to 4096 first (after runuser: PAM's limits don't undo it)
+        List<String> prefix = new ArrayList<>(asUser(Map.of()));
+        prefix.addAll(List.of("sh", "-c", "ulimit -n 4096 && exec \"$@\"", "sh"));
+        Cli.Result r = Cli.exec(prefix, Map.of(), dist.dir, null, "up", lower.toString());
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.out().contains("soft=256 hard=512"), r::toString);
+
+        Path raise = spec(name, "user: {}", "", "", "echo target-ran\n");
+        appendRlimits(raise, "{nofile: 8192}");
+        Cli.Result v = Cli.exec(prefix, Map.of(), dist.dir, null, "validate", raise.toString());
+        assertEquals(1, v.exit(), v::toString);
+        assertTrue(v.out().contains("error[process.rlimit-raise-needs-privilege]") && v.out().contains("above your own (4096)"), v::toString);
+        Cli.Result u = Cli.exec(prefix, Map.of(), dist.dir, null, "up", raise.toString());
+        assertEquals(125, u.exit(), u::toString);
+        assertFalse(u.out().contains("target-ran"), u::toString);
+        assertFalse(Files.exists(runtimeDir(name)), "runtime dir left");
+    }
+
+    private static void appendRlimits(Path spec, String rlimits) {
+        try {
+            Files.writeString(spec, Files.readString(spec) + "  rlimits: " + rlimits + "\n");
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
 }

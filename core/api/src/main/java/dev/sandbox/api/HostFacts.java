@@ -32,6 +32,15 @@ public interface HostFacts {
         return OptionalLong.empty();
     }
 
+    /**
+     * Does the caller hold CAP_SYS_RESOURCE in the initial user namespace (what raising a hard limit needs)? Root
+     * normally does; not where the host took it from the bounding set (some VMs and containers), nor inside a user
+     * namespace. Unknown: {@code true}, and the kernel has the last word.
+     */
+    default boolean capSysResource() {
+        return true;
+    }
+
     /** {@code fs.nr_open}: the most file descriptors a process may have (nofile's ceiling); empty when unknown. */
     default OptionalLong nrOpen() {
         return OptionalLong.empty();

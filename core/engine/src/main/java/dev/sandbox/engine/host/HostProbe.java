@@ -13,7 +13,8 @@ import java.util.OptionalLong;
 
 /** Reads the host facts the plan depends on: the cgroup layout and the caller's subordinate ids. */
 public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, List<Path> cgroupV1Mounts,
-                        List<long[]> subuids, List<long[]> subgids, Map<String, Long> hardLimits, OptionalLong nrOpen)
+                        List<long[]> subuids, List<long[]> subgids, Map<String, Long> hardLimits, OptionalLong nrOpen,
+                        boolean capSysResource)
         implements HostFacts {
 
     public static HostProbe detect(Caller caller) {
@@ -28,7 +29,7 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
         return new HostProbe(layout, cgroup2, List.copyOf(v1),
                 subordinate(Path.of("/etc/subuid"), caller.userName(), caller.uid()),
                 subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid()),
-                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")));
+                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")));
     }
 
     @Override
@@ -68,6 +69,26 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
             return Map.of();
         }
         return Map.copyOf(out);
+    }
+
+    /**
+     * CAP_SYS_RESOURCE (24) in this process's effective set, and this process in the initial user namespace (its
+     * uid_map is the identity over all ids). The helper the JVM starts has the same (root keeps its capabilities
+     * across execve). Unreadable: assumed, the kernel decides.
+     */
+    static boolean capSysResource(Path proc) {
+        try {
+            boolean cap = true;
+            for (String line : Files.readAllLines(proc.resolve("status"))) {
+                if (line.startsWith("CapEff:")) cap = (Long.parseUnsignedLong(line.substring(7).trim(), 16) >> 24 & 1) == 1;
+            }
+            List<String> map = Files.readAllLines(proc.resolve("uid_map"));
+            boolean initial = map.size() == 1 && map.get(0).trim().split("\\s+").length == 3
+                    && String.join(" ", map.get(0).trim().split("\\s+")).equals("0 0 4294967295");
+            return cap && initial;
+        } catch (IOException | NumberFormatException e) {
+            return true;
+        }
     }
 
     private static OptionalLong number(Path file) {

@@ -99,7 +99,8 @@ final class Rlimits {
     /**
      * The kernel's rules (setrlimit(2), kernel/sys.c do_prlimit): soft at most hard; raising a hard limit above
      * the current one needs CAP_SYS_RESOURCE in the <em>initial</em> user namespace — a rootless caller never has
-     * it, nor does a child in a user namespace, even one root created; nofile at most fs.nr_open.
+     * it, nor does a child in a user namespace, even one root created, nor root on a host that withholds it
+     * ({@link HostFacts#capSysResource()}); nofile at most fs.nr_open.
      */
     static List<Diagnostic> check(SpecNode root, Caller caller, HostFacts host) {
         List<Diagnostic> out = new ArrayList<>();
@@ -136,14 +137,16 @@ final class Rlimits {
             OptionalLong current = host.hardLimit(l.name());
             boolean raises = current.isPresent() && current.getAsLong() != UNLIMITED
                     && (l.hard() == UNLIMITED || l.hard() > current.getAsLong());
-            if (raises && (!caller.isRoot() || !initialUserNs)) {
+            if (raises && (!caller.isRoot() || !initialUserNs || !host.capSysResource())) {
                 String who = !caller.isRoot() ? caller.userName() + " (uid " + caller.uid() + ") has no CAP_SYS_RESOURCE"
+                        : !host.capSysResource() ? "this host's root has no CAP_SYS_RESOURCE (it is missing from the bounding set, or"
+                                + " sandbox runs in a user namespace itself: a container or VM that withholds it)"
                         : "in a user namespace, even one root creates, the target has no CAP_SYS_RESOURCE in the initial user namespace";
                 out.add(Diagnostic.error("process.rlimit-raise-needs-privilege", l.name() + ": the hard limit " + Limit.text(l.hard())
                                 + " is above your own (" + current.getAsLong() + "); raising a hard limit needs CAP_SYS_RESOURCE in the"
                                 + " initial user namespace, and " + who + ": setrlimit(2) would fail with EPERM",
                         l.node().path(), l.node().location(), "use at most " + current.getAsLong() + " (ulimit -H"
-                                + " shows yours), or run sandbox as root without a user namespace"));
+                                + " shows yours)" + (host.capSysResource() ? ", or run sandbox as root without a user namespace" : "")));
             }
             if (l.name().equals("rss")) {
                 out.add(Diagnostic.warning("process.rlimit-no-effect", "rss: RLIMIT_RSS has had no effect since Linux 2.6",

@@ -30,7 +30,7 @@ class RlimitsTest {
 
     /** A host whose caller has nofile hard 4096, core hard unlimited, nproc hard 1000; fs.nr_open 1048576. */
     record Host(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, List<Path> cgroupV1Mounts, List<long[]> subuids,
-                List<long[]> subgids) implements HostFacts {
+                List<long[]> subgids, boolean capSysResource) implements HostFacts {
         @Override public OptionalLong hardLimit(String name) {
             Long v = Map.of("nofile", 4096L, "core", -1L, "nproc", 1000L).get(name);
             return v == null ? OptionalLong.empty() : OptionalLong.of(v);
@@ -41,7 +41,9 @@ class RlimitsTest {
         }
     }
 
-    static final Host HOST = new Host(HostFacts.CgroupLayout.V2, Optional.of(Path.of("/sys/fs/cgroup")), List.of(), List.of(), List.of());
+    static final Host HOST = new Host(HostFacts.CgroupLayout.V2, Optional.of(Path.of("/sys/fs/cgroup")), List.of(), List.of(), List.of(), true);
+    /** A host that withholds CAP_SYS_RESOURCE from root (this project's CI VM does: its bounding set lacks it). */
+    static final Host NO_CAP = new Host(HostFacts.CgroupLayout.V2, Optional.of(Path.of("/sys/fs/cgroup")), List.of(), List.of(), List.of(), false);
 
     @TempDir Path dir;
 
@@ -58,11 +60,19 @@ class RlimitsTest {
     }
 
     private static Pipeline pipeline(Caller caller) {
-        return new Pipeline(PluginRegistry.of(List.of(new AnySection("user"), new AnySection("mount"))), HOST, caller, Map.of());
+        return pipeline(caller, HOST);
+    }
+
+    private static Pipeline pipeline(Caller caller, Host host) {
+        return new Pipeline(PluginRegistry.of(List.of(new AnySection("user"), new AnySection("mount"))), host, caller, Map.of());
     }
 
     private List<String> codes(Caller caller, String body) throws Exception {
-        return pipeline(caller).validate(spec(body)).stream()
+        return codes(caller, HOST, body);
+    }
+
+    private List<String> codes(Caller caller, Host host, String body) throws Exception {
+        return pipeline(caller, host).validate(spec(body)).stream()
                 .map(d -> (d.isError() ? "error " : "warning ") + d.location().line() + ":" + d.location().column() + " " + d.code()).toList();
     }
 
@@ -133,6 +143,14 @@ class RlimitsTest {
                 codes(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  rlimits: {nofile: 65536}\n"));
         assertEquals(List.of("error 8:21 process.rlimit-raise-needs-privilege"),
                 codes(ROOT, "namespaces:\n  user: {join: {path: /proc/1/ns/user}}\nprocess:\n  command: [/bin/true]\n  rlimits: {nofile: 65536}\n"));
+    }
+
+    @Test
+    void rootOnAHostWithoutCapSysResourceCanNotRaiseEitherButMayLower() throws Exception {
+        List<Diagnostic> ds = pipeline(ROOT, NO_CAP).validate(spec("process:\n  command: [/bin/true]\n  rlimits: {nofile: 65536}\n"));
+        assertEquals(List.of("process.rlimit-raise-needs-privilege"), ds.stream().map(Diagnostic::code).toList());
+        assertTrue(ds.get(0).message().contains("this host's root has no CAP_SYS_RESOURCE"), ds.get(0).message());
+        assertEquals(List.of(), codes(ROOT, NO_CAP, "process:\n  command: [/bin/true]\n  rlimits: {nofile: 4096, core: unlimited}\n"));
     }
 
     @Test
