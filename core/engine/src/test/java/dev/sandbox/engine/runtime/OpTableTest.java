@@ -1,0 +1,34 @@
+package dev.sandbox.engine.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.sandbox.api.Ops;
+import dev.sandbox.api.Stage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The two vocabularies can't drift: every op the helper's table (core/native/src/plan.c, {@code ops[]}) knows, in its
+ * stage, is in {@link Ops#ALLOWED} for a helper stage, and the other way round. (A new op such as {@code setrlimit}
+ * must be added on both sides.)
+ */
+class OpTableTest {
+
+    private static final Pattern ENTRY = Pattern.compile("\\{ ST_([A-Z]+), \"([a-z-]+)\", \"[^\"]*\", op_[a-z_]+ \\}");
+
+    @Test
+    void theHelpersOpTableAndTheJavaVocabularyNameTheSameOpsInTheSameStages() throws Exception {
+        Path planC = Path.of("..", "native", "src", "plan.c");
+        Set<String> c = new TreeSet<>();
+        Matcher m = ENTRY.matcher(Files.readString(planC));
+        while (m.find()) c.add(m.group(1).toLowerCase() + " " + m.group(2));
+        Set<String> java = new TreeSet<>();
+        Ops.ALLOWED.forEach((op, stages) -> stages.stream().filter(Stage::runsInHelper).forEach(s -> java.add(s.wireName() + " " + op)));
+        assertEquals(java, c, "core/native/src/plan.c ops[] and dev.sandbox.api.Ops.ALLOWED differ");
+    }
+}
