@@ -32,16 +32,24 @@ void send_line(const char *fmt, ...)
     send_all(buf, (size_t)n);
 }
 
-/* Fields are escaped like plan values: % TAB newline become %25 %09 %0A. */
+/* Fields are escaped like plan values: % TAB newline become %25 %09 %0A, a byte that is not UTF-8
+ * (a path from an argument given as bytes) %XX. */
 static size_t put_field(char *out, size_t pos, size_t cap, const char *s)
 {
-    for (; *s; s++) {
+    while (*s) {
+        char hex[4];
+        size_t utf = utf8_len(s);
         const char *rep = *s == '%' ? "%25" : *s == '\t' ? "%09" : *s == '\n' ? "%0A" : NULL;
-        size_t n = rep ? 3 : 1;
+        if (!utf) {
+            snprintf(hex, sizeof hex, "%%%02X", (unsigned char)*s);
+            rep = hex;
+        }
+        size_t n = rep ? 3 : utf;
         if (pos + n + 8 > cap) /* keep room for the remaining TABs and the newline */
             break;
         memcpy(out + pos, rep ? rep : s, n);
         pos += n;
+        s += rep ? 1 : utf;
     }
     return pos;
 }

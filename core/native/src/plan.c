@@ -175,6 +175,23 @@ static int hex_digit(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* The length of the valid UTF-8 sequence at s (1..4), or 0 when the byte at s does not start one: no
+ * overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629), as Java's decoder judges too. */
+size_t utf8_len(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (s[0] < 0x80)
+        return 1;
+    size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
 /* Percent-decoding in place: %25 %09 %0A, and %80..%FF for a byte that is not part of valid UTF-8
  * (an argument from the command line is bytes, not text: issue 8). Nothing else is escaped, so
  * each byte has one spelling; %00 can't exist (argv and envp are NUL-terminated strings). */

@@ -55,4 +55,7 @@ struct name_val { const char *name; unsigned long val; };
 const struct name_val *lookup(const struct name_val *t, const char *name, size_t len);
 const char *get(const struct step *s, const char *key);
 
+/* The length of the valid UTF-8 sequence starting at s (1..4), or 0 (the byte is not UTF-8). */
+size_t utf8_len(const char *s);
+
 #endif

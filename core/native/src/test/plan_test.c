@@ -132,6 +132,17 @@ static void test_escapes(void)
     BAD(MIN_CLONE "finish\texec\targ=%%25\n", 2, "bad % escape");
 }
 
+static void test_utf8_len(void)
+{
+    CHECK(utf8_len("a") == 1 && utf8_len("\xc3\xa9") == 2 && utf8_len("\xe2\x82\xac") == 3, "1, 2, 3 bytes");
+    CHECK(utf8_len("\xf0\x9f\x98\x80") == 4 && utf8_len("\xf4\x8f\xbf\xbf") == 4, "4 bytes, U+10FFFF");
+    static const char *bad[] = { "\xff", "\xfe", "\x80", "\xc3", "\xc3(", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf",
+                                 "\xed\xa0\x80" /* a surrogate */, "\xf0\x80\x80\xaf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
+                                 "\xe2\x82" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(utf8_len(bad[i]) == 0, "bad[%zu] is not UTF-8", i);
+}
+
 static void test_lines(void)
 {
     BAD("clone\n" MIN_EXEC, 1, "expected <stage> TAB <op>");
@@ -343,6 +354,7 @@ int main(int argc, char **argv)
 {
     test_minimal_plan();
     test_escapes();
+    test_utf8_len();
     test_lines();
     test_unknown_stage_and_op();
     test_keys();

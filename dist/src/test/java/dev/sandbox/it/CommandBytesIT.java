@@ -53,6 +53,16 @@ class CommandBytesIT {
     }
 
     @Test
+    void aProgramNamedWithSuchBytesThatIsMissingIsNamedWithThemEscaped() {
+        Path spec = specs.spec("fsit-bytes.yaml", Specs.isolated("", "[/bin/true]"));
+        // the program after -- is /bin/<ff fe 2d 72 61 77>, which does not exist
+        Cli.Result r = Cli.run(List.of("sh", "-c", "exec \"$@\" \"/bin/$(printf '\\377\\376-raw')\"", "sh"), Map.of("SANDBOX_NO_CACHE", "1"),
+                "up", spec.toString(), "--");
+        assertEquals(127, r.exit(), r::toString);
+        assertTrue(r.err().contains("execve /bin/\\xff\\xfe-raw: ENOENT"), r::toString);
+    }
+
+    @Test
     void planShowsSuchBytesEscapedInTextAndJson() {
         Path spec = specs.spec("fsit-bytes.yaml", Specs.isolated("", "[/bin/true]"));
         Cli.Result text = run(spec, Map.of(), "plan", spec.toString(), "--", "echo");

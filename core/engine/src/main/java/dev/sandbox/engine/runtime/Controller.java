@@ -158,7 +158,7 @@ public final class Controller {
             int planLine = Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1));
             Step step = planLines.get(planLine - 1);
             String took = f.length > 4 && f[4].equals("us") ? String.format("%6.2f ms", Long.parseLong(f[3]) / 1000.0) : "  started";
-            text = String.format("%-9s %-16s %s  %s", step.stage().wireName(), step.op(), took, step.summary());
+            text = String.format("%-9s %-16s %s  %s", step.stage().wireName(), step.op(), took, RawText.display(step.summary()));
         } catch (RuntimeException e) {
             // an unexpected shape: print it as it came
         }

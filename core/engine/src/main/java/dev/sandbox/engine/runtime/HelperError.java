@@ -12,11 +12,11 @@ final class HelperError {
         if (f.length < 6) return body;
         for (int i = 0; i < f.length; i++) f[i] = unescape(f[i]);
         String step = f[1].isEmpty() ? "helper" : f[1];
-        return HostStepException.format(step, f[2], f[3], f[4], f[5]);
+        return HostStepException.format(step, f[2], RawText.display(f[3]), f[4], f[5]); // a path's bytes that aren't UTF-8: \xff
     }
 
-    /** Fields are escaped like plan values: %25 %09 %0A. */
+    /** Fields are escaped like plan values: %25 %09 %0A, and %XX for a byte that is not UTF-8 (kept as in {@link RawText}). */
     static String unescape(String field) {
-        return field.replace("%09", "\t").replace("%0A", "\n").replace("%25", "%");
+        return PlanCache.unescape(field);
     }
 }

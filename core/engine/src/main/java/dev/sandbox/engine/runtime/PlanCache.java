@@ -289,12 +289,18 @@ public final class PlanCache {
         return PlanFile.escape(s).replace("=", "%3D");
     }
 
+    private static int hex(char hi, char lo) {
+        int h = Character.digit(hi, 16), l = Character.digit(lo, 16);
+        return h < 0 || l < 0 ? -1 : h << 4 | l;
+    }
+
+    /** %XX back to the char (a byte 0x80..0xFF back to RawText's U+DC80..U+DCFF); a malformed % stays as it is. */
     static String unescape(String s) {
         StringBuilder out = new StringBuilder(s.length());
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c == '%' && i + 2 < s.length()) {
-                int b = Integer.parseInt(s.substring(i + 1, i + 3), 16);
+            int b = c == '%' && i + 2 < s.length() ? hex(s.charAt(i + 1), s.charAt(i + 2)) : -1;
+            if (b >= 0) {
                 out.append((char) (b >= 0x80 ? 0xDC00 | b : b)); // a byte that is not UTF-8 (RawText)
                 i += 2;
             } else {

@@ -159,5 +159,9 @@ class PlanCodecTest {
                 HelperError.describe("ERROR 125\tmounts:12 mount\tmount\t/run/sandbox/x/root/usr\tENOENT\tthe source does not exist on the host"));
         assertEquals("finish:9 exec: execve /nope%x: ENOENT (not found)",
                 HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/nope%25x\tENOENT\tnot found"));
+        // a path whose bytes aren't UTF-8 (an argument given as bytes) comes escaped and is shown as \xff
+        assertEquals("finish:9 exec: execve /bin/\\xff\u00e9: ENOENT (not found)",
+                HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/bin/%FF\u00e9\tENOENT\tnot found"));
+        assertEquals("finish:9 exec: execve /a%zz%: ENOENT (x)", HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/a%zz%\tENOENT\tx"));
     }
 }
