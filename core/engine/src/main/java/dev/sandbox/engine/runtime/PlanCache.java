@@ -4,6 +4,9 @@ import dev.sandbox.api.Caller;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
+import dev.sandbox.engine.spec.LoadedSpec;
+import dev.sandbox.engine.spec.SpecLoader;
+import dev.sandbox.engine.spec.Variables;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,9 +23,11 @@ import java.util.stream.Stream;
 
 /**
  * Compiled plans, cached by a 128-bit hash of everything that went into them: the spec's bytes and path, the command
- * override, the caller, the environment variables the plan reads, the installed sandbox and plugin
- * jars, /etc/subuid and /etc/subgid, and the host's cgroup mounts. Host paths whose type shaped the
- * plan (a bind source that is a file or a directory) are recorded and re-checked on use.
+ * override, the caller, the environment variables the plan reads, the {@code --env-file} files' paths and
+ * contents, the installed sandbox and plugin jars, /etc/subuid and /etc/subgid, and the host's cgroup
+ * mounts. What only compiling the spec finds out is recorded in the entry and re-checked on use: the
+ * digest of every file the spec included, the value of every variable it referenced (or that it was
+ * unset), and the type of each host path that shaped the plan (a bind source that is a file or a directory).
  *
  * <p>A hit lets {@code sandbox up} skip YAML parsing, schema validation and plugin loading, which are
  * most of its start-up time (docs/performance.md). Plans that name a running sandbox
@@ -30,13 +35,17 @@ import java.util.stream.Stream;
  */
 public final class PlanCache {
 
-    /** Version 2: entries end with {@code end TAB <steps>} (a file cut at a line boundary is a miss). */
-    private static final String MAGIC = "sandbox-plan-cache 2";
+    /** Version 3: entries end with {@code end TAB <steps>} (a file cut at a line boundary is a miss); include and var lines. */
+    private static final String MAGIC = "sandbox-plan-cache 3";
     private static final int KEEP = 64;
     private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
 
-    /** A cached plan with the warnings its validation printed. */
-    public record Entry(Plan plan, Path runtimeDir, List<String> warnings) {}
+    /** A cached plan with the warnings its validation printed and what the spec was made of (includes, variables). */
+    public record Entry(Plan plan, Path runtimeDir, List<String> warnings, LoadedSpec.Inputs inputs) {
+        public Entry(Plan plan, Path runtimeDir, List<String> warnings) {
+            this(plan, runtimeDir, warnings, LoadedSpec.Inputs.NONE);
+        }
+    }
 
     private final Path dir;
 
@@ -57,6 +66,12 @@ public final class PlanCache {
     /** The cache key of one {@code up} invocation; empty when an input can't be read (then nothing is cached). */
     public static Optional<String> key(Path spec, Optional<List<String>> command, Caller caller, Map<String, String> env,
                                        Path home, List<Path> pluginDirs) {
+        return key(spec, command, caller, env, home, pluginDirs, List.of());
+    }
+
+    /** The cache key of one {@code up} invocation with {@code --env-file} files (their paths and contents are part of it). */
+    public static Optional<String> key(Path spec, Optional<List<String>> command, Caller caller, Map<String, String> env,
+                                       Path home, List<Path> pluginDirs, List<Path> envFiles) {
         try {
             Hash128 sha = new Hash128();
             Path abs = spec.toAbsolutePath().normalize();
@@ -71,6 +86,13 @@ public final class PlanCache {
             }
             if (bytes.length > dev.sandbox.engine.spec.SpecLoader.MAX_BYTES) return Optional.empty();
             sha.update(bytes);
+            for (Path f : envFiles) {
+                Optional<byte[]> content = boundedRead(f.toAbsolutePath().normalize());
+                if (content.isEmpty()) return Optional.empty(); // the loader reports it
+                add(sha, "env-file " + f.toAbsolutePath().normalize());
+                sha.update(content.get());
+                add(sha, "");
+            }
             add(sha, "command " + command.map(c -> String.join("\u0000", c)).orElse("-"));
             add(sha, "caller " + caller.uid() + " " + caller.gid() + " " + caller.userName());
             for (String k : ENV_KEYS) add(sha, "env " + k + "=" + env.getOrDefault(k, ""));
@@ -88,6 +110,28 @@ public final class PlanCache {
         } catch (IOException e) {
             return Optional.empty();
         }
+    }
+
+    /** A regular file's bytes, read with the loader's bound; empty for anything else. */
+    private static Optional<byte[]> boundedRead(Path file) {
+        try {
+            var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            if (!attributes.isRegularFile() || attributes.size() > SpecLoader.MAX_BYTES) return Optional.empty();
+            byte[] bytes;
+            try (var in = Files.newInputStream(file)) {
+                bytes = in.readNBytes(SpecLoader.MAX_BYTES + 1);
+            }
+            return bytes.length > SpecLoader.MAX_BYTES ? Optional.empty() : Optional.of(bytes);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The digest the cache keeps of an included file's content. */
+    static String digest(byte[] bytes) {
+        Hash128 h = new Hash128();
+        h.update(bytes);
+        return h.hex();
     }
 
     private static void add(Hash128 sha, String s) {
@@ -108,6 +152,14 @@ public final class PlanCache {
     }
 
     public Optional<Entry> load(String key) {
+        return load(key, Variables.of(System.getenv()));
+    }
+
+    /**
+     * The entry for {@code key} when it is complete, trusted and still true: every included file has the
+     * content it was compiled from, every referenced variable the value (or unset state) it had.
+     */
+    public Optional<Entry> load(String key, Variables variables) {
         Path file = dir.resolve(key + ".plan");
         try {
             if (!Files.isRegularFile(file) || !trusted(dir) || !trusted(file)) return Optional.empty();
@@ -126,6 +178,17 @@ public final class PlanCache {
                     case "runtime" -> runtime = Path.of(unescape(f[1]));
                     case "assume" -> {
                         if (!typeOf(Path.of(unescape(f[2]))).equals(f[1])) return Optional.empty();
+                    }
+                    case "include" -> {
+                        Optional<byte[]> now = boundedRead(Path.of(unescape(f[1])));
+                        if (now.isEmpty() || !digest(now.get()).equals(f[2])) return Optional.empty();
+                    }
+                    case "var" -> {
+                        Optional<String> now = variables.value(unescape(f[1]));
+                        if (now.isEmpty() || !digest(now.get().getBytes(StandardCharsets.UTF_8)).equals(f[2])) return Optional.empty();
+                    }
+                    case "unset" -> {
+                        if (variables.value(unescape(f[1])).isPresent()) return Optional.empty();
                     }
                     case "warning" -> warnings.add(unescape(f[1]));
                     case "step" -> steps.add(step(f));
@@ -157,6 +220,14 @@ public final class PlanCache {
                         .ifPresent(p -> out.append("assume\t").append(typeOf(Path.of(p))).append('\t').append(escape(p)).append('\n'));
             }
         }
+        for (LoadedSpec.Input include : entry.inputs().includes()) {
+            // a blob of a git revision is never cached (the key needs a file), so every include here is a file
+            if (include.file() == null) return;
+            out.append("include\t").append(escape(include.file().toString())).append('\t').append(digest(include.bytes())).append('\n');
+        }
+        entry.inputs().variables().forEach((name, value) -> out.append(value.isPresent()
+                // a digest, not the value: a variable may hold a secret
+                ? "var\t" + escape(name) + "\t" + digest(value.get().getBytes(StandardCharsets.UTF_8)) : "unset\t" + escape(name)).append('\n'));
         for (String w : entry.warnings()) out.append("warning\t").append(escape(w)).append('\n');
         for (Step s : entry.plan().steps()) {
             out.append("step\t").append(s.stage().name()).append('\t').append(escape(s.op())).append('\t').append(escape(s.plugin()))
