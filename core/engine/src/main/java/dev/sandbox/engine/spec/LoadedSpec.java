@@ -34,6 +34,9 @@ public record LoadedSpec(Path file, String displayName, SpecNode root, List<Diag
         }
     }
 
+    private static final java.util.Set<String> VARIABLE_CODES = java.util.Set.of("spec.unset-variable", "spec.required-variable",
+            "spec.bad-variable");
+
     public LoadedSpec(Path file, String displayName, SpecNode root, List<Diagnostic> diagnostics) {
         this(file, displayName, root, diagnostics, Inputs.NONE, Map.of());
     }
@@ -50,9 +53,14 @@ public record LoadedSpec(Path file, String displayName, SpecNode root, List<Diag
     public List<Diagnostic> locate(List<Diagnostic> found) {
         Map<Location, Location> anchors = new HashMap<>();
         if (root != null) collectAnchors(root, anchors);
-        if (anchors.isEmpty() && includedFrom.isEmpty()) return found;
+        // a value whose variable could not be substituted is kept as written; what the schema or a plugin
+        // then says about the same value ('${CWD}' is not an absolute path) only repeats that error
+        java.util.Set<Location> unsubstituted = new java.util.HashSet<>();
+        for (Diagnostic d : diagnostics) if (VARIABLE_CODES.contains(d.code())) unsubstituted.add(d.location());
+        if (anchors.isEmpty() && includedFrom.isEmpty() && unsubstituted.isEmpty()) return found;
         List<Diagnostic> out = new ArrayList<>(found.size());
         for (Diagnostic d : found) {
+            if (unsubstituted.contains(d.location()) && !VARIABLE_CODES.contains(d.code())) continue;
             Location anchor = anchors.get(d.location());
             String note = anchor == null ? null : " (anchored at " + anchor.line() + ":" + anchor.column() + ")";
             if (note != null && !d.message().endsWith(note) && !d.message().contains("(anchored at ")) {
