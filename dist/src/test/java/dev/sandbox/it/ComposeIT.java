@@ -156,6 +156,26 @@ class ComposeIT {
     }
 
     @Test
+    void theVethLabExampleRunsWithAnotherLinkAndAddressesChosenByVariables() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Cli.isRoot(), "a veth in the host's network namespace needs root");
+        String link = "sbc" + (ProcessHandle.current().pid() % 100000);
+        Path env = specs.write("lab.env", "LAB_NAME=" + name + "-lab\nLAB_LINK=" + link + "\nLAB_ADDRESS=198.18.0.10/30\n"
+                + "LAB_HOST_ADDRESS=198.18.0.9/30\nLAB_GATEWAY=198.18.0.9\nLAB_MTU=1300\n");
+        try {
+            Cli.Result plan = sandbox(Map.of(), "plan", "--env-file", env.toString(), Cli.ROOT.resolve("examples/veth-lab.yaml").toString());
+            assertTrue(plan.out().contains(link) && plan.out().contains("198.18.0.9/30"), plan.toString());
+            Cli.Result r = sandbox(Map.of(), "up", "--env-file", env.toString(), Cli.ROOT.resolve("examples/veth-lab.yaml").toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(List.of("1300", "host reachable over eth0"), r.out().lines().toList(), "the mtu is a number, the gateway answers");
+            assertFalse(java.nio.file.Files.exists(Path.of("/sys/class/net", link)), "the host end is removed");
+        } finally {
+            if (java.nio.file.Files.exists(Path.of("/sys/class/net", link))) {
+                new ProcessBuilder("ip", "link", "delete", link).inheritIO().start().waitFor();
+            }
+        }
+    }
+
+    @Test
     void aCycleOfIncludesIsALocatedErrorNotAHang() {
         specs.write("a.yaml", "include: [b.yaml]\n");
         specs.write("b.yaml", "include: [a.yaml]\n");
