@@ -181,4 +181,45 @@ class SpecMergeTest {
         assertEquals(List.of("CAP_KILL"), texts(r.get("process").get("capabilities")));
         assertEquals("process.env.A", r.get("process").get("env").get("A").path());
     }
+
+    /** The example of docs/spec.md ("The merge rule"), exactly as written there. */
+    @Test
+    void theDocumentedExampleGivesTheDocumentedResult() throws Exception {
+        SpecNode r = merged("""
+                namespaces:
+                  uts: {hostname: base}
+                  mount:
+                    mounts:
+                      - {type: proc, target: /proc}
+                    masks: [/proc/kcore]
+                  net: {loopback: true}
+                process:
+                  env: {LANG: C.UTF-8, MODE: base}
+                  command: [/bin/false]
+                  capabilities: [CAP_CHOWN]
+                """, """
+                name: web
+                namespaces:
+                  uts: {hostname: web}
+                  mount:
+                    mounts:
+                      - {type: tmpfs, target: /tmp}
+                    masks: !reset []
+                  net: {join: {sandbox: db}}
+                process:
+                  env: {MODE: web}
+                  command: [/usr/bin/web]
+                  capabilities: !override [CAP_NET_BIND_SERVICE]
+                """);
+        SpecNode ns = r.get("namespaces");
+        assertEquals("web", ns.get("uts").get("hostname").text());
+        assertEquals(List.of("/proc", "/tmp"), ns.get("mount").get("mounts").elements().stream().map(m -> m.get("target").text()).toList());
+        assertEquals(List.of(), ns.get("mount").get("masks").elements());
+        assertEquals(List.of("join"), List.copyOf(ns.get("net").fields().keySet()));
+        assertEquals("db", ns.get("net").get("join").get("sandbox").text());
+        assertEquals("C.UTF-8", r.get("process").get("env").get("LANG").text());
+        assertEquals("web", r.get("process").get("env").get("MODE").text());
+        assertEquals(List.of("/usr/bin/web"), texts(r.get("process").get("command")));
+        assertEquals(List.of("CAP_NET_BIND_SERVICE"), texts(r.get("process").get("capabilities")));
+    }
 }
