@@ -18,7 +18,9 @@ import java.util.Map;
  * names files relative to it (read through {@link SpecSource#resolveSibling}, so a spec from a git
  * revision includes from that revision). Each included file is composed first (its own includes merged
  * under it), then the included files are merged in order and the including file over them
- * ({@link SpecMerge}). Top-level {@code x-*} keys (compose's place for anchors) and {@code include}
+ * ({@link SpecMerge}). A file is merged once: when two included files include the same third one, its
+ * values come in with the first and the second include of it adds nothing (else its list entries
+ * would be appended twice and it would undo what the first includer changed). Top-level {@code x-*} keys (compose's place for anchors) and {@code include}
  * itself are dropped before merging; an included file may be partial — the schema sees the result.
  *
  * <p>Bounded like any hostile input: each file with a spec's bounds, at most {@link #MAX_DEPTH} includes
@@ -38,6 +40,8 @@ final class Composition {
     private final YamlSpecNode.NodeBudget budget;
     private final Interpolation interpolation;
     private final Map<String, String> displays = new HashMap<>();
+    /** Files already merged into this spec: a second include of one (a diamond: two bases share a third) adds nothing. */
+    private final java.util.Set<String> composed = new java.util.HashSet<>();
     private boolean includeFailed;
 
     Composition(Variables variables, YamlComposer.Limits limits) {
@@ -73,6 +77,7 @@ final class Composition {
                 return includeError(entry, parentChain, "spec.include-cycle", "including " + display + " here makes a cycle: "
                         + cycle(stack, id) + " -> " + display, "a file can't include itself, directly or through another one");
             }
+            if (composed.contains(id)) return null; // already merged, through another include
             if (stack.size() > MAX_DEPTH) {
                 return includeError(entry, parentChain, "spec.include-too-deep", "includes are nested more than " + MAX_DEPTH + " deep",
                         "include the shared files from the top file instead of through each other");
@@ -151,6 +156,7 @@ final class Composition {
             own.put(k, v);
             keys.put(k, tree.keyLocation(k));
         });
+        composed.add(id);
         YamlSpecNode merged = SpecMerge.merge(base, tree.rebuilt(tree.path(), own, keys, List.of(), tree.tag()), "");
         return SpecMerge.finish(merged, "");
     }

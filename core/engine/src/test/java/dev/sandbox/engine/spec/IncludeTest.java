@@ -90,6 +90,21 @@ class IncludeTest {
     }
 
     @Test
+    void aFileIncludedThroughTwoOthersIsMergedOnce() throws Exception {
+        write("common.yaml", "namespaces:\n  uts: {hostname: common}\n  mount: {masks: [/proc/kcore], mounts: [{type: proc, target: /proc}]}\n");
+        write("b.yaml", "include: [common.yaml]\nnamespaces:\n  uts: {hostname: from-b}\n");
+        write("c.yaml", "include: [common.yaml]\nprocess: {cwd: /}\n");
+        write("a.yaml", "include: [b.yaml, c.yaml, common.yaml]\n");
+        LoadedSpec spec = load("a.yaml");
+        assertEquals(List.of(), formatted(spec));
+        SpecNode ns = spec.root().get("namespaces");
+        assertEquals(1, ns.get("mount").get("mounts").elements().size(), "not appended twice");
+        assertEquals("from-b", ns.get("uts").get("hostname").text(), "c's include of common.yaml doesn't undo b's change");
+        assertEquals("/", spec.root().get("process").get("cwd").text());
+        assertEquals(4, spec.inputs().files().size());
+    }
+
+    @Test
     void aMissingIncludeIsAnErrorAtTheEntry() throws Exception {
         write("web.yaml", "name: web\ninclude: [nope.yaml]\n");
         LoadedSpec spec = load("web.yaml");
