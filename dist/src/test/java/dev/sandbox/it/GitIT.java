@@ -316,6 +316,22 @@ class GitIT {
         assertTrue(codes.contains("mount.mask-removed"), json.toString());
     }
 
+    @Test
+    void asGitsDiffDriverTheOldSidesIncludesComeFromTheCommitItsBlobWasFoundIn() {
+        repo.write(".gitattributes", "web.yaml diff=sandbox\n");
+        repo.write("base.yaml", "namespaces:\n" + HARDENED);
+        commit("web.yaml", "include: [base.yaml]\n" + spec(name, "", "one"));
+        // the spec and its base change together; the driver runs for web.yaml only
+        repo.write("base.yaml", "namespaces:\n" + HARDENED.replace("    masks: [/proc/kcore]\n", ""));
+        commit("web.yaml", "include: [base.yaml]\n" + spec(name, "", "two"));
+        git("config", "diff.sandbox.command", Cli.DIST.resolve("bin/sandbox") + " diff --git-driver");
+        String out = git("--no-pager", "diff", "HEAD~1", "HEAD", "--", "web.yaml");
+        String old = git("rev-parse", "--short=12", "HEAD~1").strip();
+        assertTrue(out.startsWith("sandbox diff " + old + ":web.yaml -> "), out);
+        assertTrue(out.contains("WEAKER [mount.mask-removed] namespaces.mount.masks[/proc/kcore]"),
+                "the old side's base is read from " + old + ", not from the working tree:\n" + out);
+    }
+
     // ---------------------------------------------------------------------------------------- helpers
 
     private void commit(String file, String content) {
