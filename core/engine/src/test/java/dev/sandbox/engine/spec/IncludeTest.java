@@ -169,6 +169,22 @@ class IncludeTest {
     }
 
     @Test
+    void anIncludeBombStaysSmallAndAFifoOrADeviceIsRefusedWithoutBlocking() throws Exception {
+        // each file includes the next one twice (8 deep, within the bound): read and merged once each
+        for (int i = 0; i < 8; i++) write("bomb" + i + ".yaml", "include: [bomb" + (i + 1) + ".yaml, bomb" + (i + 1) + ".yaml]\n");
+        write("bomb8.yaml", "process: {capabilities: [CAP_KILL], command: [/bin/true]}\n");
+        LoadedSpec bomb = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> load("bomb0.yaml"));
+        assertEquals(List.of(), formatted(bomb));
+        assertEquals(9, bomb.inputs().files().size(), "each file read once, not 2^8 times");
+        Path fifo = dir.resolve("fifo.yaml");
+        new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor();
+        write("web.yaml", "include: [fifo.yaml, /dev/zero]\n");
+        LoadedSpec spec = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(10), () -> load("web.yaml"));
+        assertEquals(List.of("1:11 spec.not-regular", "1:22 spec.not-regular"), spec.diagnostics().stream()
+                .map(d -> d.location().line() + ":" + d.location().column() + " " + d.code()).toList());
+    }
+
+    @Test
     void badIncludeValuesAreLocated() throws Exception {
         write("web.yaml", "include: {a: b}\n");
         assertEquals(List.of("spec.bad-include"), load("web.yaml").diagnostics().stream().map(Diagnostic::code).toList());
