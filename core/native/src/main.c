@@ -212,6 +212,9 @@ int main(int argc, char **argv)
     }
     load_plan();
     g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
+    /* Why now: supervision reads /proc/<C>/status; after a join of a mount namespace "/proc" may be
+     * another pid namespace's. C closes it first thing. */
+    g.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
     open_joins();
     run_stage(ST_ENTER);

@@ -204,16 +204,27 @@ public final class Controller {
         return SETUP_FAILED;
     }
 
-    /** Reads the remaining messages (ERROR, EXIT) until EOF and returns the helper's status. */
+    /**
+     * Reads the remaining messages (ERROR, TIMEOUT, KILLED, EXIT) until EOF and returns the helper's
+     * status; says on stderr when the helper had to SIGKILL the target or the timeout fired.
+     */
     private int finish(ControlChannel channel, Process helper, String first) throws IOException, InterruptedException {
         String line = first;
         String error = null;
+        StopReport stop = new StopReport(options.stopTimeout());
         while (line != null) {
             if (isMessage(line, "ERROR")) error = line;
+            if (isMessage(line, "TIMEOUT") || isMessage(line, "KILLED")) {
+                stop.accept(line).ifPresent(l -> {
+                    options.err().println("sandbox: " + l);
+                    options.err().flush();
+                });
+            }
             line = next(channel);
         }
         int status = helper.waitFor();
         if (error != null) options.err().println("sandbox: " + HelperError.describe(error));
+        stop.atExit().ifPresent(l -> options.err().println("sandbox: " + l));
         return status;
     }
 
