@@ -51,7 +51,7 @@ public final class Controller {
     /** Runs the plan to the end; returns the exit status for {@code sandbox up}. */
     public int run(Plan plan, Path runtimeDir) {
         Process helper = null;
-        SignalForwarding signals = SignalForwarding.install(options.err());
+        SignalForwarding signals = SignalForwarding.install();
         try {
             prepareRuntimeDir(runtimeDir);
             for (Step step : plan.stage(Stage.PREPARE)) timed(step, () -> prepare(step));
@@ -212,6 +212,7 @@ public final class Controller {
         String line = first;
         String error = null;
         StopReport stop = new StopReport(options.stopTimeout());
+        boolean exited = false;
         while (line != null) {
             if (isMessage(line, "ERROR")) error = line;
             if (isMessage(line, "TIMEOUT") || isMessage(line, "KILLED")) {
@@ -220,7 +221,15 @@ public final class Controller {
                     options.err().flush();
                 });
             }
-            line = next(channel);
+            exited |= isMessage(line, "EXIT");
+            try {
+                line = next(channel);
+            } catch (IOException e) {
+                // Why: a SIGNAL we sent while the helper was exiting stays unread, and a Unix socket closed
+                // with unread data gives its peer ECONNRESET instead of EOF, after the EXIT line
+                if (!exited) throw e;
+                line = null;
+            }
         }
         int status = helper.waitFor();
         if (error != null) options.err().println("sandbox: " + HelperError.describe(error));

@@ -1,7 +1,6 @@
 package dev.sandbox.engine.runtime;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import sun.misc.Signal;
@@ -33,11 +32,11 @@ final class SignalForwarding implements AutoCloseable {
      * kept and sent once it does (the helper queues it until release, PROTOCOL.md); one after the
      * helper is gone is dropped, so the undo actions can finish.
      */
-    static SignalForwarding install(PrintWriter err) {
+    static SignalForwarding install() {
         SignalForwarding f = new SignalForwarding();
         for (String name : List.of("TERM", "HUP", "INT")) {
             Signal signal = new Signal(name);
-            SignalHandler handler = s -> f.forward(s.getNumber(), name, err);
+            SignalHandler handler = s -> f.forward(s.getNumber());
             try {
                 f.installed.add(new Installed(signal, Signal.handle(signal, handler)));
             } catch (IllegalArgumentException e) {
@@ -47,7 +46,7 @@ final class SignalForwarding implements AutoCloseable {
         return f;
     }
 
-    private synchronized void forward(int number, String name, PrintWriter err) {
+    private synchronized void forward(int number) {
         if (detached) return;
         if (channel == null) {
             early.add(number);
@@ -56,7 +55,8 @@ final class SignalForwarding implements AutoCloseable {
         try {
             channel.send("SIGNAL " + number);
         } catch (IOException e) {
-            err.println("sandbox: forwarding SIG" + name + " failed: " + e.getMessage());
+            // the helper is gone (it exits right after EXIT): nothing left to forward to; the
+            // controller reports how it ended
         }
     }
 
