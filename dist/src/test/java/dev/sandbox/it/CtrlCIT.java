@@ -108,6 +108,18 @@ class CtrlCIT {
         assertFalse(run.out().contains("sandbox: "), run::toString);
     }
 
+    @Test
+    void ctrlBackslashReachesTheTargetAndPrintsNoJvmThreadDump() {
+        // regression: HotSpot owns SIGQUIT and printed a full thread dump of up's JVM into the terminal
+        Path spec = spec("ctrlc-quit", "namespaces:\n  uts: {}\nprocess:\n  command: [/bin/sh, -c, 'echo ready; exec sleep 60']\n");
+        PtyRun run = up(spec.toString());
+        run.awaitOut("ready", READY);
+        run.awaitProgram(SLEEP, READY);
+        run.type("\u001c");
+        assertEquals(128 + 3, run.awaitExit(END), run::toString);
+        assertFalse(run.out().contains("thread dump"), run::toString);
+    }
+
     /**
      * Regression: with stdin not a terminal (new session) the JVM and the helper both forwarded the
      * terminal's SIGINT, and the trap ran twice. Each layout, stdin a terminal or not: exactly one.
