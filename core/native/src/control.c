@@ -166,9 +166,17 @@ static void arm(int fd, long long ms)
         kill(g.child, SIGKILL); /* no timer, no grace: never leave a stop unfinished */
 }
 
-static void send_killed(const char *why)
+/* Ends a stop with SIGKILL, reported once (a third Ctrl-C changes nothing). */
+static void kill_target(const char *why)
 {
+    static bool killed;
+    kill(g.child, SIGKILL);
+    if (killed)
+        return;
+    killed = true;
     send_line("KILLED %d %lld %s", g.stop_sig, now_ms() - g.stop_at_ms, why);
+    struct itimerspec off = { 0 };
+    timerfd_settime(g.tfd, 0, &off, NULL);
 }
 
 /* Sends `sig` to C; TERM, HUP and INT start a stop: SIGKILL when C is still there grace_ms later. */
@@ -182,8 +190,7 @@ static void forward(int sig)
     g.stop_sig = sig;
     g.stop_at_ms = now_ms();
     if (g.grace_ms == 0) {
-        kill(g.child, SIGKILL);
-        send_killed("stop-timeout");
+        kill_target("stop-timeout");
     } else {
         arm(g.tfd, g.grace_ms);
     }
@@ -194,10 +201,7 @@ static bool kill_now(int sig)
 {
     if (sig != SIGINT || !g.grace_armed)
         return false;
-    kill(g.child, SIGKILL);
-    send_killed("interrupt");
-    struct itimerspec off = { 0 };
-    timerfd_settime(g.tfd, 0, &off, NULL);
+    kill_target("interrupt");
     return true;
 }
 
@@ -357,10 +361,8 @@ _Noreturn void supervise(void)
         if (p[1].revents)
             drain(sfd);
         uint64_t expirations;
-        if (p[2].revents && read(g.tfd, &expirations, sizeof expirations) > 0) {
-            kill(g.child, SIGKILL);
-            send_killed("stop-timeout");
-        }
+        if (p[2].revents && read(g.tfd, &expirations, sizeof expirations) > 0)
+            kill_target("stop-timeout");
         if (p[3].revents && read(g.timeout_fd, &expirations, sizeof expirations) > 0 && !g.grace_armed) {
             /* a stop already in progress (a signal came first) is left to finish as it began */
             g.timed_out = true;
