@@ -369,4 +369,23 @@ class ProcessDefaultsTest {
         for (int i = 0; i < 19; i++) fits.append("    - *chunk\n");
         assertEquals(List.of(), codes(validate(ROOT, fits.toString()), true), "20 x 100,000 bytes fit");
     }
+
+    // ------------------------------------------------------------------------------ timeout
+
+    @Test
+    void aTimeoutIsAHelperStepJustBeforeCloneInWholeMillisecondsRoundedUp() throws Exception {
+        Plan plan = plan(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  timeout: 2.0005\n");
+        List<Step> clone = plan.stage(Stage.CLONE);
+        assertEquals(List.of("timeout", "clone"), clone.stream().map(Step::op).toList());
+        assertEquals(Optional.of("2001"), clone.get(0).arg("ms"));
+        assertTrue(clone.get(0).summary().startsWith("after 2.0005 s SIGTERM"), clone.get(0).summary());
+        assertEquals(List.of(), plan(ROOT, "process:\n  command: [/bin/true]\n").ops("timeout"), "no key, no step");
+    }
+
+    @Test
+    void aTimeoutMustBeAPositiveNumberOfSecondsAtMostAYear() throws Exception {
+        assertEquals(List.of("6:12 schema.exclusiveMinimum"), codes(validate(ROOT, "process:\n  command: [/bin/true]\n  timeout: 0\n"), true));
+        assertEquals(List.of("6:12 schema.type"), codes(validate(ROOT, "process:\n  command: [/bin/true]\n  timeout: 10s\n"), true));
+        assertEquals(List.of("6:12 schema.maximum"), codes(validate(ROOT, "process:\n  command: [/bin/true]\n  timeout: 31536001\n"), true));
+    }
 }
