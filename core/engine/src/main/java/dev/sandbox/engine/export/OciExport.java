@@ -146,7 +146,8 @@ public final class OciExport {
         c.set("mounts", mounts());
         ObjectNode linux = c.putObject("linux");
         linux(linux, annotations);
-        annotations.put(ANNOTATION_SECCOMP, e.seccomp());
+        // default, unconfined, or "profile": import compares the profile itself, the path would only tie the bundle to this machine
+        annotations.put(ANNOTATION_SECCOMP, e.seccomp().equals("default") || e.seccomp().equals("unconfined") ? e.seccomp() : "profile");
         c.set("annotations", annotations);
         return c;
     }

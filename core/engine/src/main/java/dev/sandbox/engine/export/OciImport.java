@@ -302,11 +302,10 @@ public final class OciImport {
     }
 
     private void notAdded(List<String> flags, List<String> ours, String at) {
-        for (String f : ours) {
-            if (!flags.contains(f)) {
-                warn(at + "/options", "import.mount-flag-added", "the sandbox mounts this file system " + String.join(",", ours)
-                        + "; without " + f + " here, the imported spec is stricter", null);
-            }
+        List<String> missing = ours.stream().filter(f -> !flags.contains(f)).toList();
+        if (!missing.isEmpty()) {
+            warn(at + "/options", "import.mount-flag-added", "the sandbox mounts this file system " + String.join(",", ours) + ": without "
+                    + String.join(",", missing) + " here, the imported spec is stricter", null);
         }
     }
 
