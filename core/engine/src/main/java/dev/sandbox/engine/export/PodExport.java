@@ -105,9 +105,10 @@ public final class PodExport {
         for (String[] host : new String[][] {{"pid", "hostPID"}, {"net", "hostNetwork"}, {"ipc", "hostIPC"}}) {
             if (e.namespace(host[0]).mode() == NamespaceMode.HOST) {
                 spec.put(host[1], true);
-                warn("export.k8s-host-namespace", "the spec keeps the caller's " + host[0] + " namespace: the Pod gets " + host[1]
-                        + ": true, the node's " + host[0] + " namespace (clusters often forbid it)", all,
-                        "add namespaces." + host[0] + ": {} to the spec if the target doesn't need the host's");
+                // located at the key "namespaces": the absent section has no place of its own
+                diagnostics.add(Diagnostic.warning("export.k8s-host-namespace", "the spec keeps the caller's " + host[0] + " namespace: the Pod"
+                        + " gets " + host[1] + ": true, the node's " + host[0] + " namespace (clusters often forbid it)", "namespaces",
+                        e.spec().keyLocation("namespaces"), "add namespaces." + host[0] + ": {} to the spec if the target doesn't need the host's"));
             }
         }
         for (String type : EffectiveSpec.KNOWN_NAMESPACES) {
