@@ -95,6 +95,34 @@ class PlanCacheIT {
     }
 
     @Test
+    void anEditOfTheSeccompProfileRecompilesThePlan() throws Exception {
+        // the profile is compiled into the plan (nothing is read when the sandbox starts): the cache
+        // entry records its digest, so an edit must not run the old filter
+        Path profile = specs.dir.resolve("profile.json");
+        String denyTiocsti = "{\"names\": [\"ioctl\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 1, \"value\": 4294967295,"
+                + " \"valueTwo\": 21522, \"op\": \"SCMP_CMP_MASKED_EQ\"}]}";
+        Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [" + denyTiocsti + "]}");
+        Path spec = specs.spec("cached-seccomp.yaml", """
+                process:
+                  command: [/bin/uname, -s]
+                  seccomp: ./profile.json
+                """);
+        Cli.Result r = up(spec);
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("Linux", r.out().strip());
+        r = up(spec);
+        assertTrue(r.err().contains(CACHED), "unchanged profile: the cache is used: " + r.err());
+        assertEquals("Linux", r.out().strip());
+
+        Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [" + denyTiocsti
+                + ", {\"names\": [\"uname\"], \"action\": \"SCMP_ACT_ERRNO\"}]}");
+        r = up(spec);
+        assertFalse(r.err().contains(CACHED), "the profile changed: compiled again: " + r.err());
+        assertFalse(r.out().contains("Linux"), "the new filter denies uname(2): " + r);
+        assertEquals(1, r.exit(), r.toString());
+    }
+
+    @Test
     void warningsAreRepeatedWhenThePlanComesFromTheCache() {
         Path spec = specs.spec("warned.yaml", """
                 namespaces:

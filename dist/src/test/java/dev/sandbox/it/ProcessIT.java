@@ -222,7 +222,60 @@ class ProcessIT {
         assertEquals(netBindService, status.get("CapEff"), () -> "CapEff " + hex(status.get("CapEff")));
         assertEquals(netBindService, status.get("CapBnd"), () -> "CapBnd " + hex(status.get("CapBnd")));
         assertEquals(netBindService, status.get("CapPrm"), () -> "CapPrm " + hex(status.get("CapPrm")));
-        assertEquals(0L, status.get("NoNewPrivs"), "noNewPrivileges was not asked for");
+        assertEquals(1L, status.get("NoNewPrivs"), "noNewPrivileges is on by default");
+    }
+
+    /** Docker's default set without MKNOD (docs/spec.md, capabilities), as a bit mask. */
+    private static long defaultCaps(boolean newNet) {
+        long m = 0;
+        for (int cap : new int[] {0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 29, 31}) m |= 1L << cap; // CHOWN .. SETFCAP
+        return newNet ? m | 1L << 13 : m; // NET_RAW only in a new network namespace
+    }
+
+    @Test
+    void rootInsideKeepsOnlyTheDefaultCapabilitiesAndGetsNoNewPrivsAndTheSeccompFilter() {
+        Path spec = spec("prit-defcaps", Specs.isolated("", "[/bin/grep, -E, '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp|Seccomp_filters):',"
+                + " /proc/self/status]"));
+        Map<String, Long> status = status(upOk(spec).out());
+        boolean newNet = Specs.isolated("", "[/bin/true]").contains("  net:");
+        assertEquals(defaultCaps(newNet), status.get("CapBnd"), () -> "CapBnd " + hex(status.get("CapBnd")));
+        assertEquals(defaultCaps(newNet), status.get("CapEff"), () -> "CapEff " + hex(status.get("CapEff")));
+        assertEquals(1L, status.get("NoNewPrivs"));
+        assertEquals(2L, status.get("Seccomp"), "mode 2: a filter");
+        assertEquals(2L, status.get("Seccomp_filters"), "docker's default and the tty filter");
+    }
+
+    @Test
+    void rootInsideCanNoLongerRemountAReadOnlyBindWritableNorUnmountAMask() throws Exception {
+        // issue 7, item 1: with every capability kept, remount,rw of a read-only bind wrote through to the host file
+        Path dir = java.nio.file.Files.createDirectories(specs.dir.resolve("prit-ro-src"));
+        java.nio.file.Files.writeString(dir.resolve("file"), "host\n");
+        java.nio.file.Files.writeString(dir.resolve("secret"), "secret\n");
+        Path spec = specs.spec("prit-remount.yaml", """
+                namespaces:
+                  user: {}
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                %s      - {type: bind, source: %s, target: /ro, readonly: true}
+                    masks: [/ro/secret]
+                  pid: {}
+                process:
+                  command:
+                    - /bin/sh
+                    - -c
+                    - |
+                      mount -o remount,rw,bind /ro 2>/dev/null && echo remount=yes || echo remount=no
+                      umount /ro/secret 2>/dev/null && echo umount=yes || echo umount=no
+                      echo pwned > /ro/file 2>/dev/null && echo write=yes || echo write=no
+                      [ -s /ro/secret ] && echo secret=visible || echo secret=hidden
+                """.formatted(Specs.SYSTEM_MOUNTS, dir));
+        Map<String, String> p = ItHost.probe(upOk(spec).out());
+        assertEquals("no", p.get("remount"));
+        assertEquals("no", p.get("umount"));
+        assertEquals("no", p.get("write"));
+        assertEquals("hidden", p.get("secret"));
+        assertEquals("host\n", java.nio.file.Files.readString(dir.resolve("file")), "the host file is unchanged");
     }
 
     @Test
@@ -232,6 +285,20 @@ class ProcessIT {
         Map<String, Long> status = status(upOk(spec).out());
         assertEquals(Set.of("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"), status.keySet());
         status.forEach((k, v) -> assertEquals(0L, v, k + " " + hex(v)));
+    }
+
+    @Test
+    void noNewPrivilegesFalseLeavesTheFlagClear() {
+        Path spec = spec("prit-nonnp", Specs.isolated("", "[/bin/grep, '^NoNewPrivs:', /proc/self/status]")
+                .replace("process:\n", "process:\n  noNewPrivileges: false\n"));
+        assertEquals(0L, status(upOk(spec).out()).get("NoNewPrivs"));
+    }
+
+    @Test
+    void seccompUnconfinedLoadsNoFilter() {
+        Path spec = spec("prit-noseccomp", Specs.isolated("", "[/bin/grep, '^Seccomp:', /proc/self/status]")
+                .replace("process:\n", "process:\n  seccomp: unconfined\n"));
+        assertEquals(0L, status(upOk(spec).out()).get("Seccomp"));
     }
 
     @Test

@@ -69,7 +69,9 @@ class PropagationIT {
                 + Specs.SYSTEM_MOUNTS
                 + "      - {type: bind, source: " + src + ", target: /data, propagation: " + propagation + "}\n"
                 + "  pid: {}\n"
-                + MountsIT.shell(script));
+                // the script mounts a tmpfs inside: that needs CAP_SYS_ADMIN, which root inside no longer keeps by
+                // default (with it, the default seccomp profile also allows mount)
+                + MountsIT.shell(script).replace("process:\n", "process:\n  capabilities: [SYS_ADMIN]\n"));
     }
 
     /**

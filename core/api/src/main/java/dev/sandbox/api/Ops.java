@@ -41,6 +41,8 @@ public final class Ops {
             Map.entry("capabilities", Set.of(Stage.FINISH)),
             Map.entry("no-new-privs", Set.of(Stage.FINISH)),
             Map.entry("close-fds", Set.of(Stage.FINISH)),
+            Map.entry("new-session", Set.of(Stage.FINISH)),
+            Map.entry("seccomp", Set.of(Stage.FINISH)),
             Map.entry("init", Set.of(Stage.FINISH)),
             Map.entry("exec", Set.of(Stage.FINISH)),
             // controller
@@ -55,11 +57,11 @@ public final class Ops {
 
     /**
      * Ops only the engine emits: namespace creation and joins (from its execution-stage table) and the
-     * {@code process:} section. A plugin contributing one of them is rejected, so no plugin can replace
+     * {@code process:} section (identity, capabilities, seccomp, the new session). A plugin contributing one of them is rejected, so no plugin can replace
      * the target or reorder the kernel's required sequence.
      */
     public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setgroups",
-            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec");
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp");
 
     /** May a plugin contribute this step? */
     public static boolean allowedForPlugin(Step step) {

@@ -38,7 +38,8 @@ final class Up {
         List<Diagnostic> problems = new ArrayList<>();
         Path runtimeDir = RuntimePaths.forSandbox(sandbox.caller(), env, checked.spec().root().get("name").text());
         Pipeline.RunOptions options = new Pipeline.RunOptions(request.command());
-        Plan plan = sandbox.pipeline().compile(checked.spec(), runtimeDir, options, problems);
+        Map<Path, byte[]> inputs = new java.util.LinkedHashMap<>();
+        Plan plan = sandbox.pipeline().compile(checked.spec(), runtimeDir, options, problems, inputs);
         if (!problems.isEmpty()) {
             Output.diagnostics(err, problems);
             err.flush();
@@ -46,7 +47,7 @@ final class Up {
         }
         err.flush();
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
-        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan);
+        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err));
         return controller.run(plan, runtimeDir);
@@ -54,7 +55,7 @@ final class Up {
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
     private static void cache(Sandbox sandbox, Map<String, String> env, String home, Request request, Checked checked,
-                              Path runtimeDir, Plan plan) {
+                              Path runtimeDir, Plan plan, Map<Path, byte[]> inputs) {
         if (home == null || env.containsKey("SANDBOX_NO_CACHE")) return;
         boolean joinsSandbox = checked.spec().root().get("namespaces").fields().values().stream()
                 .anyMatch(section -> section.get("join").has("sandbox"));
@@ -63,6 +64,12 @@ final class Up {
         var dirs = Sandbox.defaultPluginDirs(Path.of(home), env, List.of());
         PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs).ifPresent(key ->
                 PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
-                        checked.diagnostics().stream().map(Diagnostic::format).toList())));
+                        checked.diagnostics().stream().map(Diagnostic::format).toList(), digests(inputs))));
+    }
+
+    private static Map<Path, String> digests(Map<Path, byte[]> inputs) {
+        Map<Path, String> out = new java.util.LinkedHashMap<>();
+        inputs.forEach((path, content) -> out.put(path, PlanCache.digest(content)));
+        return out;
     }
 }

@@ -17,7 +17,17 @@ final class EngineChecks {
 
     private EngineChecks() {}
 
-    static List<Diagnostic> check(SpecNode root, Caller caller, HostFacts host) {
+    /** The longest single argument or environment string execve(2) takes: MAX_ARG_STRLEN, 32 pages, with the NUL. */
+    static final long MAX_ARG_STRLEN = 131072;
+    /**
+     * All of argv and envp (strings with their NULs, plus one pointer each) under the default 8 MiB stack
+     * rlimit: the kernel allows a quarter of the stack (fs/exec.c), 2 MiB.
+     */
+    static final long EXEC_LIMIT = 2L << 20;
+    /** (uid_t)-1 means "leave unchanged" to setresuid(2): the largest usable id is one less. */
+    static final long MAX_ID = 4294967294L;
+
+    static List<Diagnostic> check(SpecNode root, Caller caller, HostFacts host, java.util.Map<String, String> callerEnv) {
         List<Diagnostic> out = new ArrayList<>();
         SpecNode namespaces = root.get("namespaces");
         boolean anyNew = false;
@@ -37,6 +47,9 @@ final class EngineChecks {
                     "add 'user: {}' under namespaces (you become root inside, mapped to your own uid)"));
         }
         checkProcess(root.get("process"), out);
+        checkPrivileges(root, caller, out);
+        checkIds(root, out);
+        checkExecSize(root, callerEnv, out);
         SpecNode user = root.get("process").get("user");
         if (!caller.isRoot() && user.isPresent() && !Pipeline.creates(namespaces, NamespaceTable.USER) && !joinsUser(namespaces)) {
             boolean foreign = user.get("uid").longValue(caller.uid()) != caller.uid() || user.get("gid").longValue(caller.gid()) != caller.gid()
@@ -86,6 +99,120 @@ final class EngineChecks {
                         + type + "'", path.path(), path.location(), "use /proc/" + m.group(1) + "/ns/" + entry.get().procName()));
             }
         }
+    }
+
+    /** The opt-outs of the defaults that hold the sandbox, and what the kernel would refuse at exec time. */
+    private static void checkPrivileges(SpecNode root, Caller caller, List<Diagnostic> out) {
+        SpecNode process = root.get("process");
+        SpecNode caps = process.get("capabilities");
+        if (caps.kind() == SpecNode.Kind.STRING && caps.text().equals("all")) {
+            out.add(Diagnostic.warning("process.all-capabilities", "capabilities: all keeps every capability, CAP_SYS_ADMIN included: "
+                            + "readonly mounts, masks and readonlyPaths no longer hold (root inside can remount, unmount and mount over them)",
+                    caps.path(), caps.location(), "list only the capabilities the command needs, e.g. capabilities: [NET_ADMIN]; omit the key"
+                            + " for the default set"));
+        }
+        SpecNode nnp = process.get("noNewPrivileges");
+        if (nnp.kind() == SpecNode.Kind.BOOLEAN && !nnp.bool(true)) {
+            out.add(Diagnostic.warning("process.new-privileges", "noNewPrivileges: false lets the target gain privileges through exec"
+                            + " (setuid binaries, file capabilities) beyond what capabilities keeps", nnp.path(), nnp.location(),
+                    "remove it (the default is true) unless the command must run a setuid program such as sudo or ping"));
+            SpecNode seccomp = process.get("seccomp");
+            boolean filtered = !seccomp.text(SeccompSection.DEFAULT).equals(SeccompSection.UNCONFINED);
+            if (filtered && !ProcessSection.identity(root, caller).privileged()) {
+                out.add(Diagnostic.error("process.seccomp-needs-privilege", "without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN,"
+                                + " which " + caller.userName() + " (uid " + caller.uid() + ") has not without a user namespace: seccomp(2) would"
+                                + " fail with EACCES", nnp.path(), nnp.location(),
+                        "remove 'noNewPrivileges: false', add 'user: {}' under namespaces, or set seccomp: unconfined"));
+            }
+        }
+    }
+
+    /**
+     * Ids setresuid/setresgid/setgroups would take: 32-bit, and (uid_t)-1 means "unchanged" to the
+     * kernel, so any number past 4294967294 is an error — with or without a user namespace (whose
+     * plugin then checks the ids against its maps). Numbers are read exactly ({@code 1e400} is a
+     * number too: before, it fell back to 0 and the target ran as root).
+     */
+    private static void checkIds(SpecNode root, List<Diagnostic> out) {
+        SpecNode user = root.get("process").get("user");
+        List<SpecNode> ids = new ArrayList<>(List.of(user.get("uid"), user.get("gid")));
+        ids.addAll(user.get("groups").elements());
+        for (SpecNode id : ids) {
+            if (id.kind() != SpecNode.Kind.NUMBER) continue;
+            java.math.BigInteger value;
+            try {
+                value = new java.math.BigDecimal(id.text()).toBigIntegerExact();
+            } catch (NumberFormatException | ArithmeticException e) {
+                continue; // not an integer (1.5, .inf): the schema says so
+            }
+            if (value.compareTo(java.math.BigInteger.valueOf(MAX_ID)) > 0) {
+                out.add(Diagnostic.error("process.id-out-of-range", "id " + id.text() + " is not a usable user or group id: ids are 32-bit"
+                                + " and 4294967295 is (uid_t)-1, which setresuid(2) and setresgid(2) read as 'leave unchanged'", id.path(),
+                        id.location(), "use an id from 0 to " + MAX_ID));
+            }
+        }
+    }
+
+    /** execve(2) refuses (E2BIG) one string over MAX_ARG_STRLEN, or all of them over a quarter of the stack rlimit. */
+    private static void checkExecSize(SpecNode root, java.util.Map<String, String> callerEnv, List<Diagnostic> out) {
+        SpecNode process = root.get("process");
+        long total = 0;
+        int count = 0;
+        for (SpecNode arg : process.get("command").elements()) {
+            long len = utf8(arg.text()) + 1;
+            total += len + 8;
+            count++;
+            if (len > MAX_ARG_STRLEN) {
+                out.add(Diagnostic.error("process.argument-too-long", "this argument is " + len + " bytes with its NUL; execve(2) takes at"
+                                + " most " + MAX_ARG_STRLEN + " (MAX_ARG_STRLEN) per argument and fails with E2BIG", arg.path(), arg.location(),
+                        "pass large data through a file or standard input instead"));
+            }
+        }
+        java.util.Map<String, String> env = ProcessSection.environment(process, callerEnv, 0);
+        for (var e : env.entrySet()) {
+            long len = utf8(e.getKey()) + 1 + utf8(e.getValue()) + 1;
+            total += len + 8;
+            count++;
+            SpecNode at = process.get("env").get(e.getKey());
+            if (len > MAX_ARG_STRLEN && at.isPresent()) {
+                out.add(Diagnostic.error("process.env-too-long", "variable " + e.getKey() + " is " + len + " bytes as NAME=VALUE with its NUL;"
+                                + " execve(2) takes at most " + MAX_ARG_STRLEN + " (MAX_ARG_STRLEN) per string and fails with E2BIG", at.path(),
+                        at.location(), "pass large data through a file instead"));
+            }
+        }
+        if (total > EXEC_LIMIT && count > 0) {
+            out.add(Diagnostic.error("process.exec-too-large", "the command and the environment take " + total + " bytes (strings with their"
+                            + " NULs and one 8-byte pointer each); execve(2) allows a quarter of the stack limit, " + EXEC_LIMIT + " bytes with"
+                            + " the default 8 MiB stack (ulimit -s), and fails with E2BIG", process.path(), root.keyLocation("process"),
+                    "pass large data through files instead of arguments and variables"));
+        }
+    }
+
+    /** The same limits for a command given after {@code --} to {@code up}, found only when the plan is compiled. */
+    static List<Diagnostic> checkOverride(SpecNode root, List<String> argv, java.util.Map<String, String> callerEnv) {
+        List<Diagnostic> out = new ArrayList<>();
+        SpecNode process = root.get("process");
+        long total = 0;
+        for (String arg : argv) {
+            long len = utf8(arg) + 1;
+            total += len + 8;
+            if (len > MAX_ARG_STRLEN) {
+                out.add(Diagnostic.error("process.argument-too-long", "an argument of the command after -- is " + len + " bytes with its NUL;"
+                                + " execve(2) takes at most " + MAX_ARG_STRLEN + " (MAX_ARG_STRLEN) and fails with E2BIG", process.path(),
+                        root.keyLocation("process"), "pass large data through a file or standard input instead"));
+            }
+        }
+        for (var e : ProcessSection.environment(process, callerEnv, 0).entrySet()) total += utf8(e.getKey()) + utf8(e.getValue()) + 2 + 8;
+        if (total > EXEC_LIMIT) {
+            out.add(Diagnostic.error("process.exec-too-large", "the command after -- and the environment take " + total + " bytes; execve(2)"
+                            + " allows a quarter of the stack limit, " + EXEC_LIMIT + " bytes with the default 8 MiB stack, and fails with E2BIG",
+                    process.path(), root.keyLocation("process"), "pass large data through files instead of arguments"));
+        }
+        return out;
+    }
+
+    private static long utf8(String s) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
     }
 
     private static void checkProcess(SpecNode process, List<Diagnostic> out) {

@@ -14,6 +14,7 @@ import dev.sandbox.api.Step;
 import dev.sandbox.api.Ops;
 import dev.sandbox.engine.plugin.PluginRegistry;
 import dev.sandbox.engine.schema.ComposedSchema;
+import dev.sandbox.engine.seccomp.SeccompCompiler;
 import dev.sandbox.engine.schema.SchemaCheck;
 import dev.sandbox.engine.spec.LoadedSpec;
 import java.nio.file.Path;
@@ -23,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The ordered plugin pipeline: validates a spec (schema, then each plugin's section, then the
@@ -75,7 +77,8 @@ public final class Pipeline {
         String name = root.get("name").text("sandbox");
         SpecNode namespaces = root.get("namespaces");
 
-        out.addAll(EngineChecks.check(root, caller, host));
+        out.addAll(EngineChecks.check(root, caller, host, callerEnv));
+        out.addAll(seccomp(root, specDir).diagnostics());
         for (PluginRegistry.Loaded loaded : plugins) {
             String id = loaded.id();
             SpecNode section = namespaces.get(id);
@@ -93,6 +96,15 @@ public final class Pipeline {
 
     /** Compiles a spec that validated without errors. Diagnostics found only now (a join target that isn't running) go to {@code problems}. */
     public Plan compile(LoadedSpec spec, Path runtimeDir, RunOptions options, List<Diagnostic> problems) {
+        return compile(spec, runtimeDir, options, problems, new LinkedHashMap<>());
+    }
+
+    /**
+     * As {@link #compile(LoadedSpec, Path, RunOptions, List)}, and puts into {@code inputs} every host file
+     * besides the spec whose content was compiled into the plan (a seccomp profile), with the bytes read:
+     * a cached plan is stale once one of them changes.
+     */
+    public Plan compile(LoadedSpec spec, Path runtimeDir, RunOptions options, List<Diagnostic> problems, Map<Path, byte[]> inputs) {
         SpecNode root = spec.root();
         String name = root.get("name").text();
         Path specDir = specDir(spec);
@@ -106,6 +118,9 @@ public final class Pipeline {
         }
         steps.add(Step.of(Stage.FINISH, "close-fds").summary("close every inherited descriptor >= 3 so nothing of the host leaks into the sandbox")
                 .syscall("close_range(3, ~0U, 0)").build().withPlugin("engine"));
+        // Why before the plugins' steps: the pid plugin's init forks there, and init and the target
+        // must share the new session (core/native/PROTOCOL.md, new-session).
+        steps.add(ProcessSection.newSession());
 
         for (PluginRegistry.Loaded loaded : plugins) {
             SpecNode section = namespaces.get(loaded.id());
@@ -132,7 +147,12 @@ public final class Pipeline {
             }
         }
         steps.add(cloneStep(namespaces));
-        steps.addAll(ProcessSection.steps(root, caller, callerEnv, options, namespaces));
+        options.commandOverride().ifPresent(argv -> problems.addAll(EngineChecks.checkOverride(root, argv, callerEnv)));
+        SeccompSection.Result seccomp = seccomp(root, specDir);
+        problems.addAll(seccomp.diagnostics().stream().filter(Diagnostic::isError).toList());
+        seccomp.input().ifPresent(in -> inputs.put(in.path(), in.content()));
+        List<Step> filters = seccomp.filters().stream().map(f -> f.step()).toList();
+        steps.addAll(ProcessSection.steps(root, caller, callerEnv, options, namespaces, filters));
         // Stable sort: within a stage, engine steps and plugin steps keep the order they were added in.
         steps.sort(Comparator.comparing(Step::stage));
         return new Plan(name, steps);
@@ -153,6 +173,12 @@ public final class Pipeline {
                         : "start the child in new " + String.join(", ", from) + " namespaces; it waits for the controller")
                 .syscall("clone(" + (flagText.isEmpty() ? "SIGCHLD" : flagText + "|SIGCHLD") + ")")
                 .build().withPlugin(from.isEmpty() ? "engine" : String.join(",", from));
+    }
+
+    /** The seccomp filters for the capabilities the target keeps, on this host's architecture and kernel. */
+    private SeccompSection.Result seccomp(SpecNode root, Path specDir) {
+        ProcessSection.Identity id = ProcessSection.identity(root, caller);
+        return SeccompSection.resolve(root.get("process"), specDir, SeccompCompiler.Target.host(Set.copyOf(id.keep())));
     }
 
     static boolean isJoin(SpecNode section) {

@@ -11,8 +11,8 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * The {@code process:} section: working directory, identity, capabilities, no_new_privs and exec,
- * the last steps of the plan. The environment starts clean (see docs/spec.md):
+ * The {@code process:} section: working directory, identity, capabilities, no_new_privs, seccomp
+ * and exec, the last steps of the plan. The environment starts clean (see docs/spec.md):
  * PATH, HOME and the caller's TERM, then the spec's {@code env}.
  */
 final class ProcessSection {
@@ -21,17 +21,61 @@ final class ProcessSection {
 
     private ProcessSection() {}
 
-    static List<Step> steps(SpecNode root, Caller caller, Map<String, String> callerEnv, Pipeline.RunOptions options, SpecNode namespaces) {
+    /**
+     * Who the target runs as and which capabilities it keeps.
+     *
+     * @param switchIdentity whether the child switches uid/gid (a new user namespace, or process.user)
+     * @param uid            the target's uid inside
+     * @param privileged     whether the child holds capabilities during setup (root, or a new or joined user
+     *                       namespace); a rootless child without one has none to drop
+     * @param keep           the capabilities the target keeps (CAP_ names, number order)
+     * @param all            {@code capabilities: all}
+     */
+    record Identity(boolean switchIdentity, long uid, long gid, boolean privileged, List<String> keep, boolean all) {}
+
+    static Identity identity(SpecNode root, Caller caller) {
+        SpecNode namespaces = root.get("namespaces");
+        SpecNode process = root.get("process");
+        SpecNode user = process.get("user");
+        boolean userNs = Pipeline.creates(namespaces, NamespaceTable.USER);
+        boolean joinsUser = namespaces.get(NamespaceTable.USER).isPresent() && !userNs;
+        boolean switchIdentity = user.isPresent() || userNs;
+        long uid = switchIdentity ? user.get("uid").longValue(0) : caller.uid();
+        long gid = switchIdentity ? user.get("gid").longValue(0) : caller.gid();
+        boolean privileged = caller.isRoot() || userNs || joinsUser;
+        SpecNode caps = process.get("capabilities");
+        boolean all = caps.kind() == SpecNode.Kind.STRING && caps.text().equals("all");
+        List<String> keep;
+        if (all) {
+            keep = Capabilities.NAMES.subList(0, Capabilities.lastCap() + 1);
+        } else if (caps.kind() == SpecNode.Kind.LIST) {
+            keep = Capabilities.sorted(caps.elements().stream().map(SpecNode::text).toList());
+        } else {
+            keep = Capabilities.defaults(uid, Pipeline.creates(namespaces, "net"));
+        }
+        return new Identity(switchIdentity, uid, gid, privileged, privileged ? keep : List.of(), all);
+    }
+
+    static boolean noNewPrivileges(SpecNode process) {
+        return process.get("noNewPrivileges").bool(true);
+    }
+
+    static List<Step> steps(SpecNode root, Caller caller, Map<String, String> callerEnv, Pipeline.RunOptions options, SpecNode namespaces,
+                            List<Step> seccomp) {
         SpecNode process = root.get("process");
         List<Step> out = new ArrayList<>();
         String cwd = process.get("cwd").text("/");
         SpecNode user = process.get("user");
         boolean userNs = Pipeline.creates(namespaces, NamespaceTable.USER);
-        boolean switchIdentity = user.isPresent() || userNs;
-        long uid = user.get("uid").longValue(0);
-        long gid = user.get("gid").longValue(0);
+        Identity id = identity(root, caller);
+        long uid = id.switchIdentity() ? id.uid() : 0; // without a switch, HOME and the summaries keep today's meaning
+        boolean nnp = noNewPrivileges(process);
 
-        if (switchIdentity) {
+        // Why here without no_new_privs: seccomp(2) then needs CAP_SYS_ADMIN, which the identity and
+        // capabilities steps below drop (runc loads it at the same point, seccomp(2) EACCES otherwise).
+        if (!nnp) out.addAll(seccomp);
+        if (id.switchIdentity()) {
+            long gid = id.gid();
             List<String> groups = user.get("groups").elements().stream().map(SpecNode::text).toList();
             if (!groups.isEmpty() || (!userNs && caller.isRoot())) {
                 out.add(finish("setgroups").arg("groups", String.join(",", groups))
@@ -42,29 +86,45 @@ final class ProcessSection {
             out.add(finish("setresuid").arg("uid", uid).summary("become uid " + uid + " (keeping the capabilities to apply next)")
                     .syscall("prctl(PR_SET_KEEPCAPS, 1); setresuid(" + uid + ", " + uid + ", " + uid + ")").build());
         }
-        SpecNode caps = process.get("capabilities");
-        if (caps.isPresent() || uid != 0) {
-            List<String> names = caps.elements().stream().map(SpecNode::text).toList();
+        // Why always (when the child has capabilities at all): uid 0 keeping every capability could
+        // remount read-only binds, unmount masks and mount the host's disks (docs/spec.md, process).
+        if (id.privileged()) {
+            List<String> names = id.keep();
             String keep = names.stream().map(n -> Capabilities.number(n).orElseThrow()).sorted().map(String::valueOf)
                     .collect(Collectors.joining(","));
-            out.add(finish("capabilities").arg("keep", keep)
-                    .summary(names.isEmpty() ? "drop every capability (bounding, permitted, effective, inheritable, ambient)"
-                            : "keep only " + String.join(", ", names))
+            String what = id.all() ? "keep every capability (capabilities: all)"
+                    : names.isEmpty() ? "drop every capability (bounding, permitted, effective, inheritable, ambient)"
+                    : "keep only " + names.stream().map(n -> n.substring(4)).collect(Collectors.joining(", "))
+                            + (process.get("capabilities").isMissing() ? " (the default for uid 0)" : "");
+            out.add(finish("capabilities").arg("keep", keep).summary(what)
                     .syscall("prctl(PR_CAPBSET_DROP, ...); capset(...); prctl(PR_CAP_AMBIENT, ...)").build());
         }
-        if (process.get("noNewPrivileges").bool(false)) {
+        if (nnp) {
             out.add(finish("no-new-privs").summary("exec can never grant privileges again (setuid bits, file capabilities)")
                     .syscall("prctl(PR_SET_NO_NEW_PRIVS, 1)").build());
         }
         out.add(finish("chdir").arg("path", cwd).summary("working directory " + cwd).syscall("chdir(\"" + cwd + "\")").build());
-        List<String> argv = options.commandOverride()
-                .orElseGet(() -> process.get("command").elements().stream().map(SpecNode::text).toList());
+        // Why last with no_new_privs: then the filter needn't allow the runtime's own setup above
+        // (identity, capabilities, chdir), only what the exec step calls (runc loads it there too).
+        if (nnp) out.addAll(seccomp);
+        List<String> argv = argv(process, options);
         Map<String, String> env = environment(process, callerEnv, uid);
         List<String> envList = env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList();
         out.add(finish("exec").args("arg", argv).args("env", envList)
                 .summary("run " + String.join(" ", argv))
                 .syscall("execve(\"" + (argv.isEmpty() ? "" : argv.get(0)) + "\", argv[" + argv.size() + "], envp[" + envList.size() + "])").build());
         return out.stream().map(s -> s.withPlugin("process")).toList();
+    }
+
+    static List<String> argv(SpecNode process, Pipeline.RunOptions options) {
+        return options.commandOverride().orElseGet(() -> process.get("command").elements().stream().map(SpecNode::text).toList());
+    }
+
+    /** The new session (like bwrap --new-session): without a controlling terminal TIOCSTI has no terminal to push into. */
+    static Step newSession() {
+        return finish("new-session")
+                .summary("a new session when standard input is not a terminal: no controlling terminal, so TIOCSTI can't reach yours")
+                .syscall("if (!isatty(0)) setsid()").build().withPlugin("engine");
     }
 
     static Map<String, String> environment(SpecNode process, Map<String, String> callerEnv, long uid) {

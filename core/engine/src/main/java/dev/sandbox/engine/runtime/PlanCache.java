@@ -21,8 +21,9 @@ import java.util.stream.Stream;
 /**
  * Compiled plans, cached by a 128-bit hash of everything that went into them: the spec's bytes and path, the command
  * override, the caller, the environment variables the plan reads, the installed sandbox and plugin
- * jars, /etc/subuid and /etc/subgid, and the host's cgroup mounts. Host paths whose type shaped the
- * plan (a bind source that is a file or a directory) are recorded and re-checked on use.
+ * jars, /etc/subuid and /etc/subgid, the host's cgroup mounts, architecture and kernel release. Host paths whose type
+ * shaped the plan (a bind source that is a file or a directory) are recorded and re-checked on use, and so is the
+ * content digest of every other file compiled into the plan (a seccomp profile): an edit of the profile is a miss.
  *
  * <p>A hit lets {@code sandbox up} skip YAML parsing, schema validation and plugin loading, which are
  * most of its start-up time (docs/performance.md). Plans that name a running sandbox
@@ -35,8 +36,26 @@ public final class PlanCache {
     private static final int KEEP = 64;
     private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
 
-    /** A cached plan with the warnings its validation printed. */
-    public record Entry(Plan plan, Path runtimeDir, List<String> warnings) {}
+    /**
+     * A cached plan with the warnings its validation printed, and the host files besides the spec that
+     * were compiled into it (a seccomp profile) with the content digest it was compiled from.
+     */
+    public record Entry(Plan plan, Path runtimeDir, List<String> warnings, Map<Path, String> inputs) {
+        public Entry {
+            inputs = Map.copyOf(inputs);
+        }
+
+        public Entry(Plan plan, Path runtimeDir, List<String> warnings) {
+            this(plan, runtimeDir, warnings, Map.of());
+        }
+    }
+
+    /** The content digest the cache compares an input file with (the same 128-bit hash as the key). */
+    public static String digest(byte[] content) {
+        Hash128 h = new Hash128();
+        h.update(content);
+        return h.hex();
+    }
 
     private final Path dir;
 
@@ -73,6 +92,9 @@ public final class PlanCache {
             sha.update(bytes);
             add(sha, "command " + command.map(c -> String.join("\u0000", c)).orElse("-"));
             add(sha, "caller " + caller.uid() + " " + caller.gid() + " " + caller.userName());
+            // the seccomp filters depend on the architecture and the kernel (a profile's minKernel), the
+            // capabilities step on the kernel's cap_last_cap
+            add(sha, "host " + System.getProperty("os.arch") + " " + System.getProperty("os.version"));
             for (String k : ENV_KEYS) add(sha, "env " + k + "=" + env.getOrDefault(k, ""));
             if (home != null) listing(sha, home.resolve("lib"));
             for (Path d : pluginDirs) listing(sha, d);
@@ -116,6 +138,7 @@ public final class PlanCache {
             String name = null;
             Path runtime = null;
             List<String> warnings = new ArrayList<>();
+            Map<Path, String> inputs = new java.util.LinkedHashMap<>();
             List<Step> steps = new ArrayList<>();
             boolean complete = false;
             for (String line : lines.subList(1, lines.size())) {
@@ -126,6 +149,12 @@ public final class PlanCache {
                     case "runtime" -> runtime = Path.of(unescape(f[1]));
                     case "assume" -> {
                         if (!typeOf(Path.of(unescape(f[2]))).equals(f[1])) return Optional.empty();
+                    }
+                    case "input" -> {
+                        // a file compiled into the plan (a seccomp profile): an edit makes the entry stale
+                        Path input = Path.of(unescape(f[2]));
+                        if (!Files.isRegularFile(input) || !digest(Files.readAllBytes(input)).equals(f[1])) return Optional.empty();
+                        inputs.put(input, f[1]);
                     }
                     case "warning" -> warnings.add(unescape(f[1]));
                     case "step" -> steps.add(step(f));
@@ -139,7 +168,7 @@ public final class PlanCache {
             }
             if (!complete || name == null || runtime == null || steps.isEmpty()) return Optional.empty();
             Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
-            return Optional.of(new Entry(new Plan(name, steps), runtime, warnings));
+            return Optional.of(new Entry(new Plan(name, steps), runtime, warnings, inputs));
         } catch (IOException | RuntimeException e) {
             return Optional.empty(); // a torn or foreign entry is a miss, never an error
         }
@@ -157,6 +186,7 @@ public final class PlanCache {
                         .ifPresent(p -> out.append("assume\t").append(typeOf(Path.of(p))).append('\t').append(escape(p)).append('\n'));
             }
         }
+        entry.inputs().forEach((path, digest) -> out.append("input\t").append(digest).append('\t').append(escape(path.toString())).append('\n'));
         for (String w : entry.warnings()) out.append("warning\t").append(escape(w)).append('\n');
         for (Step s : entry.plan().steps()) {
             out.append("step\t").append(s.stage().name()).append('\t').append(escape(s.op())).append('\t').append(escape(s.plugin()))

@@ -146,6 +146,9 @@ public final class SchemaCheck {
             return "give exactly one of 'path' (a namespace file such as /proc/PID/ns/net) or 'sandbox' (the name of a running sandbox)";
         }
         if (m.getType().equals("pattern") && limit.equals(NAME_PATTERN)) return nameHint(at);
+        if (m.getType().equals("pattern") && limit.equals("^all$")) {
+            return "write a list of capability names, e.g. [NET_BIND_SERVICE] ([] for none), or 'all' to keep every capability";
+        }
         return switch (m.getType()) {
             case "pattern" -> "write a value that matches " + limit;
             case "minimum" -> "use " + limit + " or more";

@@ -60,6 +60,22 @@ class PlanCodecTest {
     }
 
     @Test
+    void aCachedPlanIsNotUsedOnceAFileCompiledIntoItChanged(@TempDir Path dir) throws IOException {
+        Path profile = dir.resolve("profile.json");
+        Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}");
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of(),
+                java.util.Map.of(profile, PlanCache.digest(Files.readAllBytes(profile)))));
+        assertEquals(java.util.Map.of(profile, PlanCache.digest(Files.readAllBytes(profile))), cache.load("k").orElseThrow().inputs());
+        Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}");
+        assertTrue(cache.load("k").isEmpty(), "the profile was edited: recompile");
+        Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}");
+        assertTrue(cache.load("k").isPresent(), "the same content again");
+        Files.delete(profile);
+        assertTrue(cache.load("k").isEmpty(), "the profile is gone: recompile (and report it)");
+    }
+
+    @Test
     void aCachedPlanCutShortAtALineBoundaryIsAMissNotAShorterPlan(@TempDir Path dir) throws IOException {
         PlanCache cache = new PlanCache(dir.resolve("plans"));
         cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of()));

@@ -48,9 +48,11 @@ final class MountChecks {
         List<SpecNode> earlier = new ArrayList<>();
         for (SpecNode m : section.get("mounts").elements()) {
             mount(m, earlier);
+            underReadOnly(m, earlier);
             earlier.add(m);
         }
         absolute(section.get("masks"), "mount.relative-mask", "a mask");
+        for (SpecNode mask : section.get("masks").elements()) maskMissing(mask, earlier);
         absolute(section.get("readonlyPaths"), "mount.relative-readonly-path", "a read-only path");
     }
 
@@ -183,27 +185,104 @@ final class MountChecks {
         }
     }
 
-    /** A new proc/sysfs/mqueue instance shows the namespace the child is in; in the host's it shows the host's objects. */
+    /**
+     * A new proc/sysfs/mqueue instance shows the namespace the child is in; in the host's it shows the
+     * host's objects. In a new user namespace it is an error: the kernel refuses the mount (EPERM), since
+     * the host's pid (net, ipc) namespace is not owned by the new user namespace, so `up` would certainly
+     * fail.
+     */
     private void namespaceWarnings(SpecNode m, Type type) {
         SpecNode at = m.get("type");
-        boolean newUser = ctx.creates("user");
         if (type == Type.PROC && !ctx.creates("pid") && !ctx.joins("pid")) {
-            ctx.warning(at, "mount.proc-without-pid-namespace",
-                    "proc is mounted but the sandbox has no pid namespace: it would show the host's processes"
-                            + (newUser ? ", and in a new user namespace the kernel refuses the mount (EPERM)" : ""),
-                    "add 'pid: {}' under namespaces");
+            report(at, "mount.proc-without-pid-namespace", "proc is mounted but the sandbox has no pid namespace: it would show the host's"
+                    + " processes", "add 'pid: {}' under namespaces");
         }
         if (type == Type.SYSFS && !ctx.creates("net") && !ctx.joins("net")) {
-            ctx.warning(at, "mount.sysfs-without-net-namespace",
-                    "sysfs is mounted but the sandbox has no network namespace: it would show the host's network devices"
-                            + (newUser ? ", and in a new user namespace the kernel refuses the mount (EPERM)" : ""),
-                    "add 'net: {}' under namespaces, or bind /sys read-only instead");
+            report(at, "mount.sysfs-without-net-namespace", "sysfs is mounted but the sandbox has no network namespace: it would show the"
+                    + " host's network devices", "add 'net: {}' under namespaces, or bind /sys read-only instead");
         }
         if (type == Type.MQUEUE && !ctx.creates("ipc") && !ctx.joins("ipc")) {
-            ctx.warning(at, "mount.mqueue-without-ipc-namespace",
-                    "mqueue is mounted but the sandbox has no IPC namespace: it would show the host's message queues"
-                            + (newUser ? ", and in a new user namespace the kernel refuses the mount (EPERM)" : ""),
-                    "add 'ipc: {}' under namespaces");
+            report(at, "mount.mqueue-without-ipc-namespace", "mqueue is mounted but the sandbox has no IPC namespace: it would show the"
+                    + " host's message queues", "add 'ipc: {}' under namespaces");
+        }
+    }
+
+    private void report(SpecNode at, String code, String message, String hint) {
+        if (ctx.creates("user")) {
+            ctx.error(at, code, message + ", and in a new user namespace the kernel refuses the mount (EPERM): 'sandbox up' would fail", hint);
+        } else {
+            ctx.warning(at, code, message, hint);
+        }
+    }
+
+    /**
+     * A mount point that must be created inside an earlier read-only mount can't be (mkdir fails with
+     * EROFS while the sandbox is set up). Only when it is missing there: mounting on an existing
+     * directory of a read-only file system works.
+     */
+    private void underReadOnly(SpecNode m, List<SpecNode> earlier) {
+        SpecNode target = m.get("target");
+        if (!target.text().startsWith("/")) return;
+        String t = MountSpec.normalize(target.text());
+        for (int i = earlier.size() - 1; i >= 0; i--) {
+            SpecNode e = earlier.get(i);
+            String at = e.get("target").text();
+            if (!at.startsWith("/")) continue;
+            String et = MountSpec.normalize(at);
+            if (et.equals(t)) return; // a mount on the same target: this one covers it, no mount point is created
+            if (!(et.equals("/") || t.startsWith(et + "/"))) continue;
+            // the deepest earlier mount holding the target decides
+            if (!e.get("readonly").bool(false)) return;
+            Optional<Type> type = Type.of(e.get("type").text());
+            if (type.isPresent() && type.get() == Type.BIND && e.get("source").kind() == SpecNode.Kind.STRING) {
+                Path inSource = ctx.resolve(e.get("source").text()).resolve(et.equals("/") ? t.substring(1) : t.substring(et.length() + 1));
+                if (Files.exists(inSource)) return;
+            }
+            ctx.warning(target, "mount.target-under-readonly-mount", "mount point " + t + " is inside the read-only " + e.get("type").text()
+                            + " mount on " + et + " and does not exist there: it can't be created (EROFS while the sandbox is set up)",
+                    "mount on " + et + " (" + e.path() + ") without 'readonly: true' and make it read-only with readonlyPaths: [" + et
+                            + "] instead (applied after every mount), create " + t + " in the source, or mount on an existing directory");
+            return;
+        }
+    }
+
+    /**
+     * A mask whose path doesn't exist in the sandbox is skipped, silently: a typo such as /etc/shadw
+     * hides nothing. Checked where the path can be known: under a bind mount (its source), a bind root,
+     * or the host's root; under a tmpfs root nothing exists that wasn't mounted. Paths under other file
+     * systems (proc, sysfs, tmpfs, ...) are not checked.
+     */
+    private void maskMissing(SpecNode mask, List<SpecNode> mounts) {
+        if (mask.kind() != SpecNode.Kind.STRING || !mask.text().startsWith("/")) return;
+        String p = MountSpec.normalize(mask.text());
+        Path where = null;
+        for (int i = mounts.size() - 1; i >= 0 && where == null; i--) {
+            SpecNode e = mounts.get(i);
+            String at = e.get("target").text();
+            if (!at.startsWith("/")) continue;
+            String et = MountSpec.normalize(at);
+            if (!(et.equals(p) || et.equals("/") || p.startsWith(et + "/"))) continue;
+            Optional<Type> type = Type.of(e.get("type").text());
+            if (type.isEmpty() || type.get() != Type.BIND || e.get("source").kind() != SpecNode.Kind.STRING) return;
+            String rest = et.equals(p) ? "" : et.equals("/") ? p.substring(1) : p.substring(et.length() + 1);
+            where = ctx.resolve(e.get("source").text()).resolve(rest);
+        }
+        if (where == null) {
+            SpecNode root = section.get("root");
+            if (hostRoot) {
+                where = Path.of(p);
+            } else if (root.get("type").text().equals("bind") && root.get("source").kind() == SpecNode.Kind.STRING) {
+                where = ctx.resolve(root.get("source").text()).resolve(p.substring(1));
+            } else if (root.get("type").text().equals("tmpfs")) {
+                where = null;
+            } else {
+                return;
+            }
+        }
+        if (where == null || !Files.exists(where, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            ctx.warning(mask, "mount.mask-missing", "mask " + p + " does not exist in the sandbox" + (where == null ? " (nothing is mounted there"
+                            + " on the empty tmpfs root)" : " (" + where + " is missing)") + ", so it hides nothing; masks that don't exist are"
+                            + " skipped", "check the path for a typo");
         }
     }
 

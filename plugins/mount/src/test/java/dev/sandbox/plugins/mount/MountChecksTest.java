@@ -1,6 +1,7 @@
 package dev.sandbox.plugins.mount;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.sandbox.api.Diagnostic;
@@ -278,7 +279,7 @@ class MountChecksTest {
     }
 
     @Test
-    void procWithoutAPidNamespaceIsAWarning() {
+    void procInANewUserNamespaceWithoutAPidNamespaceIsAnErrorSinceTheKernelRefusesIt() {
         var h = harness("""
                 namespaces:
                   user: {}
@@ -287,11 +288,81 @@ class MountChecksTest {
                     mounts:
                       - {type: proc, target: /proc}
                 """);
-        assertEquals(List.of(), h.errorCodes());
-        assertEquals(List.of("9:16 mount.proc-without-pid-namespace"), warnings(h));
-        Diagnostic d = h.diagnostics().get(0);
+        assertEquals(List.of("9:16 mount.proc-without-pid-namespace"), h.errorCodes());
+        Diagnostic d = h.errors().get(0);
         assertTrue(d.message().contains("host's processes") && d.message().contains("EPERM"), d.message());
         assertEquals("add 'pid: {}' under namespaces", d.hint());
+    }
+
+    @Test
+    void sysfsAndMqueueInANewUserNamespaceWithoutTheirNamespacesAreErrors() {
+        var h = harness("""
+                namespaces:
+                  user: {}
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: sysfs, target: /sys}
+                      - {type: mqueue, target: /dev/mqueue}
+                """);
+        assertEquals(List.of("9:16 mount.sysfs-without-net-namespace", "10:16 mount.mqueue-without-ipc-namespace"), h.errorCodes());
+    }
+
+    @Test
+    void procWithoutAPidNamespaceAndWithoutAUserNamespaceIsAWarning() {
+        var h = harness("""
+                namespaces:
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: proc, target: /proc}
+                """);
+        assertEquals(List.of(), h.errorCodes());
+        assertEquals(List.of("8:16 mount.proc-without-pid-namespace"), warnings(h));
+        assertFalse(h.diagnostics().get(0).message().contains("EPERM"));
+    }
+
+    @Test
+    void aMaskThatDoesNotExistIsAWarningAtTheMask(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Files.createDirectories(dir.resolve("rootfs/etc"));
+        java.nio.file.Files.writeString(dir.resolve("rootfs/etc/shadow"), "");
+        var h = harness("""
+                namespaces:
+                  mount:
+                    root: {type: bind, source: %s}
+                    mounts:
+                      - {type: proc, target: /proc}
+                      - {type: bind, source: %s, target: /data}
+                    masks: [/etc/shadow, /etc/shadw, /proc/kcore, /data/secret, /data/etc]
+                """.formatted(dir.resolve("rootfs"), dir.resolve("rootfs")));
+        assertEquals(List.of(), h.errorCodes());
+        assertEquals(List.of("10:26 mount.mask-missing", "10:51 mount.mask-missing"),
+                warnings(h).stream().filter(w -> w.contains("mask-missing")).toList());
+        assertTrue(h.diagnostics().stream().anyMatch(d -> d.message().contains(dir.resolve("rootfs/etc/shadw").toString())));
+    }
+
+    @Test
+    void aMissingMountPointUnderAnEarlierReadOnlyBindIsAWarningNamingThatMount(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        java.nio.file.Files.createDirectories(dir.resolve("usr/exists"));
+        var h = harness("""
+                namespaces:
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: bind, source: %s, target: /usr, readonly: true}
+                      - {type: tmpfs, target: /usr/x}
+                      - {type: tmpfs, target: /usr/exists}
+                      - {type: tmpfs, target: /tmp, readonly: true}
+                      - {type: tmpfs, target: /tmp/a}
+                      - {type: bind, source: %s, target: /opt}
+                      - {type: tmpfs, target: /opt/y}
+                """.formatted(dir.resolve("usr"), dir.resolve("usr")));
+        assertEquals(List.of(), h.errorCodes());
+        assertEquals(List.of("9:31 mount.target-under-readonly-mount", "12:31 mount.target-under-readonly-mount"), warnings(h));
+        Diagnostic d = h.diagnostics().get(0);
+        assertTrue(d.message().contains("/usr/x") && d.message().contains("read-only bind mount on /usr"), d.message());
+        assertTrue(d.hint().contains("namespaces.mount.mounts[0]") && d.hint().contains("readonlyPaths"), d.hint());
     }
 
     @Test

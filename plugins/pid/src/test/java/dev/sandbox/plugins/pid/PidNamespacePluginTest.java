@@ -62,7 +62,9 @@ class PidNamespacePluginTest {
                           user: {uid: 1000, gid: 1000}
                         """);
         List<String> finish = h.plan().stage(Stage.FINISH).stream().map(Step::op).toList();
-        assertEquals(List.of("close-fds", "link-up", "sethostname", "init", "setgroups", "setresgid", "setresuid", "capabilities", "chdir", "exec"),
+        // new-session before init (init and the target share the session); seccomp (the tty filter, then the default profile) last before exec
+        assertEquals(List.of("close-fds", "new-session", "link-up", "sethostname", "init", "setgroups", "setresgid", "setresuid", "capabilities",
+                        "no-new-privs", "chdir", "seccomp", "seccomp", "exec"),
                 finish);
     }
 

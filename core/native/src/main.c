@@ -1,0 +1,238 @@
+/*
+ * sandbox-init: the single-threaded helper that executes the in-sandbox part of a sandbox plan.
+ * main.c: startup (arguments, the sealed memfd re-exec, the control socket) and the stage sequence
+ * of H drawn below. The other files: plan.c (plan model, parser, op table), errors.c, ns.c,
+ * mount.c, process.c, seccomp.c, control.c; docs/architecture.md lists what each owns.
+ *
+ * Why a C helper at all: a JVM is multithreaded, and the kernel refuses unshare(CLONE_NEWUSER) and
+ * setns() into a user namespace for a multithreaded process (EINVAL). runc solves the same problem
+ * for Go with nsexec.c. The contract with the Java controller is core/native/PROTOCOL.md; the
+ * message pairs are repeated here (compare runc's libcontainer/sync.go):
+ *
+ *  controller (Java)                 helper H (sandbox-init)              child C (in the sandbox)
+ *  -----------------                 -----------------------              ------------------------
+ *  listen(SOCKET); spawn H ------->  fexecve(sealed memfd copy of itself)
+ *                                    PR_SET_DUMPABLE 0 (until execve)
+ *                                    connect(SOCKET); parse FILE
+ *                                    stage enter: open every join file,
+ *                                    then setns each; unshare-user
+ *                                    [new user ns: PR_SET_DUMPABLE 1]
+ *             <------------------ "ENTERED <pid of H>"
+ *  stage identity: setgroups,
+ *  uid_map/gid_map of H, cgroup
+ *  placement of H
+ *             ------------------> "GO"            (or "ABORT": H exits 125 silently)
+ *                                    [PR_SET_DUMPABLE 0 again]
+ *                                    stage clone: unshare time, offsets,
+ *                                    clone(flags) ----------------------> C: PR_SET_PDEATHSIG(SIGKILL),
+ *                                                                            blocks reading a pipe from H
+ *             <------------------ "CLONED <host pid of C>"
+ *  stage connect: veth into
+ *  /proc/<C>/ns/net
+ *             ------------------> "GO"            (or "ABORT": H kills C, exits 125)
+ *                                    writes 1 byte to the pipe ---------> stage mounts (paths below the new
+ *                                                                         root: openat2(RESOLVE_IN_ROOT), mounts
+ *                                                                         through fds), stage finish (new-session,
+ *                                                                         seccomp, ...), exec (control fd is CLOEXEC)
+ *             <------------------------------------------------------- on failure only:
+ *                                                                         "ERROR <code> TAB <step> TAB <syscall>
+ *                                                                          TAB <path> TAB <errno name> TAB <hint>"
+ *                                                                         then _exit(code)
+ *  "SIGNAL <n>" ----------------->   kill(C, n); for TERM/HUP/INT arm the
+ *                                    grace timer -> kill(C, SIGKILL)
+ *                                    waitpid(C)
+ *             <------------------ "EXIT <status>"   then exit(status)
+ *
+ * ERROR may also come from H (enter/clone steps, a bad plan, a bad message); H then exits 125 without
+ * EXIT. "SIGNAL" received while H waits for a GO is queued and delivered once C is released. EOF on
+ * the socket means the controller died: H kills C with SIGKILL and exits. H forwards the signals it
+ * gets itself, but those of the terminal (SI_KERNEL) only when C left the terminal's session
+ * (new-session). H and C stay non-dumpable until execve, except in the id-map window drawn above.
+ *
+ * Exit codes: 125 setup failure, 126 target not executable, 127 target not found, the target's own
+ * code, 128+N when it was killed by signal N. Nothing is printed to stderr, except when the control
+ * socket itself is unusable.
+ */
+#include "runtime.h"
+
+/* ------------------------------------------------------------------------------------------ */
+
+/* Why a sealed copy (CVE-2019-5736): a process that shares a sandbox with us (a join, later exec)
+ * could open /proc/<our pid>/exe and write through it into the host's runtime binary. We run from a
+ * copy in a sealed memfd instead: it can't be written, grown or shrunk, by anyone, and it is gone
+ * with us. runc does the same (libcontainer/nsenter/cloned_binary.c). Costs one copy of the binary
+ * per start; measured in docs/architecture.md. Failures are reported once the control socket is up. */
+static const char *reexec_sys;
+static int reexec_err;
+
+static void run_from_sealed_copy(char **argv)
+{
+    extern char **environ;
+    const int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (self < 0) {
+        reexec_sys = "open(/proc/self/exe)";
+        reexec_err = errno;
+        return;
+    }
+    int have = fcntl(self, F_GET_SEALS);
+    if (have >= 0) {
+        close(self);
+        if ((have & seals) != seals) { /* a memfd, but not sealed by us: refuse rather than loop */
+            reexec_sys = "fcntl(F_GET_SEALS)";
+            reexec_err = EPERM;
+        }
+        return;
+    }
+    struct stat st;
+    int mfd = memfd_create("sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+    if (mfd < 0 && errno == EINVAL) /* before Linux 6.3 MFD_EXEC is unknown (and implied) */
+        mfd = memfd_create("sandbox-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    reexec_sys = mfd < 0 ? "memfd_create" : "fstat";
+    if (mfd >= 0 && fstat(self, &st) == 0) {
+        off_t off = 0;
+        reexec_sys = "sendfile";
+        while (off < st.st_size) {
+            ssize_t n = sendfile(mfd, self, &off, (size_t)(st.st_size - off));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+        }
+        if (off == st.st_size) {
+            reexec_sys = "fcntl(F_ADD_SEALS)";
+            if (fcntl(mfd, F_ADD_SEALS, seals) == 0) {
+                close(self);
+                reexec_sys = "fexecve";
+                fexecve(mfd, argv, environ);
+            }
+        }
+    }
+    reexec_err = errno ? errno : EIO;
+    close(self);
+    if (mfd >= 0)
+        close(mfd);
+}
+
+static _Noreturn void usage(const char *why)
+{
+    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace]\n"
+                    "       sandbox-init --version\n", why);
+    exit(125);
+}
+
+static void connect_control(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path)
+        usage("the control socket path is too long");
+    memcpy(addr.sun_path, path, strlen(path));
+    g.ctl = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (g.ctl < 0 || connect(g.ctl, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        int err = errno;
+        fprintf(stderr, "sandbox-init: cannot connect to the control socket %s: %s (%s)\n", path,
+                errno_name(err), strerror(err));
+        exit(125);
+    }
+}
+
+static int read_cap_last(void)
+{
+    char buf[16] = "";
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n > 0 && atoi(buf) > 0 && atoi(buf) < 64)
+        return atoi(buf);
+    int cap = 0; /* no /proc: probe the bounding set */
+    while (cap < 63 && prctl(PR_CAPBSET_READ, cap + 1) >= 0)
+        cap++;
+    return cap;
+}
+
+int main(int argc, char **argv)
+{
+    const char *control = NULL;
+    run_from_sealed_copy(argv);
+    /* Why: until the final execve nobody may ptrace us or open /proc/<pid>/{root,cwd,fd,mem}: we still
+     * hold the host's root, cwd and fds (runc CVE-2016-9962). C inherits it with our memory map. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    /* execveat() of the memfd named us after it ("memfd:sandbox-i"): ps and /proc/1/comm keep the real name */
+    prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("sandbox-init %s (protocol %d)\n", VERSION, PROTOCOL_VERSION);
+            return 0;
+        }
+        if (strcmp(argv[i], "--trace") == 0) {
+            g.trace = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            usage("missing value");
+        if (strcmp(argv[i], "--plan") == 0)
+            g.plan_path = argv[++i];
+        else if (strcmp(argv[i], "--control") == 0)
+            control = argv[++i];
+        else if (strcmp(argv[i], "--grace-ms") == 0) {
+            char *end;
+            const char *v = argv[++i];
+            errno = 0;
+            g.grace_ms = strtol(v, &end, 10);
+            /* an empty value or a sign/space-led one is a caller's bug, not "0 = SIGKILL at once" */
+            if (!isdigit((unsigned char)*v) || *end || errno || g.grace_ms < 0 || g.grace_ms > 86400000)
+                usage("--grace-ms wants a number of milliseconds");
+        } else
+            usage("unknown argument");
+    }
+    if (!g.plan_path || !control)
+        usage("--plan and --control are required");
+
+    /* Why block these now: signals that arrive during setup must be forwarded to C once it runs,
+     * not kill H; they are read later through a signalfd (which also gives si_code). */
+    sigemptyset(&g.sigs);
+    int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&g.sigs, sigs[i]);
+    sigprocmask(SIG_BLOCK, &g.sigs, NULL);
+    sigemptyset(&g.queued);
+    signal(SIGPIPE, SIG_IGN);
+
+    connect_control(control);
+    if (reexec_sys) {
+        bool noexec = strcmp(reexec_sys, "memfd_create") == 0 && reexec_err == EACCES;
+        send_error(125, "start", reexec_sys, "/proc/self/exe", errno_name(reexec_err),
+                   noexec ? "vm.memfd_noexec is 2 on this host: executable memfds are forbidden, and sandbox-init "
+                            "runs from a sealed memfd copy of itself (so nothing in a sandbox can overwrite the binary "
+                            "through /proc/PID/exe); set vm.memfd_noexec to 0 or 1"
+                          : "sandbox-init runs from a sealed copy of itself (so nothing in a sandbox can overwrite the "
+                            "binary through /proc/PID/exe); making that copy failed");
+        _exit(125);
+    }
+    load_plan();
+    g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
+
+    open_joins();
+    run_stage(ST_ENTER);
+    /* Why dumpable for this window only: the controller (or newuidmap) writes our uid_map/gid_map, and
+     * /proc/<pid>/ files of a non-dumpable process belong to root. Nothing else is in the new user
+     * namespace yet. A joined user namespace has its maps: no window (runc's nsexec does the same). */
+    bool window = g.userns && g.userns->op->fn == op_unshare_user;
+    if (window && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
+    send_line("ENTERED %d", (int)getpid());
+    wait_go();
+    if (window && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
+    become_userns_root();
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a uid change resets it to fs.suid_dumpable */
+    run_stage(ST_CLONE); /* ends with clone: C never comes back here */
+    send_line("CLONED %d", (int)g.child);
+    wait_go();
+    char go = 1;
+    if (write(g.sync_wr, &go, 1) < 0) {
+        /* C is gone already (killed from outside): supervise() reaps it and reports EXIT */
+    }
+    supervise();
+}

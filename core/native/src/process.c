@@ -1,0 +1,306 @@
+/*
+ * process.c: C's life and stage finish. C waits for H's release, runs stage mounts and stage finish:
+ * host and domain name, lo up, cwd, groups/gid/uid, capabilities, no_new_privs, fds, new session,
+ * the init (PID 1 loop), exec. Also the parent-death signal that ties C (and the init's target) to
+ * its parent.
+ */
+#include "runtime.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* C: released by H, then mounts, finish, exec                                                */
+
+_Noreturn void child_main(void)
+{
+    close(g.sync_wr);
+    g.sync_wr = -1;
+    /* Why PDEATHSIG first: before GO, the controller may still be setting us up; if H is killed
+     * now, nobody would ever release or reap us. */
+    arm_pdeathsig();
+    char byte;
+    ssize_t n;
+    do
+        n = read(g.sync_rd, &byte, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(125); /* H aborted or died: the controller already knows */
+    /* Plan modes are exact; the caller's umask comes back before exec. */
+    g.umask_saved = umask(0);
+    run_stage(ST_MOUNTS);
+    run_stage(ST_FINISH);
+    _exit(125); /* not reached: exec is the last step and does not return */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Parent death (C and the init's target)                                                     */
+
+void arm_pdeathsig(void)
+{
+    /* Why: if H (or the init) is killed, the sandbox must not outlive it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        die(125, "prctl(PR_SET_PDEATHSIG)", NULL, NULL, errno, NULL);
+    /* Close the race "parent died before prctl": in C, getppid() is 0 when C is in another pid
+     * namespace, so also look at the pipe: H holds its write end until H exits. */
+    pid_t pp = getppid();
+    if (g.parent ? pp != g.parent : pp != 0 && pp != g.helper)
+        _exit(125);
+    struct pollfd pfd = { .fd = g.sync_rd, .events = POLLIN };
+    if (!g.parent && poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)))
+        _exit(125);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Stage finish (C)                                                                           */
+
+void op_sethostname(const struct step *s) /* and setdomainname */
+{
+    const char *name = get(s, "name");
+    bool host = strcmp(s->op->name, "sethostname") == 0;
+    check(host ? sethostname(name, strlen(name)) : setdomainname(name, strlen(name)), s->op->name, NULL, name);
+}
+
+void op_link_up(const struct step *s)
+{
+    const char *name = get(s, "name");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    if (strlen(name) >= sizeof ifr.ifr_name)
+        bad_value("name=%s is longer than %zu bytes", name, sizeof ifr.ifr_name - 1);
+    memcpy(ifr.ifr_name, name, strlen(name));
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    check(fd, "socket", NULL, NULL);
+    check(ioctl(fd, SIOCGIFFLAGS, &ifr), "ioctl(SIOCGIFFLAGS)", NULL, name);
+    ifr.ifr_flags |= IFF_UP;
+    check(ioctl(fd, SIOCSIFFLAGS, &ifr), "ioctl(SIOCSIFFLAGS)", NULL, name);
+    close(fd);
+}
+
+void op_chdir(const struct step *s)
+{
+    check(chdir(get(s, "path")), "chdir", NULL, get(s, "path"));
+}
+
+
+void op_setgroups(const struct step *s)
+{
+    unsigned long *ids;
+    size_t n = number_list(s, "groups", UINT32_MAX - 1, &ids);
+    gid_t *list = calloc(n + 1, sizeof *list);
+    if (!list)
+        die(125, "calloc", NULL, NULL, ENOMEM, NULL);
+    for (size_t i = 0; i < n; i++)
+        list[i] = (gid_t)ids[i];
+    check(setgroups(n, list), "setgroups", NULL, get(s, "groups"));
+    free(ids);
+    free(list);
+}
+
+void op_setresgid(const struct step *s)
+{
+    gid_t gid = (gid_t)number(s, "gid", 10, 0, UINT32_MAX - 1, 0);
+    check(setresgid(gid, gid, gid), "setresgid", NULL, get(s, "gid"));
+    arm_pdeathsig(); /* Why again: a change of the effective gid clears the parent-death signal. */
+}
+
+void op_setresuid(const struct step *s)
+{
+    uid_t uid = (uid_t)number(s, "uid", 10, 0, UINT32_MAX - 1, 0);
+    /* Why keepcaps: leaving uid 0 would clear the permitted set; `capabilities` decides what stays. */
+    check(prctl(PR_SET_KEEPCAPS, 1), "prctl(PR_SET_KEEPCAPS)", NULL, NULL);
+    check(setresuid(uid, uid, uid), "setresuid", NULL, get(s, "uid"));
+    arm_pdeathsig(); /* Why again: a change of the effective uid clears the parent-death signal. */
+}
+
+static int capset_all(uint64_t eff, uint64_t perm, uint64_t inh)
+{
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2] = {
+        { (uint32_t)eff, (uint32_t)perm, (uint32_t)inh },
+        { (uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32) } };
+    return (int)syscall(SYS_capset, &h, d);
+}
+
+void op_capabilities(const struct step *s)
+{
+    unsigned long *caps;
+    uint64_t keep = 0;
+    for (size_t i = 0, n = number_list(s, "keep", (unsigned long)g.cap_last, &caps); i < n; i++)
+        keep |= 1ULL << caps[i];
+    free(caps);
+    struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+    struct __user_cap_data_struct d[2];
+    check(syscall(SYS_capget, &h, d), "capget", NULL, NULL);
+    uint64_t perm = d[0].permitted | (uint64_t)d[1].permitted << 32;
+    uint64_t inh = d[0].inheritable | (uint64_t)d[1].inheritable << 32;
+    /* Why: after setresuid() to a non-zero uid the effective set is empty, and dropping from the
+     * bounding set needs CAP_SETPCAP in it. */
+    check(capset_all(perm, perm, inh), "capset", NULL, NULL);
+    for (int cap = 0; cap <= g.cap_last; cap++) {
+        if ((keep >> cap & 1) || prctl(PR_CAPBSET_READ, cap) == 0)
+            continue;
+        char what[16];
+        snprintf(what, sizeof what, "cap %d", cap);
+        check(prctl(PR_CAPBSET_DROP, cap), "prctl(PR_CAPBSET_DROP)", NULL, what);
+    }
+    check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", NULL, NULL);
+    check(capset_all(keep, keep, keep), "capset", NULL, NULL);
+    /* Why ambient for a non-root uid: execve() of an ordinary file clears permitted for uid != 0
+     * unless the capability is ambient. */
+    for (int cap = 0; getuid() != 0 && cap <= g.cap_last; cap++) {
+        char what[16];
+        snprintf(what, sizeof what, "cap %d", cap);
+        if (keep >> cap & 1)
+            check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "prctl(PR_CAP_AMBIENT_RAISE)", NULL, what);
+    }
+}
+
+void op_no_new_privs(const struct step *s)
+{
+    (void)s;
+    check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)", NULL, NULL);
+}
+
+void op_close_fds(const struct step *s)
+{
+    (void)s;
+    /* Why: fds inherited from the caller (or opened by the plan) must not leak into the sandbox. The
+     * control socket and the sync pipe stay until exec (both CLOEXEC): an exec failure must still
+     * be reported, and C must still notice H's death. */
+    int keep[2] = { g.ctl < g.sync_rd ? g.ctl : g.sync_rd, g.ctl < g.sync_rd ? g.sync_rd : g.ctl };
+    unsigned lo = 3;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < (int)lo)
+            continue;
+        if ((unsigned)keep[i] > lo)
+            check(sys_close_range(lo, (unsigned)keep[i] - 1), "close_range", NULL, NULL);
+        lo = (unsigned)keep[i] + 1;
+    }
+    check(sys_close_range(lo, ~0U), "close_range", NULL, NULL);
+}
+
+void op_new_session(const struct step *s)
+{
+    (void)s;
+    /* Why only without a terminal on stdin: a new session has no controlling terminal, so TIOCSTI on
+     * an inherited terminal fd fails (EPERM) even unconfined (bwrap --new-session). An interactive
+     * shell on a terminal keeps its job control; the seccomp tty filter covers it. H forwards the
+     * terminal's signals to us from now on (we are no longer in its foreground group). */
+    if (isatty(0))
+        return;
+    check(setsid(), "setsid", NULL, NULL);
+}
+
+
+/* The init: PID 1 of the sandbox. Reaps every orphan, forwards signals to the target and exits
+ * with the target's status once it is gone (the kernel then kills the rest of the pid namespace). */
+static _Noreturn void init_loop(pid_t target)
+{
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&g.sigs, &si);
+        if (sig < 0)
+            continue; /* EINTR (SIGCONT after a stop) */
+        if (sig == SIGCHLD) {
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                if (pid == target)
+                    _exit(status_code(status));
+            continue;
+        }
+        /* Why skip SI_KERNEL: the terminal already sent it to its whole foreground group. */
+        if (si.si_code != SI_KERNEL)
+            kill(target, sig);
+    }
+}
+
+void op_init(const struct step *s)
+{
+    (void)s;
+    pid_t self = getpid();
+    pid_t target = fork();
+    check(target, "fork", NULL, NULL);
+    if (target == 0) {
+        g.parent = self;
+        arm_pdeathsig();
+        return; /* the target continues with the remaining steps */
+    }
+    /* Signals stay blocked (inherited from H) and are taken with sigwaitinfo(): blocked signals
+     * are queued even for a PID 1 without handlers, which would otherwise drop them. */
+    close(g.ctl);
+    close(g.sync_rd);
+    /* Why dumpable again: the init never execs, and a `join: {sandbox: ...}` opens /proc/<init>/ns/<type>,
+     * which a non-dumpable process allows only to holders of CAP_SYS_PTRACE on the host (a rootless
+     * join would fail). From here on it holds what the target holds (the same root and cwd, no control
+     * socket, no pipe), and its binary is the sealed memfd copy. A filter may deny prctl: then it
+     * simply stays non-dumpable. */
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    /* Why subreaper: without a new pid namespace the orphans would otherwise go to the host's init. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    init_loop(target);
+}
+
+static char **collect(const struct step *s, const char *key)
+{
+    int n = 0;
+    char **list = calloc((size_t)s->nkv + 1, sizeof *list);
+    if (!list)
+        die(125, "calloc", NULL, NULL, ENOMEM, NULL);
+    for (int i = 0; i < s->nkv; i++)
+        if (strcmp(s->kv[i].key, key) == 0)
+            list[n++] = (char *)s->kv[i].val;
+    return list;
+}
+
+/* PATH search like execvp(), in the target's environment; returns the errno to report. */
+static int exec_search(char **argv, char **envp, char failed[PATH_MAX])
+{
+    const char *path = "/bin:/usr/bin"; /* execvp's default when the environment has no PATH */
+    for (char **e = envp; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path = *e + 5;
+    bool eacces = false;
+    for (const char *dir = path;; dir++) {
+        size_t len = strcspn(dir, ":");
+        char cand[PATH_MAX];
+        if (snprintf(cand, sizeof cand, "%.*s%s%s", (int)len, len ? dir : ".", "/", argv[0]) < PATH_MAX) {
+            execve(cand, argv, envp);
+            if (errno == EACCES) {
+                eacces = true;
+                memcpy(failed, cand, sizeof cand);
+            } else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV) {
+                memcpy(failed, cand, sizeof cand);
+                return errno;
+            }
+        }
+        dir += len;
+        if (!*dir)
+            break;
+    }
+    return eacces ? EACCES : ENOENT;
+}
+
+void op_exec(const struct step *s)
+{
+    char **argv = collect(s, "arg"), **envp = collect(s, "env");
+    char failed[PATH_MAX];
+    snprintf(failed, sizeof failed, "%s", argv[0]);
+    /* Why: the target must start with a clean signal state. H blocked these signals (and ignored
+     * SIGPIPE); a blocked mask and SIG_IGN survive execve(). Signals forwarded before this point are
+     * delivered right here, with their default action. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    umask(g.umask_saved);
+    int err;
+    if (strchr(argv[0], '/')) {
+        execve(argv[0], argv, envp);
+        err = errno;
+    } else {
+        err = exec_search(argv, envp, failed);
+    }
+    const char *hint = err == ENOENT && !strchr(argv[0], '/') ? "not found in the PATH of the target's environment" : NULL;
+    die(err == ENOENT ? 127 : 126, "execve", NULL, failed, err, hint);
+}
