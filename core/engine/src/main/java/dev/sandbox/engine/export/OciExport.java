@@ -458,8 +458,8 @@ public final class OciExport {
             if (mode.equals("default")) {
                 Optional<byte[]> bytes = profiles.builtIn();
                 if (bytes.isEmpty()) {
-                    error("export.seccomp-built-in-missing", "this build of sandbox doesn't ship the built-in seccomp profile ("
-                            + SeccompProfiles.BUILT_IN_RESOURCE + ")", "process.seccomp", where, "set process.seccomp to a profile file, or to unconfined");
+                    error("export.seccomp-built-in-missing", "this build of sandbox doesn't ship the built-in seccomp profile", "process.seccomp",
+                            where, "set process.seccomp to a profile file, or to unconfined");
                     return;
                 }
                 profile = JSON.readTree(bytes.get());

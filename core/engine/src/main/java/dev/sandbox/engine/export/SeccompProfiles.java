@@ -1,7 +1,7 @@
 package dev.sandbox.engine.export;
 
+import dev.sandbox.engine.seccomp.BuiltInProfile;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -13,9 +13,6 @@ import java.util.Optional;
  */
 public interface SeccompProfiles {
 
-    /** The class-path resource of the built-in profile (moby's default rules), shipped by the engine's seccomp package. */
-    String BUILT_IN_RESOURCE = "/dev/sandbox/engine/seccomp/default.json";
-
     /** The built-in profile's bytes; empty when this build doesn't ship it. */
     Optional<byte[]> builtIn() throws IOException;
 
@@ -24,12 +21,8 @@ public interface SeccompProfiles {
         return Files.readAllBytes(file);
     }
 
-    /** The built-in profile from the class path, as the engine reads it. */
+    /** The engine's built-in profile ({@link BuiltInProfile}: Docker's default with sandbox's changes), as {@code up} compiles it. */
     static SeccompProfiles fromClassPath() {
-        return () -> {
-            try (InputStream in = SeccompProfiles.class.getResourceAsStream(BUILT_IN_RESOURCE)) {
-                return in == null ? Optional.empty() : Optional.of(in.readAllBytes());
-            }
-        };
+        return () -> Optional.of(BuiltInProfile.bytes());
     }
 }
