@@ -379,7 +379,8 @@ public final class OciExport {
         }
         if (e.namespace("mount").mode() == NamespaceMode.NEW) linux.put("rootfsPropagation", e.rootPropagation());
         else linux.put("rootfsPropagation", "rslave");
-        if (e.namespace("cgroup").mode() == NamespaceMode.NEW) linux.put("cgroupsPath", "/sandbox/" + e.name());
+        // Why only for root: as under up, a rootless caller gets no cgroup of its own (rootless runc fails creating one on cgroup v1)
+        if (e.namespace("cgroup").mode() == NamespaceMode.NEW && e.callerUid() == 0) linux.put("cgroupsPath", "/sandbox/" + e.name());
         seccomp(linux);
     }
 

@@ -126,6 +126,11 @@ public final class EffectiveSpec {
 
     // ------------------------------------------------------------------- accessors (export, import)
 
+    /** Who the model is for: the uid that would run the sandbox. */
+    public long callerUid() {
+        return callerUid;
+    }
+
     /** The spec tree the model was built from. */
     public SpecNode spec() {
         return spec;

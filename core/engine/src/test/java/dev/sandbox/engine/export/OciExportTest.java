@@ -174,6 +174,18 @@ class OciExportTest {
     }
 
     @Test
+    void aRootlessExportMapsTheCallerAndHasNoCgroupPathAsUpHasNoCgroupOfItsOwn() throws Exception {
+        Path hello = ExportFixtures.EXAMPLES.resolve("hello.yaml");
+        JsonNode root = OciExport.export(ExportFixtures.model(hello, ExportFixtures.read(hello), 0), hello.getParent(), ExportFixtures.profiles(),
+                "amd64", new int[] {6, 1}).config();
+        assertEquals("/sandbox/hello", root.get("linux").get("cgroupsPath").asText());
+        JsonNode user = OciExport.export(ExportFixtures.model(hello, ExportFixtures.read(hello), 1000), hello.getParent(), ExportFixtures.profiles(),
+                "amd64", new int[] {6, 1}).config();
+        assertFalse(user.get("linux").has("cgroupsPath"));
+        assertEquals("[{\"containerID\":0,\"hostID\":1000,\"size\":1}]", user.get("linux").get("uidMappings").toString());
+    }
+
+    @Test
     void sizesAndModes() {
         assertEquals(16L << 20, OciExport.bytes("16M"));
         assertEquals(512L << 10, OciExport.bytes("512k"));
