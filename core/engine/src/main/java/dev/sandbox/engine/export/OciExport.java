@@ -442,7 +442,7 @@ public final class OciExport {
         }
         if (t.isEmpty()) return;
         linux.set("timeOffsets", t);
-        // Why also an annotation: crun before 1.9 reads only its own run.oci.timens_offset (written as it is
+        // Why also an annotation: crun 1.8 (Debian 12) reads only its own run.oci.timens_offset (written as it is
         // to /proc/self/timens_offsets), not runtime-spec 1.1's linux.timeOffsets
         List<String> lines = new ArrayList<>();
         t.fields().forEachRemaining(f -> lines.add(f.getKey() + " " + f.getValue().get("secs").asLong() + " " + f.getValue().get("nanosecs").asLong()));
