@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -46,12 +47,14 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "kubernetes: write the manifest to FILE instead of standard output.")
     Path output;
 
+    @Mixin EnvFiles envFiles;
+
     @Override
     public Integer call() {
         if (format == Format.oci && dir == null) return usage("--format oci needs a bundle directory: sandbox export --format oci SPEC DIR");
         if (format == Format.kubernetes && dir != null) return usage("--format kubernetes writes one manifest: use -o FILE, not " + dir);
         if (format == Format.oci && (image != null || output != null)) return usage("--image and -o are for --format kubernetes");
-        Checked checked = Checked.of(main.sandbox(), spec);
+        Checked checked = Checked.of(main.sandbox(), spec, envFiles.files);
         List<Diagnostic> diagnostics = new ArrayList<>(checked.diagnostics());
         if (checked.hasErrors()) return fail(diagnostics, "nothing exported");
         var caller = main.sandbox().caller();
