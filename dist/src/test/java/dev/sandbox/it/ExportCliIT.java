@@ -76,6 +76,23 @@ class ExportCliIT {
     }
 
     @Test
+    void aComposedSpecIsExportedWithItsIncludeMergedAndItsVariablesFromAnEnvFile() throws Exception {
+        Path env = dir.write("box.env", "BOX_HOSTNAME=exported-box\nSCRATCH_SIZE=8M\n");
+        Path bundle = dir.dir.resolve("composed");
+        Cli.Result r = Cli.run(List.of(), env(), "export", "--env-file", env.toString(), "--format", "oci",
+                Cli.ROOT.resolve("examples/composed.yaml").toString(), bundle.toString());
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode config = new ObjectMapper().readTree(bundle.resolve("config.json").toFile());
+        assertEquals("exported-box", config.get("hostname").asText());
+        boolean scratch = false;
+        for (JsonNode m : config.get("mounts")) {
+            if (m.get("destination").asText().equals("/tmp")) scratch = m.get("options").toString().contains("size=" + (8 << 20));
+        }
+        assertTrue(scratch, "the /tmp of composed.yaml with SCRATCH_SIZE from the env file: " + config.get("mounts"));
+        assertTrue(config.get("mounts").size() > 2, "the base's mounts are merged in");
+    }
+
+    @Test
     void kubernetesGoesToStandardOutputWithTheImageOrAPlaceholder() throws Exception {
         Path hello = Cli.ROOT.resolve("examples/hello.yaml");
         Cli.Result r = Cli.run(List.of(), env(), "export", "--format", "kubernetes", hello.toString(), "--image", "debian:12");
