@@ -332,6 +332,24 @@ class GitIT {
                 "the old side's base is read from " + old + ", not from the working tree:\n" + out);
     }
 
+    @Test
+    void asGitsDiffDriverASideWithErrorsDoesNotEndGitDiff() {
+        // git stops 'git diff' with "external diff died" when a driver exits non-zero: the other files' diffs were lost
+        repo.write(".gitattributes", "*.yaml diff=sandbox\n");
+        commit("spec.yaml", spec(name, HARDENED, "x"));
+        commit("other.txt", "one\n");
+        git("config", "diff.sandbox.command", Cli.DIST.resolve("bin/sandbox") + " diff --git-driver");
+        repo.write("spec.yaml", spec(name, HARDENED, "x") + "kind: Sandbox\n"); // a duplicate key
+        repo.write("other.txt", "two\n");
+        Cli.Result r = exec(List.of("git", "--no-pager", "diff"), repo.dir, GIT_ENV);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("sandbox diff spec.yaml: a side has errors (see the errors above); nothing compared"), r.toString());
+        assertTrue(r.err().contains("spec.duplicate-key"), r.toString());
+        assertTrue(r.out().contains("+two"), "the next file's diff is still shown\n" + r);
+        // outside git, diff still fails on errors
+        assertEquals(1, sandbox(repo.dir, "diff", "spec.yaml").exit());
+    }
+
     // ---------------------------------------------------------------------------------------- helpers
 
     private void commit(String file, String content) {

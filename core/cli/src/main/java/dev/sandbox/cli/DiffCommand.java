@@ -86,7 +86,7 @@ final class DiffCommand implements Callable<Integer> {
         } catch (SpecSource.SourceException e) {
             main.err.println(new Diagnostic(dev.sandbox.api.Severity.ERROR, e.code(), e.getMessage(), "", new Location(args.get(args.size() - 1), 0, 0),
                     e.hint()).format());
-            return 1;
+            return failed("a side can't be read");
         }
         Sandbox sandbox = main.sandbox();
         List<Diagnostic> problems = new ArrayList<>(sandbox.registry().problems());
@@ -99,7 +99,7 @@ final class DiffCommand implements Callable<Integer> {
         Output.diagnostics(main.err, problems);
         if (errors) {
             main.err.println("sandbox diff: " + Output.summary(problems) + "; nothing compared");
-            return 1;
+            return failed("a side has errors");
         }
         SpecReview.Result review = old.isPresent() && now.isPresent() ? SpecReview.compare(old.get(), now.get())
                 : new SpecReview.Result(oneSided(old, now), List.of());
@@ -107,6 +107,16 @@ final class DiffCommand implements Callable<Integer> {
         else text(before, after, review, notes);
         if (gitDriver) return 0; // git treats a failing driver as a fatal error
         return failOn == FailOn.weaken && review.weakens() ? WEAKENS : 0;
+    }
+
+    /**
+     * Exit 1, except as git's diff driver: git ends the whole 'git diff' / 'git log -p' with "external diff
+     * died" on any other status, so one broken revision of a spec would hide every other file's diff.
+     */
+    private int failed(String why) {
+        if (!gitDriver) return 1;
+        main.out.println("sandbox diff " + args.get(0) + ": " + why + " (see the errors above); nothing compared");
+        return 0;
     }
 
     private int usage(String message) {

@@ -174,6 +174,13 @@ final class YamlComposer {
 
     private YamlSpecNode scalar(ScalarEvent event, String path, Location at) {
         String value = event.getValue();
+        if (value.indexOf('\0') >= 0) {
+            // an escaped NUL in a double-quoted scalar: every value ends up a C string (a path,
+            // an argument, a variable), where NUL cuts it short; up would fail late, in the helper, unlocated, and
+            // plugins that make a path of it would crash: end the read here, as a raw NUL byte does
+            throw new Stop("spec.control-character", "the value holds a NUL character (an escaped \\0, \\x00 or"
+                    + " \\u0000): paths, arguments and variables are C strings, which end at NUL", at, "remove it");
+        }
         String tag = event.getTag();
         boolean typed = event.isPlain();
         if (variables != null && !inKey) {
