@@ -38,20 +38,27 @@
  *                                                                         "ERROR <code> TAB <step> TAB <syscall>
  *                                                                          TAB <path> TAB <errno name> TAB <hint>"
  *                                                                         then _exit(code)
- *  "SIGNAL <n>" ----------------->   kill(C, n); for TERM/HUP/INT arm the
- *                                    grace timer -> kill(C, SIGKILL)
+ *  "SIGNAL <n>" ----------------->   the copy of a terminal signal H got too:
+ *                                    dropped; else kill(C, n); TERM/HUP/INT
+ *                                    start a stop (grace timer)
+ *                                    [terminal signals: kill(C, n) only where
+ *                                    C could not get it; timeout: SIGTERM]
+ *             <------------------ "TIMEOUT <ms>"     (the timeout step's timer expired)
+ *             <------------------ "KILLED <signal> <ms> <why>"  (grace ran out, or a 2nd SIGINT)
  *                                    waitpid(C)
  *             <------------------ "EXIT <status>"   then exit(status)
  *
  * ERROR may also come from H (enter/clone steps, a bad plan, a bad message); H then exits 125 without
- * EXIT. "SIGNAL" received while H waits for a GO is queued and delivered once C is released. EOF on
- * the socket means the controller died: H kills C with SIGKILL and exits. H forwards the signals it
- * gets itself, but those of the terminal (SI_KERNEL) only when C left the terminal's session
- * (new-session). H and C stay non-dumpable until execve, except in the id-map window drawn above.
+ * EXIT. "SIGNAL" received while H waits for a GO is queued and handled once C is released. EOF on
+ * the socket means the controller died: H kills C with SIGKILL and exits. A signal reaches C once
+ * (PROTOCOL.md, "Signals"): H forwards the terminal's (SI_KERNEL) only where C could not get it
+ * itself (another process group, or a pid namespace's PID 1 with the default action), and drops the
+ * controller's copy of one it got itself. H and C stay non-dumpable until execve, except in the
+ * id-map window drawn above.
  *
  * Exit codes: 125 setup failure, 126 target not executable, 127 target not found, the target's own
- * code, 128+N when it was killed by signal N. Nothing is printed to stderr, except when the control
- * socket itself is unusable.
+ * code, 128+N when it was killed by signal N, 124 when the timeout expired. Nothing is printed to
+ * stderr, except when the control socket itself is unusable.
  */
 #include "runtime.h"
 
@@ -212,6 +219,9 @@ int main(int argc, char **argv)
     }
     load_plan();
     g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
+    /* Why now: supervision reads /proc/<C>/status; after a join of a mount namespace "/proc" may be
+     * another pid namespace's. C closes it first thing. */
+    g.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
     open_joins();
     run_stage(ST_ENTER);

@@ -160,6 +160,7 @@ void op_clone(const struct step *s)
     /* Why the cgroup namespace is a clone flag and not part of stage enter: its root is the cgroup of
      * the creating process at creation time, and the controller placed H in the sandbox's cgroup
      * before the GO we just got; C is born there. (nsjail unshares before placement: wrong root.) */
+    take_early_signals(); /* what came until now reached H only: a child inherits no pending signal */
     pid_t pid = sys_clone(flags | SIGCHLD);
     if (pid < 0)
         die(125, "clone", NULL, NULL, errno, NULL);

@@ -7,7 +7,7 @@
  */
 #include "runtime.h"
 
-struct runtime g = { .ctl = -1, .sync_rd = -1, .sync_wr = -1, .grace_ms = 10000, .tfd = -1 };
+struct runtime g = { .ctl = -1, .sync_rd = -1, .sync_wr = -1, .grace_ms = 10000, .tfd = -1, .timeout_fd = -1, .procfd = -1 };
 
 const char *const stage_names[ST_COUNT] = { "enter", "clone", "mounts", "finish" };
 
@@ -19,6 +19,7 @@ const struct op ops[] = {
     { ST_ENTER, "unshare-user", "", op_unshare_user },
     { ST_CLONE, "unshare", "type", op_unshare },
     { ST_CLONE, "timens-offset", "clock seconds ?nanoseconds", op_timens_offset },
+    { ST_CLONE, "timeout", "ms", op_timeout },
     { ST_CLONE, "clone", "flags", op_clone },
     { ST_MOUNTS, "propagation", "target mode", op_propagation },
     { ST_MOUNTS, "clone-tree", "id source ?recursive", op_clone_tree },
@@ -308,10 +309,9 @@ static int check_structure(struct plan *plan, struct plan_error *err)
             return fail(err, s->line, "a second %s step", s->op->name);
         clone = s->op->fn == op_clone ? s : clone;
         init = s->op->fn == op_init ? s : init;
+        plan->init |= init != NULL;
         if (s->op->fn == op_pivot_root)
             plan->newroot = get(s, "path");
-        if (s->op->fn == op_new_session)
-            plan->new_session = true;
         exec = s->op->fn == op_exec ? s : exec;
     }
     if (!clone)
@@ -389,7 +389,7 @@ void load_plan(void)
     g.steps = plan.steps;
     g.nsteps = plan.nsteps;
     g.newroot = plan.newroot;
-    g.new_session = plan.new_session && !isatty(0); /* the same test C makes: fd 0 is shared */
+    g.has_init = plan.init;
 }
 
 static long long now_us(void)

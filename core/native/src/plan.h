@@ -27,7 +27,7 @@ struct plan {
     struct step *steps;
     int nsteps;
     const char *newroot;   /* the pivot-root step's path, NULL without one */
-    bool new_session;      /* the plan has a new-session step */
+    bool init;             /* the plan has an init step */
 };
 
 #define PLAN_MAX_SIZE (16 << 20)

@@ -13,6 +13,9 @@ _Noreturn void child_main(void)
 {
     close(g.sync_wr);
     g.sync_wr = -1;
+    if (g.procfd >= 0) /* the host's /proc: nothing in the sandbox may hold it (the init never execs) */
+        close(g.procfd);
+    g.procfd = -1;
     /* Why PDEATHSIG first: before GO, the controller may still be setting us up; if H is killed
      * now, nobody would ever release or reap us. */
     arm_pdeathsig();
@@ -250,8 +253,9 @@ static _Noreturn void init_loop(pid_t target)
                     _exit(status_code(status));
             continue;
         }
-        /* Why skip SI_KERNEL: the terminal already sent it to its whole foreground group. */
-        if (si.si_code != SI_KERNEL)
+        /* Why skip the terminal's (SI_KERNEL): it sent it to its whole foreground group, which is ours,
+         * and so the target's, unless the target left it (its own process group or session). */
+        if (si.si_code != SI_KERNEL || getpgid(target) != getpgrp())
             kill(target, sig);
     }
 }

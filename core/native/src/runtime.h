@@ -119,10 +119,16 @@ struct runtime {
     mode_t umask_saved;
     sigset_t sigs;             /* blocked in H from the start, read through signalfd */
     sigset_t queued;           /* SIGNAL messages received before C was released */
-    int tfd;                   /* grace timer */
-    bool grace_armed;
+    int tfd;                   /* grace timer: SIGKILL when C did not stop within grace_ms of a stop signal */
+    bool grace_armed;          /* a stop is in progress (a forwarded TERM/HUP/INT, or the timeout) */
+    int stop_sig;              /* the signal that started it */
+    long long stop_at_ms;      /* when (CLOCK_MONOTONIC) */
+    long long timeout_ms;      /* the `timeout` step: SIGTERM to C this long after its release; 0 = none */
+    int timeout_fd;            /* its timer */
+    bool timed_out;            /* it expired: H exits 124 */
+    int procfd;                /* the host's /proc, opened before any join (a joined mount namespace has another) */
+    bool has_init;             /* the plan has an init step: C is the PID 1 loop, never the target itself */
     const struct step *userns; /* the step that created or joined a user namespace (H becomes its root) */
-    bool new_session;          /* C calls setsid (a new-session step, stdin not a terminal): H forwards terminal signals */
     bool filtered;             /* a seccomp filter is loaded: no more prctl calls of our own */
     struct { const char *id; int fd; } trees[MAX_TREES];
     int ntrees;
@@ -155,6 +161,8 @@ void send_error(int code, const char *step, const char *sys, const char *path, c
 void wait_go(void);
 _Noreturn void supervise(void);
 int status_code(int status);
+void take_early_signals(void);
+void op_timeout(const struct step *s);
 
 /* ns.c: stage enter and stage clone (H) */
 void open_joins(void);

@@ -88,7 +88,7 @@ static void test_minimal_plan(void)
         CHECK(strcmp(get(&p.plan.steps[0], "flags"), "") == 0, "an empty value is a value");
         CHECK(strcmp(get(&p.plan.steps[1], "arg"), "/bin/true") == 0, "arg");
         CHECK(get(&p.plan.steps[1], "env") == NULL, "absent key");
-        CHECK(p.plan.newroot == NULL && !p.plan.new_session, "no pivot-root, no new-session");
+        CHECK(p.plan.newroot == NULL && !p.plan.init, "no pivot-root, no init");
     }
     done(&p);
     OK(MINIMAL);                          /* no trailing newline needed either */
@@ -177,6 +177,9 @@ static void test_keys(void)
     BAD("clone\ttimens-offset\tclock=monotonic\tseconds=1\tnanoseconds=1\tnanoseconds=2\n" MINIMAL, 1,
         "key 'nanoseconds' must appear at most once (found 2)");
     OK("clone\ttimens-offset\tclock=monotonic\tseconds=1\n" MINIMAL); /* '?' may be absent */
+    OK("clone\ttimeout\tms=600000\n" MINIMAL);
+    BAD("clone\ttimeout\n" MINIMAL, 1, "timeout: key 'ms' must appear once (found 0)");
+    BAD("finish\ttimeout\tms=1\n" MINIMAL, 1, "unknown op 'timeout' in stage finish");
     BAD(MIN_CLONE "finish\texec\n", 2, "exec: key 'arg' must appear at least once (found 0)");
     BAD(MIN_CLONE "finish\texec\tenv=A=1\n", 2, "key 'arg' must appear at least once");
     OK(MIN_CLONE "finish\texec\targ=a\targ=b\tenv=A=1\tenv=B=2\n"); /* '+' and '*' repeat */
@@ -228,9 +231,9 @@ static void test_structure(void)
     OK(MIN_CLONE "finish\tinit\n" MIN_EXEC);
     BAD(MIN_CLONE "finish\tinit\nfinish\tinit\n" MIN_EXEC, 3, "a second init step");
     /* what the structure pass records */
-    struct parsed p = parse(MIN_CLONE "mounts\tpivot-root\tpath=/run/x/root\nfinish\tnew-session\n" MIN_EXEC);
+    struct parsed p = parse(MIN_CLONE "mounts\tpivot-root\tpath=/run/x/root\nfinish\tinit\n" MIN_EXEC);
     CHECK(p.rc == 0 && p.plan.newroot && strcmp(p.plan.newroot, "/run/x/root") == 0, "newroot");
-    CHECK(p.rc == 0 && p.plan.new_session, "new_session");
+    CHECK(p.rc == 0 && p.plan.init, "init");
     done(&p);
 }
 

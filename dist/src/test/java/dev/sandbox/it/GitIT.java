@@ -112,7 +112,7 @@ class GitIT {
         commit("spec.yaml", spec(name, "  mount:\n    mounts: [{type: bind, source: ./data, target: /mnt}]\n", "x"));
         Cli.Result r = sandbox(repo.dir, "plan", "HEAD:spec.yaml");
         assertEquals(0, r.exit(), r.toString());
-        assertTrue(r.out().contains("note: the spec comes from revision HEAD; bind sources, overlay layers and other host paths still come"
+        assertTrue(r.out().contains("note: the spec comes from revision HEAD (and so do the files it includes); bind sources, overlay layers and other host paths still come"
                 + " from the working tree (" + repo.dir + ")"), r.toString());
         Cli.Result json = sandbox(repo.dir, "plan", "--format", "json", "HEAD:spec.yaml");
         assertTrue(json.out().contains("\"" + repo.dir.resolve("data") + "\""), "the bind source is not the working tree's data/:\n" + json.out());
@@ -263,6 +263,91 @@ class GitIT {
         assertTrue(out.startsWith("sandbox diff spec.yaml@" + blob.substring(0, 12) + " -> spec.yaml\n"), out);
         assertTrue(out.contains("note: blob " + blob + " of spec.yaml is in none of the last 1000 commits of HEAD"), out);
         assertTrue(out.contains("WEAKER [mount.bind-writable] namespaces.mount.mounts[/usr]"), out);
+    }
+
+    // ------------------------------------------------------------------------------- includes from a revision
+
+    @Test
+    void upOfARevisionReadsWhatTheSpecIncludesFromThatRevision() {
+        repo.write("specs/base.yaml", "namespaces:\n  user: {}\n  uts: {hostname: committed-base}\n");
+        commit("specs/web.yaml", "apiVersion: sandbox/v1\nkind: Sandbox\ninclude: [base.yaml]\nname: " + name + "-inc\n"
+                + "process:\n  command: [/bin/hostname]\n");
+        repo.write("specs/base.yaml", "namespaces:\n  user: {}\n  uts: {hostname: working-base}\n");
+        Cli.Result old = sandbox(repo.dir, "up", "HEAD:specs/web.yaml");
+        assertEquals(0, old.exit(), old.toString());
+        assertEquals("committed-base", old.out().strip(), "the include comes from HEAD, like the spec");
+        Cli.Result now = sandbox(repo.dir.resolve("specs"), "up", "web.yaml");
+        assertEquals(0, now.exit(), now.toString());
+        assertEquals("working-base", now.out().strip());
+        Cli.Result config = sandbox(repo.dir, "config", "HEAD:./specs/web.yaml");
+        assertEquals(0, config.exit(), config.toString());
+        assertTrue(config.out().contains("hostname: \"committed-base\""), config.toString());
+    }
+
+    @Test
+    void anErrorInAFileIncludedFromARevisionNamesTheChainAtRevColonPath() {
+        repo.write("base.yaml", "namespaces:\n  uts: {hostname: ok}\n  bogus: {}\n");
+        commit("web.yaml", "apiVersion: sandbox/v1\nkind: Sandbox\nname: x\ninclude:\n  - base.yaml\nprocess:\n  command: [/bin/true]\n");
+        Cli.Result r = sandbox(repo.dir, "validate", "HEAD:web.yaml");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.out().contains("HEAD:base.yaml:3:3: error[schema.unknown-key]: unknown key 'bogus' in 'namespaces' (at namespaces.bogus)\n"
+                + "  included from HEAD:web.yaml:5:5\n"), r.toString());
+    }
+
+    @Test
+    void diffReportsAWeakeningThatComesOnlyFromAnIncludedBase() throws IOException {
+        repo.write("base/hardened.yaml", "namespaces:\n" + HARDENED + "process:\n  capabilities: []\n");
+        commit("web.yaml", "include: [base/hardened.yaml]\n" + spec(name, "", "x"));
+        // only the base changes: the mask goes and a capability comes
+        repo.write("base/hardened.yaml", "namespaces:\n" + HARDENED.replace("    masks: [/proc/kcore]\n", "")
+                + "process:\n  capabilities: [CAP_SYS_ADMIN]\n");
+        Cli.Result r = sandbox(repo.dir, "diff", "web.yaml");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().startsWith("sandbox diff HEAD:web.yaml -> web.yaml\n"), r.toString());
+        assertTrue(r.out().contains("WEAKER [mount.mask-removed] namespaces.mount.masks[/proc/kcore]"), r.toString());
+        assertTrue(r.out().contains("WEAKER [process.capabilities-added]"), r.toString());
+        assertEquals(3, sandbox(repo.dir, "diff", "--fail-on", "weaken", "web.yaml").exit());
+        // committed: the old side's include is read from the older commit
+        git("add", "-A");
+        git("commit", "-q", "-m", "weaken the base");
+        JsonNode json = JSON.readTree(sandbox(repo.dir, "diff", "--format", "json", "HEAD~1", "HEAD", "web.yaml").out());
+        List<String> codes = new ArrayList<>();
+        json.path("weakenings").forEach(w -> codes.add(w.path("code").asText()));
+        assertTrue(codes.contains("mount.mask-removed"), json.toString());
+    }
+
+    @Test
+    void asGitsDiffDriverTheOldSidesIncludesComeFromTheCommitItsBlobWasFoundIn() {
+        repo.write(".gitattributes", "web.yaml diff=sandbox\n");
+        repo.write("base.yaml", "namespaces:\n" + HARDENED);
+        commit("web.yaml", "include: [base.yaml]\n" + spec(name, "", "one"));
+        // the spec and its base change together; the driver runs for web.yaml only
+        repo.write("base.yaml", "namespaces:\n" + HARDENED.replace("    masks: [/proc/kcore]\n", ""));
+        commit("web.yaml", "include: [base.yaml]\n" + spec(name, "", "two"));
+        git("config", "diff.sandbox.command", Cli.DIST.resolve("bin/sandbox") + " diff --git-driver");
+        String out = git("--no-pager", "diff", "HEAD~1", "HEAD", "--", "web.yaml");
+        String old = git("rev-parse", "--short=12", "HEAD~1").strip();
+        assertTrue(out.startsWith("sandbox diff " + old + ":web.yaml -> "), out);
+        assertTrue(out.contains("WEAKER [mount.mask-removed] namespaces.mount.masks[/proc/kcore]"),
+                "the old side's base is read from " + old + ", not from the working tree:\n" + out);
+    }
+
+    @Test
+    void asGitsDiffDriverASideWithErrorsDoesNotEndGitDiff() {
+        // git stops 'git diff' with "external diff died" when a driver exits non-zero: the other files' diffs were lost
+        repo.write(".gitattributes", "*.yaml diff=sandbox\n");
+        commit("spec.yaml", spec(name, HARDENED, "x"));
+        commit("other.txt", "one\n");
+        git("config", "diff.sandbox.command", Cli.DIST.resolve("bin/sandbox") + " diff --git-driver");
+        repo.write("spec.yaml", spec(name, HARDENED, "x") + "kind: Sandbox\n"); // a duplicate key
+        repo.write("other.txt", "two\n");
+        Cli.Result r = exec(List.of("git", "--no-pager", "diff"), repo.dir, GIT_ENV);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("sandbox diff spec.yaml: a side has errors (see the errors above); nothing compared"), r.toString());
+        assertTrue(r.err().contains("spec.duplicate-key"), r.toString());
+        assertTrue(r.out().contains("+two"), "the next file's diff is still shown\n" + r);
+        // outside git, diff still fails on errors
+        assertEquals(1, sandbox(repo.dir, "diff", "spec.yaml").exit());
     }
 
     // ---------------------------------------------------------------------------------------- helpers

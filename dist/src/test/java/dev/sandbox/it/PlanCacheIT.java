@@ -81,6 +81,59 @@ class PlanCacheIT {
         assertEquals("override", r.out().strip());
     }
 
+    private Cli.Result up(Map<String, String> extraEnv, String... args) {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.putAll(extraEnv);
+        String[] full = new String[args.length + 2];
+        full[0] = "up";
+        full[1] = "-v";
+        System.arraycopy(args, 0, full, 2, args.length);
+        return Cli.run(List.of(), all, full);
+    }
+
+    @Test
+    void anIncludedFileAReferencedVariableOrAnEnvFileThatChangedRecompilesAnUnreferencedVariableDoesNot() {
+        specs.write("base.yaml", "namespaces:\n  uts: {hostname: base-one}\n");
+        Path spec = specs.spec("composed.yaml", "name: cache-it-" + ProcessHandle.current().pid() + "\ninclude: [base.yaml]\n"
+                + "process:\n  command: [/bin/sh, -c, 'hostname; echo ${CACHE_IT_WORD:-unset}']\n");
+        String s = spec.toString();
+        Cli.Result r = up(Map.of(), s);
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(List.of("base-one", "unset"), r.out().lines().toList());
+        r = up(Map.of(), s);
+        assertTrue(r.err().contains(CACHED), "nothing changed: " + r);
+
+        specs.write("base.yaml", "namespaces:\n  uts: {hostname: base-two}\n");
+        r = up(Map.of(), s);
+        assertFalse(r.err().contains(CACHED), "an edited include is compiled again: " + r);
+        assertEquals(List.of("base-two", "unset"), r.out().lines().toList());
+
+        r = up(Map.of("CACHE_IT_WORD", "set"), s);
+        assertFalse(r.err().contains(CACHED), "a referenced variable that was unset and now is set: " + r);
+        assertEquals(List.of("base-two", "set"), r.out().lines().toList());
+        r = up(Map.of("CACHE_IT_WORD", "set"), s);
+        assertTrue(r.err().contains(CACHED), r.toString());
+        r = up(Map.of("CACHE_IT_WORD", "changed"), s);
+        assertFalse(r.err().contains(CACHED), "a referenced variable with another value: " + r);
+        assertEquals(List.of("base-two", "changed"), r.out().lines().toList());
+        r = up(Map.of("CACHE_IT_WORD", "changed", "CACHE_IT_UNREFERENCED", "x"), s);
+        assertTrue(r.err().contains(CACHED), "a variable the spec doesn't reference is no reason to recompile: " + r);
+        assertEquals(List.of("base-two", "changed"), r.out().lines().toList());
+
+        Path envFile = specs.write("word.env", "CACHE_IT_WORD=from-file\n");
+        r = up(Map.of(), "--env-file", envFile.toString(), s);
+        assertFalse(r.err().contains(CACHED), r.toString());
+        assertEquals(List.of("base-two", "from-file"), r.out().lines().toList());
+        r = up(Map.of(), "--env-file", envFile.toString(), s);
+        assertTrue(r.err().contains(CACHED), "the same env file: " + r);
+        specs.write("word.env", "CACHE_IT_WORD=edited\n");
+        r = up(Map.of(), "--env-file", envFile.toString(), s);
+        assertFalse(r.err().contains(CACHED), "an edited env file: " + r);
+        assertEquals(List.of("base-two", "edited"), r.out().lines().toList());
+        r = up(Map.of("CACHE_IT_WORD", "environment"), "--env-file", envFile.toString(), s);
+        assertEquals(List.of("base-two", "environment"), r.out().lines().toList(), "the environment wins over an env file");
+    }
+
     @Test
     void aBindSourceThatChangedTypeIsNotServedFromTheCache() throws Exception {
         Path src = specs.dir.resolve("src");

@@ -109,6 +109,8 @@ class SignalsIT {
         LaunchedSandbox run = startReady("up", "--stop-timeout", "1", spec.toString());
         run.signal("TERM");
         assertEquals(137, run.awaitExit(END), "expected SIGKILL after the stop timeout:\n" + run);
+        // regression: the escalation was silent
+        assertTrue(run.err().contains("sandbox: the target did not stop within 1 s of SIGTERM; sent SIGKILL\n"), run::toString);
     }
 
     @ParameterizedTest(name = "SIG{0} → {1}")
@@ -119,6 +121,35 @@ class SignalsIT {
         LaunchedSandbox run = startReady("up", spec.toString());
         run.signal(signal);
         assertEquals(expected, run.awaitExit(END), run::toString);
+    }
+
+    // ------------------------------------------------------------------------------ process.timeout
+
+    @Test
+    void whenTheTimeoutExpiresTheTargetGetsSigtermAndUpExits124() {
+        // no pid namespace: sleep dies of the SIGTERM
+        Path spec = spec("sgit-timeout-term", "namespaces:\n  uts: {}\nprocess:\n  command: [/bin/sleep, \"60\"]\n  timeout: 1\n");
+        long start = System.nanoTime();
+        Cli.Result r = Cli.run("up", spec.toString());
+        assertEquals(124, r.exit(), r::toString);
+        assertTrue(Duration.ofNanos(System.nanoTime() - start).compareTo(Duration.ofSeconds(30)) < 0, "not the 60 s of the target: " + r);
+        assertEquals("sandbox: timed out after 1 s; the target stopped on SIGTERM\n", r.err(), r::toString);
+    }
+
+    @Test
+    void aPid1ThatIgnoresSigtermIsKilledAfterTheStopTimeoutAndUpStillExits124() {
+        Path spec = spec("sgit-timeout-kill", "namespaces:\n  pid: {}\nprocess:\n  command: [/bin/sleep, \"60\"]\n  timeout: 1\n");
+        Cli.Result r = Cli.run("up", "--stop-timeout", "1", spec.toString());
+        assertEquals(124, r.exit(), r::toString);
+        assertEquals("sandbox: timed out after 1 s; sent SIGKILL after 1 s\n", r.err(), r::toString);
+    }
+
+    @Test
+    void aTargetThatEndsInTimeIsNotTouchedByTheTimeout() {
+        Path spec = spec("sgit-timeout-none", "namespaces:\n  uts: {}\nprocess:\n  command: [/bin/sh, -c, 'exit 5']\n  timeout: 30\n");
+        Cli.Result r = Cli.run("up", spec.toString());
+        assertEquals(5, r.exit(), r::toString);
+        assertEquals("", r.err(), r::toString);
     }
 
     // ------------------------------------------------------------------------------ SIGKILL

@@ -18,6 +18,7 @@ public final class Ops {
             Map.entry("unshare-user", Set.of(Stage.ENTER)),
             Map.entry("unshare", Set.of(Stage.CLONE)),
             Map.entry("timens-offset", Set.of(Stage.CLONE)),
+            Map.entry("timeout", Set.of(Stage.CLONE)),
             Map.entry("clone", Set.of(Stage.CLONE)),
             // child, mounts
             Map.entry("propagation", Set.of(Stage.MOUNTS)),
@@ -58,11 +59,11 @@ public final class Ops {
 
     /**
      * Ops only the engine emits: namespace creation and joins (from its execution-stage table) and the
-     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session). A plugin contributing one of them is rejected, so no plugin can replace
+     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session, the timeout). A plugin contributing one of them is rejected, so no plugin can replace
      * the target or reorder the kernel's required sequence.
      */
     public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setrlimit", "setgroups",
-            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp");
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout");
 
     /** May a plugin contribute this step? */
     public static boolean allowedForPlugin(Step step) {

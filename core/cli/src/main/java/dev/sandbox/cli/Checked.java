@@ -10,15 +10,19 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * A spec loaded and validated together with the installed plugins' own problems.
- * {@code revisionSource}: the git source when SPEC was {@code REV:path} (issue 11).
+ * A spec loaded (includes merged, variables substituted) and validated together with the installed
+ * plugins' own problems. {@code revisionSource}: the git source when SPEC was {@code REV:path} (issue 11).
  */
 record Checked(LoadedSpec spec, List<Diagnostic> diagnostics, Optional<SpecSource> revisionSource) {
 
     static Checked of(Sandbox sandbox, Path file) {
+        return of(sandbox, file, List.of());
+    }
+
+    static Checked of(Sandbox sandbox, Path file, List<Path> envFiles) {
         List<Diagnostic> all = new ArrayList<>(sandbox.pluginProblems());
-        // issue 11: SPEC may be REV:path (a git revision); a plain file goes straight to sandbox.load
-        SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, all);
+        // SPEC may be REV:path (a git revision); a plain file never loads JGit
+        SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, sandbox.variables(envFiles), all);
         LoadedSpec spec = loaded.spec();
         all.addAll(sandbox.pipeline().validate(spec));
         return new Checked(spec, all, loaded.revisionSource());

@@ -13,9 +13,9 @@ import dev.sandbox.engine.schema.SchemaCheck;
 import dev.sandbox.engine.source.CopySpecSource;
 import dev.sandbox.engine.source.FileSpecSource;
 import dev.sandbox.engine.source.GitSpecSource;
-import dev.sandbox.engine.source.SourceLoader;
 import dev.sandbox.engine.source.SpecSource;
 import dev.sandbox.engine.spec.LoadedSpec;
+import dev.sandbox.engine.spec.Variables;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -57,6 +58,8 @@ final class DiffCommand implements Callable<Integer> {
     @Option(names = "--git-driver", description = "Run as git's external diff driver: PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE NEW-HEX NEW-MODE.")
     boolean gitDriver;
 
+    @Mixin EnvFiles envFiles;
+
     enum FailOn { weaken }
 
     /** One side of the comparison; {@code source} empty when the spec doesn't exist on that side (added or deleted). */
@@ -83,18 +86,20 @@ final class DiffCommand implements Callable<Integer> {
         } catch (SpecSource.SourceException e) {
             main.err.println(new Diagnostic(dev.sandbox.api.Severity.ERROR, e.code(), e.getMessage(), "", new Location(args.get(args.size() - 1), 0, 0),
                     e.hint()).format());
-            return 1;
+            return failed("a side can't be read");
         }
         Sandbox sandbox = main.sandbox();
         List<Diagnostic> problems = new ArrayList<>(sandbox.registry().problems());
         SchemaCheck schema = new SchemaCheck(ComposedSchema.compose(sandbox.registry().extensions(), new LinkedHashMap<>()));
-        Optional<EffectiveSpec> old = model(sandbox, schema, before, problems);
-        Optional<EffectiveSpec> now = model(sandbox, schema, after, problems);
+        // both sides through the one loading path: includes (an old side's from its own revision) and variables
+        Variables variables = sandbox.variables(envFiles.files);
+        Optional<EffectiveSpec> old = model(sandbox, schema, before, variables, problems);
+        Optional<EffectiveSpec> now = model(sandbox, schema, after, variables, problems);
         boolean errors = problems.stream().anyMatch(Diagnostic::isError);
         Output.diagnostics(main.err, problems);
         if (errors) {
             main.err.println("sandbox diff: " + Output.summary(problems) + "; nothing compared");
-            return 1;
+            return failed("a side has errors");
         }
         SpecReview.Result review = old.isPresent() && now.isPresent() ? SpecReview.compare(old.get(), now.get())
                 : new SpecReview.Result(oneSided(old, now), List.of());
@@ -102,6 +107,16 @@ final class DiffCommand implements Callable<Integer> {
         else text(before, after, review, notes);
         if (gitDriver) return 0; // git treats a failing driver as a fatal error
         return failOn == FailOn.weaken && review.weakens() ? WEAKENS : 0;
+    }
+
+    /**
+     * Exit 1, except as git's diff driver: git ends the whole 'git diff' / 'git log -p' with "external diff
+     * died" on any other status, so one broken revision of a spec would hide every other file's diff.
+     */
+    private int failed(String why) {
+        if (!gitDriver) return 1;
+        main.out.println("sandbox diff " + args.get(0) + ": " + why + " (see the errors above); nothing compared");
+        return 0;
     }
 
     private int usage(String message) {
@@ -147,11 +162,11 @@ final class DiffCommand implements Callable<Integer> {
     }
 
     /** Parse + schema + the defaults-applied model; no host checks, no plugin validation, no joins. */
-    private static Optional<EffectiveSpec> model(Sandbox sandbox, SchemaCheck schema, Side side, List<Diagnostic> problems) {
+    private static Optional<EffectiveSpec> model(Sandbox sandbox, SchemaCheck schema, Side side, Variables variables,
+                                                 List<Diagnostic> problems) {
         if (side.source().isEmpty()) return Optional.empty();
         SpecSource source = side.source().get();
-        LoadedSpec spec = source instanceof FileSpecSource file && file.displayName().equals(file.file().toString())
-                ? sandbox.load(file.file()) : SourceLoader.load(source);
+        LoadedSpec spec = sandbox.load(source, variables);
         problems.addAll(spec.diagnostics());
         if (!spec.parsed()) return Optional.empty();
         SpecNode root = spec.root();
@@ -160,7 +175,7 @@ final class DiffCommand implements Callable<Integer> {
                     root.location(), null));
             return Optional.empty();
         }
-        problems.addAll(schema.check(root));
+        problems.addAll(spec.locate(schema.check(root)));
         var caller = sandbox.caller();
         return Optional.of(EffectiveSpec.of(root, caller.uid(), caller.gid()));
     }

@@ -3,6 +3,7 @@ package dev.sandbox.cli;
 import dev.sandbox.api.Caller;
 import dev.sandbox.engine.runtime.Controller;
 import dev.sandbox.engine.runtime.PlanCache;
+import dev.sandbox.engine.spec.Variables;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,10 +49,11 @@ public final class Launch {
     }
 
     /** The {@code up} arguments the fast path understands; anything else falls back to the full CLI. */
-    record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command) {
+    record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command, List<Path> envFiles) {
 
         static Optional<UpArgs> parse(String[] args) {
             boolean verbose = false;
+            List<Path> envFiles = new ArrayList<>();
             double stop = UpDefaults.STOP_TIMEOUT_SECONDS;
             Path spec = null;
             int i = 1;
@@ -65,6 +67,10 @@ public final class Launch {
                     } catch (NumberFormatException e) {
                         return Optional.empty();
                     }
+                } else if (a.equals("--env-file") && i + 1 < args.length) {
+                    envFiles.add(Path.of(args[++i]));
+                } else if (a.startsWith("--env-file=") && a.length() > "--env-file=".length()) {
+                    envFiles.add(Path.of(a.substring("--env-file=".length())));
                 } else if (a.startsWith("-")) {
                     return Optional.empty();
                 } else {
@@ -80,7 +86,7 @@ public final class Launch {
                 List<String> cmd = new ArrayList<>(List.of(args).subList(i + 1, args.length));
                 command = Optional.of(cmd);
             }
-            return Optional.of(new UpArgs(spec, verbose, stop, command));
+            return Optional.of(new UpArgs(spec, verbose, stop, command, List.copyOf(envFiles)));
         }
     }
 
@@ -93,7 +99,8 @@ public final class Launch {
         dev.sandbox.engine.Sandbox sandbox = new dev.sandbox.engine.Sandbox(
                 dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
         PrintWriter err = new PrintWriter(System.err, true);
-        return Optional.of(Up.run(sandbox, env, err, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false)));
+        return Optional.of(Up.run(sandbox, env, err, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false,
+                up.envFiles())));
     }
 
     static Optional<Integer> cachedUp(String[] args, Map<String, String> env) {
@@ -105,9 +112,10 @@ public final class Launch {
         Path home = Path.of(homeProp);
         Caller caller = UpDefaults.caller();
         List<Path> pluginDirs = dev.sandbox.engine.Sandbox.defaultPluginDirs(home, env, List.of());
-        Optional<String> key = PlanCache.key(up.spec(), up.command(), caller, env, home, pluginDirs);
+        Optional<String> key = PlanCache.key(up.spec(), up.command(), caller, env, home, pluginDirs, up.envFiles());
         if (key.isEmpty()) return Optional.empty();
-        Optional<PlanCache.Entry> entry = PlanCache.forCaller(caller, env).load(key.get());
+        // an entry is used only when the files the spec included and the variables it read are still as they were
+        Optional<PlanCache.Entry> entry = PlanCache.forCaller(caller, env).load(key.get(), Variables.load(env, up.envFiles()));
         if (entry.isEmpty()) return Optional.empty();
         PrintWriter err = new PrintWriter(System.err, true);
         entry.get().warnings().forEach(err::println);

@@ -45,6 +45,10 @@ final class Output {
             o.put("line", d.location().line());
             o.put("column", d.location().column());
             if (d.hint() != null) o.put("hint", d.hint());
+            if (!d.includedFrom().isEmpty()) {
+                ArrayNode from = o.putArray("includedFrom");
+                d.includedFrom().forEach(l -> from.add(l.toString()));
+            }
         }
         return array;
     }

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -29,9 +30,11 @@ final class PlanCommand implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
     Output.Format format = Output.Format.text;
 
+    @Mixin EnvFiles envFiles;
+
     @Override
     public Integer call() {
-        Checked checked = Checked.of(main.sandbox(), spec);
+        Checked checked = Checked.of(main.sandbox(), spec, envFiles.files);
         if (checked.hasErrors()) {
             Output.diagnostics(main.err, checked.diagnostics());
             main.err.println(spec + ": " + Output.summary(checked.diagnostics()));

@@ -23,12 +23,13 @@ import java.util.Optional;
 final class Up {
 
     /** One {@code up}: the spec, the options, and whether plugin dirs beyond the default ones were given. */
-    record Request(Path spec, Optional<List<String>> command, boolean verbose, double stopTimeoutSeconds, boolean extraPluginDirs) {}
+    record Request(Path spec, Optional<List<String>> command, boolean verbose, double stopTimeoutSeconds, boolean extraPluginDirs,
+                   List<Path> envFiles) {}
 
     private Up() {}
 
     static int run(Sandbox sandbox, Map<String, String> env, PrintWriter err, Request request) {
-        Checked checked = Checked.of(sandbox, request.spec());
+        Checked checked = Checked.of(sandbox, request.spec(), request.envFiles());
         Output.diagnostics(err, checked.diagnostics());
         if (checked.hasErrors()) {
             err.println(request.spec() + ": " + Output.summary(checked.diagnostics()) + "; nothing was started");
@@ -62,9 +63,11 @@ final class Up {
         if (joinsSandbox) return;
         var caller = sandbox.caller();
         var dirs = Sandbox.defaultPluginDirs(Path.of(home), env, List.of());
-        PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs).ifPresent(key ->
+        // the key covers the spec's bytes and the env files; the entry records every included file's digest and the value of
+        // every variable the spec referenced, checked again before the plan is used
+        PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key ->
                 PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
-                        checked.diagnostics().stream().map(Diagnostic::format).toList(), digests(inputs))));
+                        checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {

@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -30,9 +31,12 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--stop-timeout", paramLabel = "SECONDS", description = "After forwarding SIGTERM/SIGHUP/SIGINT, wait this long before SIGKILL (default: ${DEFAULT-VALUE}).")
     double stopTimeout = UpDefaults.STOP_TIMEOUT_SECONDS;
 
+    @Mixin EnvFiles envFiles;
+
     @Override
     public Integer call() {
         return Up.run(main.sandbox(), main.env, main.err, new Up.Request(spec,
-                command.isEmpty() ? Optional.empty() : Optional.of(List.copyOf(command)), verbose, stopTimeout, !main.pluginDirs.isEmpty()));
+                command.isEmpty() ? Optional.empty() : Optional.of(List.copyOf(command)), verbose, stopTimeout, !main.pluginDirs.isEmpty(),
+                List.copyOf(envFiles.files)));
     }
 }

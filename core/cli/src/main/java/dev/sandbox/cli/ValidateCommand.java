@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
@@ -21,9 +22,11 @@ final class ValidateCommand implements Callable<Integer> {
     @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
     Output.Format format = Output.Format.text;
 
+    @Mixin EnvFiles envFiles;
+
     @Override
     public Integer call() {
-        Checked checked = Checked.of(main.sandbox(), spec);
+        Checked checked = Checked.of(main.sandbox(), spec, envFiles.files);
         if (format == Output.Format.json) {
             ObjectNode root = Output.JSON.createObjectNode();
             root.put("file", spec.toString());

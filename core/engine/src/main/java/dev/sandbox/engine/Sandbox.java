@@ -9,6 +9,7 @@ import dev.sandbox.engine.pipeline.Pipeline;
 import dev.sandbox.engine.plugin.PluginRegistry;
 import dev.sandbox.engine.spec.LoadedSpec;
 import dev.sandbox.engine.spec.SpecLoader;
+import dev.sandbox.engine.spec.Variables;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,7 +84,18 @@ public final class Sandbox {
         return out;
     }
 
+    /** A spec file with what it includes, its variables from this environment. */
     public LoadedSpec load(Path spec) {
-        return new SpecLoader().load(spec);
+        return load(new dev.sandbox.engine.source.FileSpecSource(spec), Variables.of(env));
+    }
+
+    /** A spec from a file or a git revision, with what it includes and its variables substituted. */
+    public LoadedSpec load(dev.sandbox.engine.source.SpecSource source, Variables variables) {
+        return new SpecLoader(variables).load(source);
+    }
+
+    /** The variables a spec reads: this environment, then the env files (the environment wins, as in docker compose). */
+    public Variables variables(List<Path> envFiles) {
+        return Variables.load(env, envFiles);
     }
 }

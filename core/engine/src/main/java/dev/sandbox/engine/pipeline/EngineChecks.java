@@ -111,6 +111,17 @@ final class EngineChecks {
                             + "readonly mounts, masks and readonlyPaths no longer hold (root inside can remount, unmount and mount over them)",
                     caps.path(), caps.location(), "list only the capabilities the command needs, e.g. capabilities: [NET_ADMIN]; omit the key"
                             + " for the default set"));
+        } else if (caps.kind() == SpecNode.Kind.LIST) {
+            // docs/security.md: an explicit list that names CAP_SYS_ADMIN is warned like 'all' (it undoes the same)
+            for (SpecNode cap : caps.elements()) {
+                if (cap.kind() == SpecNode.Kind.STRING
+                        && cap.text().toUpperCase(java.util.Locale.ROOT).replaceFirst("^CAP_", "").equals("SYS_ADMIN")) {
+                    out.add(Diagnostic.warning("process.sys-admin-capability", "CAP_SYS_ADMIN lets root inside remount, unmount and mount"
+                                    + " over what the spec set up: readonly mounts, masks and readonlyPaths no longer hold",
+                            cap.path(), cap.location(), "keep it only for a command that must mount (a nested sandbox, a build"
+                                    + " that mounts); everything else works without it"));
+                }
+            }
         }
         SpecNode nnp = process.get("noNewPrivileges");
         if (nnp.kind() == SpecNode.Kind.BOOLEAN && !nnp.bool(true)) {

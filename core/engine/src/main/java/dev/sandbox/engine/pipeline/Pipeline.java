@@ -146,6 +146,7 @@ public final class Pipeline {
                 steps.add(step.withPlugin(loaded.id()));
             }
         }
+        ProcessSection.timeout(root.get("process")).ifPresent(steps::add); // stage clone, before the clone step
         steps.add(cloneStep(namespaces));
         options.commandOverride().ifPresent(argv -> problems.addAll(EngineChecks.checkOverride(root, argv, callerEnv)));
         SeccompSection.Result seccomp = seccomp(root, specDir);

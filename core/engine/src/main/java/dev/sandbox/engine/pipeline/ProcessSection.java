@@ -4,10 +4,13 @@ import dev.sandbox.api.Caller;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -120,6 +123,21 @@ final class ProcessSection {
 
     static List<String> argv(SpecNode process, Pipeline.RunOptions options) {
         return options.commandOverride().orElseGet(() -> process.get("command").elements().stream().map(SpecNode::text).toList());
+    }
+
+    /**
+     * {@code process.timeout} (seconds, fractions allowed): the helper arms a timer as it releases the
+     * child; when it expires, SIGTERM, then SIGKILL after {@code --stop-timeout}; {@code up} exits 124.
+     */
+    static Optional<Step> timeout(SpecNode process) {
+        SpecNode timeout = process.get("timeout");
+        if (timeout.kind() != SpecNode.Kind.NUMBER) return Optional.empty();
+        BigDecimal seconds = new BigDecimal(timeout.text());
+        long ms = seconds.movePointRight(3).setScale(0, RoundingMode.CEILING).longValueExact();
+        String shown = seconds.stripTrailingZeros().toPlainString();
+        return Optional.of(Step.of(Stage.CLONE, "timeout").arg("ms", ms)
+                .summary("after " + shown + " s SIGTERM to the target, SIGKILL --stop-timeout later; up then exits 124")
+                .syscall("timerfd_settime(CLOCK_MONOTONIC, " + ms + " ms)").build().withPlugin("process"));
     }
 
     /** The new session (like bwrap --new-session): without a controlling terminal TIOCSTI has no terminal to push into. */

@@ -106,7 +106,8 @@ final class SeccompSection {
                             + " (compared on the request's low 32 bits): a target on your terminal can push input into your shell (only the"
                             + " new session closes that, and only when standard input is not a terminal)", value.path(), value.location(),
                     "add {\"names\": [\"ioctl\"], \"action\": \"SCMP_ACT_ERRNO\", \"args\": [{\"index\": 1, \"value\": 4294967295,"
-                            + " \"valueTwo\": 21522, \"op\": \"SCMP_CMP_MASKED_EQ\"}]} to its syscalls"));
+                            + " \"valueTwo\": 21522, \"op\": \"SCMP_CMP_MASKED_EQ\"}]} to its syscalls and take 'ioctl' out of every rule that"
+                            + " allows it without conditions (libseccomp drops the conditional rule next to an unconditional one), or use 'default'"));
         }
         return new Result(List.of(filter), out, Optional.of(new Input(file, bytes)));
     }

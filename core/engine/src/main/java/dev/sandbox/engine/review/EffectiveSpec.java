@@ -47,7 +47,7 @@ public final class EffectiveSpec {
     }
 
     /** One mount entry; {@code writable} is what a bind or overlay lets the sandbox write through to the host. */
-    public record Mount(String type, String source, String target, boolean readonly, String propagation, String describe) {
+    public record Mount(String type, String source, String target, boolean readonly, String propagation, String describe, SpecNode node) {
         /** A bind, or an overlay: host directories seen (and, with {@code upper}, written) through the mount. */
         public boolean hostFacing() {
             return type.equals("bind") || type.equals("overlay");
@@ -63,6 +63,16 @@ public final class EffectiveSpec {
     }
 
     final long callerUid;
+    final long callerGid;
+    /** The spec tree this model was built from: exporters read details (options, locations) through it. */
+    SpecNode spec;
+    SpecNode rootNode;
+    String rootPropagation;
+    long gid;
+    List<Long> groups = List.of();
+    List<String> command = List.of();
+    final Map<String, String> env = new LinkedHashMap<>();
+    String cwd = "/";
     final Map<String, Namespace> namespaces = new LinkedHashMap<>();
     final List<IdRange> uidMap = new ArrayList<>();
     final List<IdRange> gidMap = new ArrayList<>();
@@ -84,13 +94,15 @@ public final class EffectiveSpec {
     /** Every setting, by key, in a stable order: what the change list compares. */
     final Map<String, Setting> settings = new LinkedHashMap<>();
 
-    private EffectiveSpec(long callerUid) {
+    private EffectiveSpec(long callerUid, long callerGid) {
         this.callerUid = callerUid;
+        this.callerGid = callerGid;
     }
 
     /** The model of a spec tree (the root map) as the caller {@code callerUid} would run it. */
     public static EffectiveSpec of(SpecNode root, long callerUid, long callerGid) {
-        EffectiveSpec e = new EffectiveSpec(callerUid);
+        EffectiveSpec e = new EffectiveSpec(callerUid, callerGid);
+        e.spec = root;
         e.build(root, callerGid);
         return e;
     }
@@ -110,6 +122,108 @@ public final class EffectiveSpec {
             return uidMap.stream().anyMatch(r -> r.maps(0) && r.outside() + (0 - r.inside()) == 0);
         }
         return user.mode() == NamespaceMode.HOST && callerUid == 0;
+    }
+
+    // ------------------------------------------------------------------- accessors (export, import)
+
+    /** Who the model is for: the uid that would run the sandbox. */
+    public long callerUid() {
+        return callerUid;
+    }
+
+    /** The spec tree the model was built from. */
+    public SpecNode spec() {
+        return spec;
+    }
+
+    /** The section {@code namespaces.<type>} as written (MISSING when absent). */
+    public SpecNode section(String type) {
+        return spec.get("namespaces").get(type);
+    }
+
+    public String name() {
+        return spec.get("name").text("");
+    }
+
+    public List<IdRange> uidMap() {
+        return List.copyOf(uidMap);
+    }
+
+    public List<IdRange> gidMap() {
+        return List.copyOf(gidMap);
+    }
+
+    /** {@code namespaces.mount.root} as written (MISSING: the host's root is kept). */
+    public SpecNode rootNode() {
+        return rootNode == null ? spec.get("namespaces").get("mount").get("root") : rootNode;
+    }
+
+    public boolean readonlyRoot() {
+        return readonlyRoot;
+    }
+
+    /** The root's propagation, defaults applied ({@code rprivate} with a root, {@code rslave} without); null without a new mount namespace. */
+    public String rootPropagation() {
+        return rootPropagation;
+    }
+
+    /** The mounts in spec order. */
+    public List<Mount> mounts() {
+        return List.copyOf(mounts.values());
+    }
+
+    public List<String> masks() {
+        return List.copyOf(masks);
+    }
+
+    public List<String> readonlyPaths() {
+        return List.copyOf(readonlyPaths);
+    }
+
+    /** The uid the target runs as (defaults applied). */
+    public long uid() {
+        return uid;
+    }
+
+    /** The gid the target runs as (defaults applied). */
+    public long gid() {
+        return gid;
+    }
+
+    public List<Long> groups() {
+        return groups;
+    }
+
+    public List<String> command() {
+        return command;
+    }
+
+    /** {@code process.env} as written; the clean base environment is added by whoever runs it. */
+    public Map<String, String> env() {
+        return env;
+    }
+
+    public String cwd() {
+        return cwd;
+    }
+
+    /** {@code capabilities: all}: every capability kept. */
+    public boolean capabilitiesAll() {
+        return capsAll;
+    }
+
+    /** The capabilities kept (defaults applied), CAP_ names in number order; meaningless when {@link #capabilitiesAll()}. */
+    public List<String> capabilities() {
+        return capabilities;
+    }
+
+    public boolean noNewPrivileges() {
+        return noNewPrivileges;
+    }
+
+    /** {@code default}, {@code unconfined} or a profile path as written (relative to the spec file). */
+    public String seccomp() {
+        return seccomp;
     }
 
     // ------------------------------------------------------------------------------------- building
@@ -177,6 +291,8 @@ public final class EffectiveSpec {
     private void mount(SpecNode mount) {
         if (namespace("mount").mode() != NamespaceMode.NEW) return;
         SpecNode r = mount.get("root");
+        rootNode = r;
+        rootPropagation = mount.get("rootPropagation").text(r.isPresent() ? "rprivate" : "rslave");
         if (r.isPresent()) {
             String type = r.get("type").text("tmpfs");
             root = type.equals("bind") ? "bind " + r.get("source").text() : type + (r.has("size") ? " size=" + r.get("size").text() : "");
@@ -209,7 +325,7 @@ public final class EffectiveSpec {
             int n = seen.merge(target, 1, Integer::sum);
             String key = "namespaces.mount.mounts[" + target + "]" + (n > 1 ? "#" + n : "");
             String source = type.equals("overlay") ? d.toString() : m.get("source").text("");
-            mounts.put(key, new Mount(type, source, target, ro, propagation, d.toString()));
+            mounts.put(key, new Mount(type, source, target, ro, propagation, d.toString(), m));
             put(key, d.toString(), false);
         }
         for (SpecNode p : mount.get("masks").elements()) masks.add(normal(p.text()));
@@ -256,8 +372,15 @@ public final class EffectiveSpec {
         boolean joinsUser = namespace("user").mode() == NamespaceMode.JOIN;
         boolean switchIdentity = user.isPresent() || newUserNs;
         uid = switchIdentity ? user.get("uid").longValue(0) : callerUid;
+        gid = switchIdentity ? user.get("gid").longValue(0) : callerGid;
+        groups = user.get("groups").elements().stream().map(g -> g.longValue(0)).toList();
+        command = process.get("command").elements().stream().map(SpecNode::text).toList();
+        cwd = process.get("cwd").text("/");
         put("process.command", listText(process.get("command")), false);
-        for (Map.Entry<String, SpecNode> e : process.get("env").fields().entrySet()) put("process.env." + e.getKey(), e.getValue().text(), false);
+        for (Map.Entry<String, SpecNode> e : process.get("env").fields().entrySet()) {
+            env.put(e.getKey(), e.getValue().text());
+            put("process.env." + e.getKey(), e.getValue().text(), false);
+        }
         put("process.cwd", process.get("cwd").text("/"), !process.has("cwd"));
         put("process.uid", String.valueOf(uid), !user.has("uid"));
         if (user.has("gid")) put("process.gid", user.get("gid").text(), false);

@@ -51,7 +51,7 @@ public final class Controller {
     /** Runs the plan to the end; returns the exit status for {@code sandbox up}. */
     public int run(Plan plan, Path runtimeDir) {
         Process helper = null;
-        SignalForwarding signals = SignalForwarding.install(options.err());
+        SignalForwarding signals = SignalForwarding.install();
         try {
             prepareRuntimeDir(runtimeDir);
             for (Step step : plan.stage(Stage.PREPARE)) timed(step, () -> prepare(step));
@@ -204,16 +204,36 @@ public final class Controller {
         return SETUP_FAILED;
     }
 
-    /** Reads the remaining messages (ERROR, EXIT) until EOF and returns the helper's status. */
+    /**
+     * Reads the remaining messages (ERROR, TIMEOUT, KILLED, EXIT) until EOF and returns the helper's
+     * status; says on stderr when the helper had to SIGKILL the target or the timeout fired.
+     */
     private int finish(ControlChannel channel, Process helper, String first) throws IOException, InterruptedException {
         String line = first;
         String error = null;
+        StopReport stop = new StopReport(options.stopTimeout());
+        boolean exited = false;
         while (line != null) {
             if (isMessage(line, "ERROR")) error = line;
-            line = next(channel);
+            if (isMessage(line, "TIMEOUT") || isMessage(line, "KILLED")) {
+                stop.accept(line).ifPresent(l -> {
+                    options.err().println("sandbox: " + l);
+                    options.err().flush();
+                });
+            }
+            exited |= isMessage(line, "EXIT");
+            try {
+                line = next(channel);
+            } catch (IOException e) {
+                // Why: a SIGNAL we sent while the helper was exiting stays unread, and a Unix socket closed
+                // with unread data gives its peer ECONNRESET instead of EOF, after the EXIT line
+                if (!exited) throw e;
+                line = null;
+            }
         }
         int status = helper.waitFor();
         if (error != null) options.err().println("sandbox: " + HelperError.describe(error));
+        stop.atExit().ifPresent(l -> options.err().println("sandbox: " + l));
         return status;
     }
 

@@ -4,6 +4,9 @@ import dev.sandbox.api.Caller;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
+import dev.sandbox.engine.spec.LoadedSpec;
+import dev.sandbox.engine.spec.SpecLoader;
+import dev.sandbox.engine.spec.Variables;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,10 +23,12 @@ import java.util.stream.Stream;
 
 /**
  * Compiled plans, cached by a 128-bit hash of everything that went into them: the spec's bytes and path, the command
- * override, the caller, the environment variables the plan reads, the installed sandbox and plugin
- * jars, /etc/subuid and /etc/subgid, the host's cgroup mounts, architecture and kernel release. Host paths whose type
- * shaped the plan (a bind source that is a file or a directory) are recorded and re-checked on use, and so is the
- * content digest of every other file compiled into the plan (a seccomp profile): an edit of the profile is a miss.
+ * override, the caller, the environment variables the plan reads, the {@code --env-file} files' paths and
+ * contents, the installed sandbox and plugin jars, /etc/subuid and /etc/subgid, the host's cgroup mounts,
+ * architecture and kernel release. What only compiling the spec finds out is recorded in the entry and
+ * re-checked on use: the digest of every file the spec included, the value of every variable it referenced
+ * (or that it was unset), the content digest of every other file compiled into the plan (a seccomp
+ * profile), and the type of each host path that shaped the plan (a bind source that is a file or a directory).
  *
  * <p>A hit lets {@code sandbox up} skip YAML parsing, schema validation and plugin loading, which are
  * most of its start-up time (docs/performance.md). Plans that name a running sandbox
@@ -31,22 +36,27 @@ import java.util.stream.Stream;
  */
 public final class PlanCache {
 
-    /** Version 2: entries end with {@code end TAB <steps>} (a file cut at a line boundary is a miss). */
-    private static final String MAGIC = "sandbox-plan-cache 2";
+    /** Version 3: entries end with {@code end TAB <steps>} (a file cut at a line boundary is a miss); include and var lines. */
+    private static final String MAGIC = "sandbox-plan-cache 3";
     private static final int KEEP = 64;
     private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
 
     /**
-     * A cached plan with the warnings its validation printed, and the host files besides the spec that
-     * were compiled into it (a seccomp profile) with the content digest it was compiled from.
+     * A cached plan with the warnings its validation printed, what the spec was made of (includes,
+     * variables) and the host files besides the spec compiled into it (a seccomp profile) with the
+     * content digest it was compiled from.
      */
-    public record Entry(Plan plan, Path runtimeDir, List<String> warnings, Map<Path, String> inputs) {
+    public record Entry(Plan plan, Path runtimeDir, List<String> warnings, LoadedSpec.Inputs spec, Map<Path, String> files) {
         public Entry {
-            inputs = Map.copyOf(inputs);
+            files = Map.copyOf(files);
         }
 
         public Entry(Plan plan, Path runtimeDir, List<String> warnings) {
-            this(plan, runtimeDir, warnings, Map.of());
+            this(plan, runtimeDir, warnings, LoadedSpec.Inputs.NONE, Map.of());
+        }
+
+        public Entry(Plan plan, Path runtimeDir, List<String> warnings, Map<Path, String> files) {
+            this(plan, runtimeDir, warnings, LoadedSpec.Inputs.NONE, files);
         }
     }
 
@@ -76,6 +86,12 @@ public final class PlanCache {
     /** The cache key of one {@code up} invocation; empty when an input can't be read (then nothing is cached). */
     public static Optional<String> key(Path spec, Optional<List<String>> command, Caller caller, Map<String, String> env,
                                        Path home, List<Path> pluginDirs) {
+        return key(spec, command, caller, env, home, pluginDirs, List.of());
+    }
+
+    /** The cache key of one {@code up} invocation with {@code --env-file} files (their paths and contents are part of it). */
+    public static Optional<String> key(Path spec, Optional<List<String>> command, Caller caller, Map<String, String> env,
+                                       Path home, List<Path> pluginDirs, List<Path> envFiles) {
         try {
             Hash128 sha = new Hash128();
             Path abs = spec.toAbsolutePath().normalize();
@@ -90,6 +106,13 @@ public final class PlanCache {
             }
             if (bytes.length > dev.sandbox.engine.spec.SpecLoader.MAX_BYTES) return Optional.empty();
             sha.update(bytes);
+            for (Path f : envFiles) {
+                Optional<byte[]> content = boundedRead(f.toAbsolutePath().normalize());
+                if (content.isEmpty()) return Optional.empty(); // the loader reports it
+                add(sha, "env-file " + f.toAbsolutePath().normalize());
+                sha.update(content.get());
+                add(sha, "");
+            }
             // escaped: UTF-8 would turn every byte that is not UTF-8 (RawText) into the same '?'
             add(sha, "command " + command.map(c -> c.stream().map(PlanFile::escape).collect(java.util.stream.Collectors.joining("\u0000")))
                     .orElse("-"));
@@ -116,6 +139,21 @@ public final class PlanCache {
         }
     }
 
+    /** A regular file's bytes, read with the loader's bound; empty for anything else. */
+    private static Optional<byte[]> boundedRead(Path file) {
+        try {
+            var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            if (!attributes.isRegularFile() || attributes.size() > SpecLoader.MAX_BYTES) return Optional.empty();
+            byte[] bytes;
+            try (var in = Files.newInputStream(file)) {
+                bytes = in.readNBytes(SpecLoader.MAX_BYTES + 1);
+            }
+            return bytes.length > SpecLoader.MAX_BYTES ? Optional.empty() : Optional.of(bytes);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
     private static void add(Hash128 sha, String s) {
         sha.update(s.getBytes(StandardCharsets.UTF_8));
         sha.update((byte) 0);
@@ -134,6 +172,14 @@ public final class PlanCache {
     }
 
     public Optional<Entry> load(String key) {
+        return load(key, Variables.of(System.getenv()));
+    }
+
+    /**
+     * The entry for {@code key} when it is complete, trusted and still true: every included file has the
+     * content it was compiled from, every referenced variable the value (or unset state) it had.
+     */
+    public Optional<Entry> load(String key, Variables variables) {
         Path file = dir.resolve(key + ".plan");
         try {
             if (!Files.isRegularFile(file) || !trusted(dir) || !trusted(file)) return Optional.empty();
@@ -159,6 +205,17 @@ public final class PlanCache {
                         Path input = Path.of(unescape(f[2]));
                         if (!Files.isRegularFile(input) || !digest(Files.readAllBytes(input)).equals(f[1])) return Optional.empty();
                         inputs.put(input, f[1]);
+                    }
+                    case "include" -> {
+                        Optional<byte[]> now = boundedRead(Path.of(unescape(f[1])));
+                        if (now.isEmpty() || !digest(now.get()).equals(f[2])) return Optional.empty();
+                    }
+                    case "var" -> {
+                        Optional<String> now = variables.value(unescape(f[1]));
+                        if (now.isEmpty() || !digest(now.get().getBytes(StandardCharsets.UTF_8)).equals(f[2])) return Optional.empty();
+                    }
+                    case "unset" -> {
+                        if (variables.value(unescape(f[1])).isPresent()) return Optional.empty();
                     }
                     case "warning" -> warnings.add(unescape(f[1]));
                     case "step" -> steps.add(step(f));
@@ -190,7 +247,15 @@ public final class PlanCache {
                         .ifPresent(p -> out.append("assume\t").append(typeOf(Path.of(p))).append('\t').append(escape(p)).append('\n'));
             }
         }
-        entry.inputs().forEach((path, digest) -> out.append("input\t").append(digest).append('\t').append(escape(path.toString())).append('\n'));
+        entry.files().forEach((path, digest) -> out.append("input\t").append(digest).append('\t').append(escape(path.toString())).append('\n'));
+        for (LoadedSpec.Input include : entry.spec().includes()) {
+            // a blob of a git revision is never cached (the key needs a file), so every include here is a file
+            if (include.file() == null) return;
+            out.append("include\t").append(escape(include.file().toString())).append('\t').append(digest(include.bytes())).append('\n');
+        }
+        entry.spec().variables().forEach((name, value) -> out.append(value.isPresent()
+                // a digest, not the value: a variable may hold a secret
+                ? "var\t" + escape(name) + "\t" + digest(value.get().getBytes(StandardCharsets.UTF_8)) : "unset\t" + escape(name)).append('\n'));
         for (String w : entry.warnings()) out.append("warning\t").append(escape(w)).append('\n');
         for (Step s : entry.plan().steps()) {
             out.append("step\t").append(s.stage().name()).append('\t').append(escape(s.op())).append('\t').append(escape(s.plugin()))

@@ -1,7 +1,6 @@
 package dev.sandbox.engine.runtime;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import sun.misc.Signal;
@@ -10,8 +9,12 @@ import sun.misc.SignalHandler;
 /**
  * While the target runs, SIGTERM, SIGHUP and SIGINT sent to {@code sandbox up} are passed to the
  * helper, which forwards them to the target and escalates to SIGKILL after the grace period (a PID 1
- * without a handler ignores them: kernel rule). On a terminal, Ctrl-C already reaches the target
- * (same foreground process group), so SIGINT is then only kept from killing the controller.
+ * without a handler ignores them: kernel rule). Every one is passed on, also on a terminal: a Ctrl-C
+ * reaches this JVM and the helper alike (one foreground process group), and only the helper can tell
+ * the terminal's signal from a {@code kill} (si_code); it takes our copy of a signal it got from the
+ * terminal itself as that one (core/native/PROTOCOL.md, "Signals"), so the target gets it once.
+ * SIGQUIT stays the JVM's (HotSpot's thread dump; it can't be handled from Java): the terminal's
+ * Ctrl-\ reaches the helper directly.
  */
 final class SignalForwarding implements AutoCloseable {
 
@@ -29,15 +32,11 @@ final class SignalForwarding implements AutoCloseable {
      * kept and sent once it does (the helper queues it until release, PROTOCOL.md); one after the
      * helper is gone is dropped, so the undo actions can finish.
      */
-    static SignalForwarding install(PrintWriter err) {
+    static SignalForwarding install() {
         SignalForwarding f = new SignalForwarding();
-        boolean terminal = System.console() != null;
         for (String name : List.of("TERM", "HUP", "INT")) {
             Signal signal = new Signal(name);
-            boolean forward = !(terminal && name.equals("INT"));
-            SignalHandler handler = s -> {
-                if (forward) f.forward(s.getNumber(), name, err);
-            };
+            SignalHandler handler = s -> f.forward(s.getNumber());
             try {
                 f.installed.add(new Installed(signal, Signal.handle(signal, handler)));
             } catch (IllegalArgumentException e) {
@@ -47,7 +46,7 @@ final class SignalForwarding implements AutoCloseable {
         return f;
     }
 
-    private synchronized void forward(int number, String name, PrintWriter err) {
+    private synchronized void forward(int number) {
         if (detached) return;
         if (channel == null) {
             early.add(number);
@@ -56,7 +55,8 @@ final class SignalForwarding implements AutoCloseable {
         try {
             channel.send("SIGNAL " + number);
         } catch (IOException e) {
-            err.println("sandbox: forwarding SIG" + name + " failed: " + e.getMessage());
+            // the helper is gone (it exits right after EXIT): nothing left to forward to; the
+            // controller reports how it ended
         }
     }
 

@@ -2,14 +2,11 @@ package dev.sandbox.engine.spec;
 
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Location;
-import dev.sandbox.engine.runtime.Errno;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import dev.sandbox.engine.source.FileSpecSource;
+import dev.sandbox.engine.source.SpecSource;
+import dev.sandbox.engine.source.SpecSources;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import org.yaml.snakeyaml.LoaderOptions;
@@ -21,94 +18,70 @@ import org.yaml.snakeyaml.reader.ReaderException;
 import org.yaml.snakeyaml.reader.StreamReader;
 
 /**
- * Reads a spec into a {@link YamlSpecNode} tree that keeps every node's 1-based line and column.
+ * Reads a spec into a {@link YamlSpecNode} tree that keeps every node's 1-based line and column: the
+ * one loading path for a file, a blob of a git revision ({@link SpecSource}) or a text.
  *
- * <p>The file is checked before it is read (a regular file of at most {@link #MAX_BYTES}: a FIFO, a
- * device or a directory fails at once), decoded as strict UTF-8 ({@link SpecText}), scanned and parsed
- * by SnakeYAML and assembled by {@link YamlComposer} (anchors, aliases, {@code <<} merges, every
- * duplicate key, bounded depth and size). Every problem is a located diagnostic; nothing here throws
- * for bad input.
+ * <p>The bytes come from the source with its bounds (a regular file of at most {@link #MAX_BYTES}: a
+ * FIFO, a device or a directory fails at once), are decoded as strict UTF-8 ({@link SpecText}), scanned
+ * and parsed by SnakeYAML and assembled by {@link YamlComposer} (anchors, aliases, {@code <<} merges,
+ * every duplicate key, bounded depth and size, {@code ${VAR}} substituted from {@link Variables}).
+ * {@link Composition} then reads what the spec includes the same way and merges it ({@link SpecMerge}).
+ * Every problem is a located diagnostic; nothing here throws for bad input.
  */
 public final class SpecLoader {
 
     /** The largest spec file read: far above any real spec, far below what hurts. */
-    public static final int MAX_BYTES = 1024 * 1024;
+    public static final int MAX_BYTES = SpecSources.MAX_BYTES;
 
-    /** The bounds of the YAML read (docs/spec.md, "Limits"). */
+    /** The bounds of the YAML read (docs/spec.md, "Limits"); the node bound holds for a spec and all it includes together. */
     static final YamlComposer.Limits LIMITS = new YamlComposer.Limits(64, 100, 50_000);
 
+    private final Variables variables;
+
+    /** Variables from the process environment. */
+    public SpecLoader() {
+        this(Variables.of(System.getenv()));
+    }
+
+    public SpecLoader(Variables variables) {
+        this.variables = variables;
+    }
+
+    public Variables variables() {
+        return variables;
+    }
+
     public LoadedSpec load(Path file) {
-        String display = file.toString();
-        BasicFileAttributes attributes;
-        try {
-            attributes = Files.readAttributes(file, BasicFileAttributes.class);
-        } catch (NoSuchFileException e) {
-            if (Files.isSymbolicLink(file)) {
-                return failed(file, display, "spec.not-found", display + " is a symbolic link to a file that does not exist (ENOENT)",
-                        "fix the link: ls -l " + display);
-            }
-            return failed(file, display, "spec.not-found", "no such file: " + display, "check the path");
-        } catch (IOException e) {
-            return unreadable(file, display, e);
-        }
-        if (!attributes.isRegularFile()) {
-            String type = fileType(file, attributes);
-            return failed(file, display, "spec.not-regular", display + " is " + type + ", not a regular file",
-                    "give the path of a spec file (YAML); it is read whole, so it must be a regular file");
-        }
-        if (attributes.size() > MAX_BYTES) return tooLarge(file, display, attributes.size());
-        byte[] bytes;
-        try (InputStream in = Files.newInputStream(file)) {
-            // bounded even if the file grew since the check
-            bytes = in.readNBytes(MAX_BYTES + 1);
-        } catch (IOException e) {
-            return unreadable(file, display, e);
-        }
-        if (bytes.length > MAX_BYTES) return tooLarge(file, display, bytes.length);
-        List<Diagnostic> problem = new ArrayList<>();
-        Optional<String> text = SpecText.decode(bytes, display, problem);
-        if (text.isEmpty()) return new LoadedSpec(file, display, null, problem);
-        return parse(file, display, text.get());
+        return load(new FileSpecSource(file));
     }
 
-    private static String fileType(Path file, BasicFileAttributes attributes) {
-        if (attributes.isDirectory()) return "a directory (EISDIR)";
-        try {
-            int mode = (Integer) Files.getAttribute(file, "unix:mode");
-            return switch (mode & 0170000) {
-                case 0010000 -> "a FIFO (named pipe)";
-                case 0020000 -> "a character device";
-                case 0060000 -> "a block device";
-                case 0140000 -> "a socket";
-                default -> "not a regular file";
-            };
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return "a special file";
-        }
+    /** A spec from a file or a git revision, with everything it includes (from the same revision). */
+    public LoadedSpec load(SpecSource source) {
+        return new Composition(variables, LIMITS).load(source);
     }
 
-    private static LoadedSpec tooLarge(Path file, String display, long size) {
-        return failed(file, display, "spec.too-large", display + " is " + size + " bytes; a spec may be at most " + MAX_BYTES + " bytes (1 MiB)",
-                "a spec is a few kilobytes; check that this is the right file");
-    }
-
-    private static LoadedSpec unreadable(Path file, String display, IOException e) {
-        String errno = Errno.name(e);
-        String hint = switch (errno) {
-            case "EACCES" -> "the file or a directory on its path is not readable by you (ls -l " + display + ")";
-            case "ELOOP" -> "a symbolic link on the path points back to itself (ls -l " + display + ")";
-            case "EISDIR" -> "give the path of a spec file, not of a directory";
-            default -> null;
-        };
-        return failed(file, display, "spec.unreadable", "cannot read " + display + ": " + errno, hint);
-    }
-
+    /** A spec given as text, standing for {@code file} (what it includes is read next to {@code file}). */
     public LoadedSpec parse(Path file, String display, String text) {
-        List<Diagnostic> diagnostics = new ArrayList<>();
+        return load(new TextSource(file, display, text));
+    }
+
+    /** A text standing for a file (tests, plugin harness). */
+    private record TextSource(Path file, String displayName, String text) implements SpecSource {
+        @Override public Path workingFile() { return file; }
+        @Override public byte[] read() { return text.getBytes(StandardCharsets.UTF_8); }
+        @Override public SpecSource resolveSibling(String relativePath) { return new FileSpecSource(file).resolveSibling(relativePath); }
+    }
+
+    /** One file's bytes as a tree, or null (with the reason in {@code diagnostics}). */
+    static YamlSpecNode parseOne(byte[] bytes, String display, List<Diagnostic> diagnostics, Interpolation interpolation,
+                                 YamlSpecNode.NodeBudget budget) {
+        Optional<String> decoded = SpecText.decode(bytes, display, diagnostics);
+        if (decoded.isEmpty()) return null;
+        String text = decoded.get();
         if (text.isBlank()) {
             diagnostics.add(Diagnostic.error("spec.empty", "the spec is empty", "", new Location(display, 1, 1),
                     "start from examples/hello.yaml"));
-            return new LoadedSpec(file, display, null, diagnostics);
+            return null;
         }
         LoaderOptions options = new LoaderOptions();
         options.setCodePointLimit(MAX_BYTES);
@@ -117,15 +90,15 @@ public final class SpecLoader {
         options.setNestingDepthLimit(LIMITS.nestingDepth());
         options.setMaxAliasesForCollections(LIMITS.aliases());
         try {
-            YamlComposer composer = new YamlComposer(new ParserImpl(new StreamReader(text), options), display, LIMITS, diagnostics);
+            YamlComposer composer = new YamlComposer(new ParserImpl(new StreamReader(text), options), display, LIMITS, diagnostics,
+                    interpolation, budget);
             YamlSpecNode root = composer.document();
             if (root == null) {
                 // only comments or a bare '---': no document at all, which is not a valid (empty) spec
                 diagnostics.add(Diagnostic.error("spec.empty", "the spec is empty (it holds no YAML document, only comments)", "",
                         new Location(display, 1, 1), "start from examples/hello.yaml"));
-                return new LoadedSpec(file, display, null, diagnostics);
             }
-            return new LoadedSpec(file, display, root, diagnostics);
+            return root;
         } catch (YamlComposer.Stop stop) {
             diagnostics.add(stop.diagnostic());
         } catch (MarkedYAMLException e) {
@@ -141,7 +114,7 @@ public final class SpecLoader {
             // never expected (nesting is bounded), but a user must never see one
             diagnostics.add(Diagnostic.error("spec.too-deep", "the spec is nested too deeply to read", "", new Location(display, 1, 1), null));
         }
-        return new LoadedSpec(file, display, null, diagnostics);
+        return null;
     }
 
     /**
@@ -162,7 +135,4 @@ public final class SpecLoader {
                 "fix the YAML at this position (indentation, quotes, a missing ':' or closing bracket)");
     }
 
-    private static LoadedSpec failed(Path file, String display, String code, String message, String hint) {
-        return new LoadedSpec(file, display, null, List.of(Diagnostic.error(code, message, "", new Location(display, 1, 1), hint)));
-    }
 }

@@ -70,7 +70,7 @@ final class YamlComposer {
      * Local tags that reach the tree (on {@link YamlSpecNode#tag()}) instead of being an error; the
      * composition rules (compose's {@code !reset} and {@code !override}) give them their meaning.
      */
-    static final Set<String> LOCAL_TAGS = Set.of();
+    static final Set<String> LOCAL_TAGS = Set.of(SpecMerge.RESET, SpecMerge.OVERRIDE);
 
     private final Parser parser;
     private final String display;
@@ -78,7 +78,10 @@ final class YamlComposer {
     private final List<Diagnostic> diagnostics;
     private final YamlSpecNode.NodeBudget budget;
     private final Map<String, Anchored> anchors = new HashMap<>();
+    private final Interpolation variables;
     private int aliases;
+    /** True while a key is read: keys are never substituted. */
+    private boolean inKey;
 
     private static final class Anchored {
         final Location at;
@@ -90,11 +93,21 @@ final class YamlComposer {
     }
 
     YamlComposer(Parser parser, String display, Limits limits, List<Diagnostic> diagnostics) {
+        this(parser, display, limits, diagnostics, null, new YamlSpecNode.NodeBudget(limits.nodes()));
+    }
+
+    /**
+     * {@code variables}: substitutes {@code ${VAR}} in scalar values (never in keys); null leaves values as
+     * written. {@code budget}: shared by every file of one spec (a spec and its includes), so the whole is bounded.
+     */
+    YamlComposer(Parser parser, String display, Limits limits, List<Diagnostic> diagnostics, Interpolation variables,
+                 YamlSpecNode.NodeBudget budget) {
         this.parser = parser;
         this.display = display;
         this.limits = limits;
         this.diagnostics = diagnostics;
-        this.budget = new YamlSpecNode.NodeBudget(limits.nodes());
+        this.variables = variables;
+        this.budget = budget;
     }
 
     /** The one document's tree; null when the stream holds no document. A second document is an error. */
@@ -161,9 +174,24 @@ final class YamlComposer {
 
     private YamlSpecNode scalar(ScalarEvent event, String path, Location at) {
         String value = event.getValue();
+        if (value.indexOf('\0') >= 0) {
+            // an escaped NUL in a double-quoted scalar: every value ends up a C string (a path,
+            // an argument, a variable), where NUL cuts it short; up would fail late, in the helper, unlocated, and
+            // plugins that make a path of it would crash: end the read here, as a raw NUL byte does
+            throw new Stop("spec.control-character", "the value holds a NUL character (an escaped \\0, \\x00 or"
+                    + " \\u0000): paths, arguments and variables are C strings, which end at NUL", at, "remove it");
+        }
         String tag = event.getTag();
+        boolean typed = event.isPlain();
+        if (variables != null && !inKey) {
+            Interpolation.Result r = variables.apply(value, path, at);
+            // a plain value that is exactly one ${...} is typed by YAML's rules after substitution
+            // (mtu: ${MTU:-1500} is a number); any other substituted value stays a string
+            typed = event.isPlain() && (r.whole() || r.text().equals(value));
+            value = r.text();
+        }
         if (tag == null) {
-            SpecNode.Kind kind = event.isPlain() ? implicit(value) : SpecNode.Kind.STRING;
+            SpecNode.Kind kind = typed ? implicit(value) : SpecNode.Kind.STRING;
             return YamlSpecNode.scalar(kind, path, at, kind == SpecNode.Kind.NULL ? "" : value);
         }
         String shortTag = shortTag(tag);
@@ -175,7 +203,7 @@ final class YamlComposer {
             case CORE + "null" -> checked(value, implicit(value) == SpecNode.Kind.NULL, "null", shortTag, at);
             default -> {
                 if (!LOCAL_TAGS.contains(tag)) unsupported(shortTag, at);
-                yield event.isPlain() ? implicit(value) : SpecNode.Kind.STRING;
+                yield typed ? implicit(value) : SpecNode.Kind.STRING;
             }
         };
         return YamlSpecNode.scalar(kind, path, at, kind == SpecNode.Kind.NULL ? "" : value, shortTag);
@@ -239,10 +267,21 @@ final class YamlComposer {
                 return new Key("<<", at, true);
             }
             // the key as written (a key '~' or 'null' is that text, as Jackson read it), after the tag check
-            node(YamlSpecNode.child(path, scalar.getValue()), depth + 1);
+            inKey = true;
+            try {
+                node(YamlSpecNode.child(path, scalar.getValue()), depth + 1);
+            } finally {
+                inKey = false;
+            }
             return new Key(scalar.getValue(), at, false);
         }
-        YamlSpecNode node = node(YamlSpecNode.child(path, "?"), depth + 1);
+        inKey = true;
+        YamlSpecNode node;
+        try {
+            node = node(YamlSpecNode.child(path, "?"), depth + 1);
+        } finally {
+            inKey = false;
+        }
         if (node.kind() == SpecNode.Kind.MAP || node.kind() == SpecNode.Kind.LIST) {
             throw new Stop("spec.complex-key", "a key must be a plain value, not a " + (node.kind() == SpecNode.Kind.MAP ? "map" : "list"), at,
                     "write the key as text");

@@ -75,6 +75,21 @@ final class YamlSpecNode implements SpecNode {
         return new YamlSpecNode(Kind.LIST, path, location, "", Map.of(), List.copyOf(elements), Map.of(), tag, null, null);
     }
 
+    /**
+     * This node under {@code newPath} with other children (for a map or a list) and tag, keeping where it
+     * is written and how it got here: what composition (includes, {@link SpecMerge}) builds.
+     */
+    YamlSpecNode rebuilt(String newPath, LinkedHashMap<String, SpecNode> newFields, Map<String, Location> newKeyLocations,
+                         List<SpecNode> newElements, String newTag) {
+        return switch (kind) {
+            case MAP -> new YamlSpecNode(kind, newPath, location, text, Collections.unmodifiableMap(newFields), List.of(),
+                    Map.copyOf(newKeyLocations), newTag, anchoredAt, aliasedAt);
+            case LIST -> new YamlSpecNode(kind, newPath, location, text, Map.of(), List.copyOf(newElements), Map.of(), newTag, anchoredAt,
+                    aliasedAt);
+            default -> new YamlSpecNode(kind, newPath, location, text, fields, elements, keyLocations, newTag, anchoredAt, aliasedAt);
+        };
+    }
+
     static YamlSpecNode missing(String path, Location location) {
         return new YamlSpecNode(Kind.MISSING, path, location, "", Map.of(), List.of(), Map.of(), null, null, null);
     }

@@ -132,6 +132,10 @@ class ProcessDefaultsTest {
     void namedCapabilitiesAreKeptAsGivenEvenSysAdmin() throws Exception {
         Plan plan = plan(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [sys_admin, CAP_NET_ADMIN]\n");
         assertEquals(numbers("SYS_ADMIN", "NET_ADMIN"), keep(plan));
+        // docs/security.md promised a warning for a list naming CAP_SYS_ADMIN; there was none
+        List<Diagnostic> ds = validate(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [NET_ADMIN, sys_admin]\n");
+        assertEquals(List.of("8:29 process.sys-admin-capability"), codes(ds, false));
+        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [NET_ADMIN]\n"), false));
         assertEquals("", keep(plan(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: []\n")));
     }
 
@@ -364,5 +368,24 @@ class ProcessDefaultsTest {
         StringBuilder fits = new StringBuilder("process:\n  command:\n    - /bin/echo\n").append(chunk);
         for (int i = 0; i < 19; i++) fits.append("    - *chunk\n");
         assertEquals(List.of(), codes(validate(ROOT, fits.toString()), true), "20 x 100,000 bytes fit");
+    }
+
+    // ------------------------------------------------------------------------------ timeout
+
+    @Test
+    void aTimeoutIsAHelperStepJustBeforeCloneInWholeMillisecondsRoundedUp() throws Exception {
+        Plan plan = plan(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  timeout: 2.0005\n");
+        List<Step> clone = plan.stage(Stage.CLONE);
+        assertEquals(List.of("timeout", "clone"), clone.stream().map(Step::op).toList());
+        assertEquals(Optional.of("2001"), clone.get(0).arg("ms"));
+        assertTrue(clone.get(0).summary().startsWith("after 2.0005 s SIGTERM"), clone.get(0).summary());
+        assertEquals(List.of(), plan(ROOT, "process:\n  command: [/bin/true]\n").ops("timeout"), "no key, no step");
+    }
+
+    @Test
+    void aTimeoutMustBeAPositiveNumberOfSecondsAtMostAYear() throws Exception {
+        assertEquals(List.of("6:12 schema.exclusiveMinimum"), codes(validate(ROOT, "process:\n  command: [/bin/true]\n  timeout: 0\n"), true));
+        assertEquals(List.of("6:12 schema.type"), codes(validate(ROOT, "process:\n  command: [/bin/true]\n  timeout: 10s\n"), true));
+        assertEquals(List.of("6:12 schema.maximum"), codes(validate(ROOT, "process:\n  command: [/bin/true]\n  timeout: 31536001\n"), true));
     }
 }

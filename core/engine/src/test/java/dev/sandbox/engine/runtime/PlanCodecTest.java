@@ -113,7 +113,7 @@ class PlanCodecTest {
         PlanCache cache = new PlanCache(dir.resolve("plans"));
         cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of(),
                 java.util.Map.of(profile, PlanCache.digest(Files.readAllBytes(profile)))));
-        assertEquals(java.util.Map.of(profile, PlanCache.digest(Files.readAllBytes(profile))), cache.load("k").orElseThrow().inputs());
+        assertEquals(java.util.Map.of(profile, PlanCache.digest(Files.readAllBytes(profile))), cache.load("k").orElseThrow().files());
         Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}");
         assertTrue(cache.load("k").isEmpty(), "the profile was edited: recompile");
         Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}");

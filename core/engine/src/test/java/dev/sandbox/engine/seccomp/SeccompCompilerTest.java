@@ -127,6 +127,17 @@ class SeccompCompilerTest {
         assertEquals("kill-process", allowList.defaultAction());
     }
 
+    /** Regression: libseccomp drops a conditional ERRNO rule next to an unconditional allow of the same syscall (measured with runc). */
+    @Test
+    void aMaskedDenyNextToAnUnconditionalAllowOfIoctlDoesNotCountAsDenyingTiocsti() throws Exception {
+        Filter both = compile("""
+                {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                  {"names": ["ioctl", "read"], "action": "SCMP_ACT_ALLOW"},
+                  {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 4294967295, "valueTwo": 21522, "op": "SCMP_CMP_MASKED_EQ"}]}]}
+                """, AMD64);
+        assertFalse(both.deniesTiocsti(), both.rules().toString());
+    }
+
     @Test
     void conditionsOnTheSameArgumentBecomeOneRuleEachAsRuncDoesAndRulesOfTheDefaultActionAreDropped() throws Exception {
         Filter f = compile("""

@@ -61,7 +61,7 @@ class GitSpecSourceTest {
         try (TestRepo repo = new TestRepo()) {
             repo.write("a.yaml", "name: x\nname: y\n");
             repo.commit("dup");
-            LoadedSpec spec = SourceLoader.load(SpecSources.forArgument("HEAD:a.yaml", repo.top, new ArrayList<>()));
+            LoadedSpec spec = new dev.sandbox.engine.spec.SpecLoader().load(SpecSources.forArgument("HEAD:a.yaml", repo.top, new ArrayList<>()));
             assertEquals("HEAD:a.yaml:2:1", spec.diagnostics().get(0).location().toString(), spec.diagnostics().toString());
             assertEquals(repo.top.resolve("a.yaml"), spec.file());
         }

@@ -255,6 +255,15 @@ class YamlRulesTest {
     }
 
     @Test
+    void anEscapedNulIsLocatedInValuesAndKeys() {
+        // "\0" in a double-quoted scalar reaches no C string whole: execve, mount and setenv would cut it short
+        assertEquals(List.of("2:11 spec.control-character"), errors(parse("a: 1\ncommand: [\"/bin/echo\\0evil\"]\n")));
+        assertEquals(List.of("1:7 spec.control-character"), errors(parse("env: {\"X\\x00Y\": v}\n")));
+        assertEquals(List.of("1:4 spec.control-character"), errors(parse("t: \"/tmp\\u0000/../etc\"\n")));
+        assertEquals(List.of(), errors(parse("t: '/tmp\\0'\n")), "a backslash in a single-quoted or plain scalar is no escape");
+    }
+
+    @Test
     void aOneMebibyteLineIsRefusedQuickly() throws Exception {
         byte[] line = ("# " + "x".repeat(SpecLoader.MAX_BYTES - 3) + "\n").getBytes(StandardCharsets.UTF_8);
         long t = System.nanoTime();
