@@ -226,8 +226,12 @@ static bool bit(const char *line, const char *key, int sig, bool *out)
  * terminal's foreground group, and the terminal sent it to every member of that group. `pid` got it
  * when it is in our group, unless it is PID 1 of a pid namespace with the default action for `sig`:
  * the kernel drops those (SIGNAL_UNKILLABLE). Before C's exec its dispositions are ours (blocked):
- * then judge by those it will have after exec (all default), except the init's PID 1 loop, which
- * keeps blocking them and takes them with sigwaitinfo. */
+ * then judge by those it will have after exec (all default). The init's PID 1 loop (and C before it
+ * forks the init's target) never execs and keeps blocking them, taking them with sigwaitinfo; its
+ * SigBlk can't be trusted: while sigwaitinfo sleeps, the kernel takes the awaited signals out of the
+ * blocked mask (do_sigtimedwait; the real mask is kept aside and still counts for delivery), so the
+ * idle init would look like a PID 1 with the default action, and a forwarded copy would reach the
+ * target on top of the one it got from the terminal. */
 static bool got_it_itself(pid_t pid, int sig)
 {
     pid_t pgrp = getpgid(pid);
@@ -256,7 +260,9 @@ static bool got_it_itself(pid_t pid, int sig)
             bit(line, "SigCgt:", sig, &caught);
         }
     }
-    if (!execd && !g.has_init)
+    if (g.has_init)
+        blocked = sigismember(&g.sigs, sig) == 1; /* SigBlk lies while the init waits (see above) */
+    else if (!execd)
         blocked = ignored = caught = false;
     return !init || blocked || ignored || caught;
 }
