@@ -48,7 +48,6 @@ final class EngineChecks {
         }
         checkProcess(root.get("process"), out);
         checkPrivileges(root, caller, out);
-        checkHostProc(root, caller, out);
         checkIds(root, out);
         checkExecSize(root, callerEnv, out);
         SpecNode user = root.get("process").get("user");
@@ -62,40 +61,6 @@ final class EngineChecks {
             }
         }
         return out;
-    }
-
-    /**
-     * Without a mount namespace the target sees the host's own /proc, and nothing can make /proc/sys
-     * read-only: when its uid is the host's root for files (no user namespace and a root caller, or a
-     * map that sends it to outside 0) it writes host-wide sysctls (kernel.core_pattern) with no
-     * capability. Warned only when the spec evidently wants isolation (a new pid or user namespace):
-     * a spec with neither isolates nothing of the kind and says so by its shape (docs/security.md).
-     */
-    private static void checkHostProc(SpecNode root, Caller caller, List<Diagnostic> out) {
-        SpecNode namespaces = root.get("namespaces");
-        if (namespaces.get("mount").isPresent() || joinsUser(namespaces)) return;
-        boolean userNs = Pipeline.creates(namespaces, NamespaceTable.USER);
-        String why = userNs ? "user" : Pipeline.creates(namespaces, "pid") ? "pid" : null;
-        if (why == null) return;
-        long uid = ProcessSection.identity(root, caller).uid();
-        long outside = userNs ? outsideUid(namespaces.get(NamespaceTable.USER).get("uidMap"), uid, caller.uid()) : uid;
-        if (outside != 0) return;
-        out.add(Diagnostic.warning("mount.host-proc-writable", "without a mount namespace the target sees the host's /proc, and its uid "
-                        + uid + (userNs ? " is the host's root (uid 0 outside)" : " is the host's root")
-                        + ": it can write host-wide sysctls in /proc/sys (kernel.core_pattern, ...) despite the " + why + " namespace",
-                namespaces.get(why).path(), namespaces.keyLocation(why),
-                "add 'mount: {}' (or a mount section with a root) under namespaces: /proc/sys is then read-only; or map root to "
-                        + "an unprivileged uid, or run the process as another uid"));
-    }
-
-    /** The outside uid of {@code uid} under a spec's uidMap (absent: inside 0 is the caller's uid, count 1); -1 when unmapped. */
-    private static long outsideUid(SpecNode uidMap, long uid, long callerUid) {
-        if (uidMap.kind() != SpecNode.Kind.LIST) return uid == 0 ? callerUid : -1;
-        for (SpecNode r : uidMap.elements()) {
-            long inside = r.get("inside").longValue(-1), outside = r.get("outside").longValue(-1), count = r.get("count").longValue(0);
-            if (inside >= 0 && outside >= 0 && uid >= inside && uid - inside < count) return outside + (uid - inside);
-        }
-        return -1;
     }
 
     private static boolean joinsUser(SpecNode namespaces) {

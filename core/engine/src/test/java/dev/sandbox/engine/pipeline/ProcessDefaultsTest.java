@@ -133,17 +133,17 @@ class ProcessDefaultsTest {
         Plan plan = plan(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [sys_admin, CAP_NET_ADMIN]\n");
         assertEquals(numbers("SYS_ADMIN", "NET_ADMIN"), keep(plan));
         // docs/security.md promised a warning for a list naming CAP_SYS_ADMIN; there was none
-        List<Diagnostic> ds = validate(ROOT, "namespaces:\n  user: {}\n  mount: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [NET_ADMIN, sys_admin]\n");
-        assertEquals(List.of("9:29 process.sys-admin-capability"), codes(ds, false));
-        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  user: {}\n  mount: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [NET_ADMIN]\n"), false));
+        List<Diagnostic> ds = validate(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [NET_ADMIN, sys_admin]\n");
+        assertEquals(List.of("8:29 process.sys-admin-capability"), codes(ds, false));
+        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: [NET_ADMIN]\n"), false));
         assertEquals("", keep(plan(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: []\n")));
     }
 
     @Test
     void capabilitiesAllKeepsEveryCapabilityWithALocatedWarning() throws Exception {
-        String body = "namespaces:\n  user: {}\n  mount: {}\nprocess:\n  command: [/bin/true]\n  capabilities: all\n";
+        String body = "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  capabilities: all\n";
         List<Diagnostic> ds = validate(ROOT, body);
-        assertEquals(List.of("9:17 process.all-capabilities"), codes(ds, false));
+        assertEquals(List.of("8:17 process.all-capabilities"), codes(ds, false));
         assertTrue(ds.get(0).message().contains("readonly mounts, masks and readonlyPaths no longer hold"), ds.get(0).message());
         Plan plan = plan(ROOT, body);
         List<String> all = List.of(keep(plan).split(","));
@@ -189,8 +189,8 @@ class ProcessDefaultsTest {
 
     @Test
     void withoutNoNewPrivsSeccompIsLoadedBeforeTheIdentitySwitchWithAWarning() throws Exception {
-        String body = "namespaces:\n  user: {}\n  mount: {}\nprocess:\n  command: [/bin/true]\n  noNewPrivileges: false\n";
-        assertEquals(List.of("9:20 process.new-privileges"), codes(validate(ROOT, body), false));
+        String body = "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n  noNewPrivileges: false\n";
+        assertEquals(List.of("8:20 process.new-privileges"), codes(validate(ROOT, body), false));
         Plan plan = plan(ROOT, body);
         assertEquals(List.of("close-fds", "new-session", "seccomp", "seccomp", "setresgid", "setresuid", "capabilities", "chdir", "exec"),
                 finish(plan));
@@ -368,35 +368,5 @@ class ProcessDefaultsTest {
         StringBuilder fits = new StringBuilder("process:\n  command:\n    - /bin/echo\n").append(chunk);
         for (int i = 0; i < 19; i++) fits.append("    - *chunk\n");
         assertEquals(List.of(), codes(validate(ROOT, fits.toString()), true), "20 x 100,000 bytes fit");
-    }
-
-    // ------------------------------------------------------------------ /proc/sys without a mount namespace
-
-    @Test
-    void rootMappedToRootWithoutAMountNamespaceIsWarnedAtTheUserSection() throws Exception {
-        // the README's shape without mount: user: {} as root maps 0 -> 0, and the host's /proc/sys is writable
-        List<Diagnostic> ds = validate(ROOT, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n");
-        assertEquals(List.of("5:3 mount.host-proc-writable"), codes(ds, false));
-        assertTrue(ds.get(0).message().contains("/proc/sys") && ds.get(0).hint().contains("mount: {}"), ds.get(0).format());
-    }
-
-    @Test
-    void aRootCallerWithAPidNamespaceAndNoUserOrMountNamespaceIsWarned() throws Exception {
-        assertEquals(List.of("5:3 mount.host-proc-writable"), codes(validate(ROOT, "namespaces:\n  pid: {}\nprocess:\n  command: [/bin/true]\n"), false));
-    }
-
-    @Test
-    void hostProcIsNotWarnedWhenRootInsideIsNotHostRootOrAMountNamespaceExists() throws Exception {
-        // a rootless caller: 0 inside is the caller's uid
-        assertEquals(List.of(), codes(validate(ALICE, "namespaces:\n  user: {}\nprocess:\n  command: [/bin/true]\n"), false));
-        // root mapped to an unprivileged range
-        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  user:\n    uidMap: [{inside: 0, outside: 100000, count: 1}]\n"
-                + "    gidMap: [{inside: 0, outside: 100000, count: 1}]\nprocess:\n  command: [/bin/true]\n"), false));
-        // another uid inside, without a user namespace
-        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  pid: {}\nprocess:\n  command: [/bin/true]\n  user: {uid: 1000, gid: 1000}\n"), false));
-        // a mount namespace: the defaults make /proc/sys read-only
-        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  user: {}\n  mount: {}\nprocess:\n  command: [/bin/true]\n"), false));
-        // no namespace that asks for isolation: nothing to say
-        assertEquals(List.of(), codes(validate(ROOT, "namespaces:\n  uts: {}\nprocess:\n  command: [/bin/true]\n"), false));
     }
 }
