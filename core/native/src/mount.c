@@ -685,6 +685,35 @@ static int empty_file_tree(const char *path)
     return fd;
 }
 
+/* The empty file without a helper process, where the kernel allows it (Linux 6.15 on): a detached
+ * tmpfs from fsmount(), the file created through its fd, open_tree(OPEN_TREE_CLONE) of the file.
+ * Older kernels refuse to clone from a detached mount (EINVAL): -1, and empty_file_tree() forks.
+ * Why it matters: the forked helper takes a PID in the sandbox's pid namespace, so with `init` the
+ * target would be PID 3 instead of 2. */
+static int empty_file_detached(void)
+{
+    int fsfd = sys_fsopen("tmpfs", FSOPEN_CLOEXEC), mfd = -1, tree = -1;
+    if (fsfd < 0)
+        return -1;
+    if (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0755", 0) == 0 &&
+        sys_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0 &&
+        (mfd = sys_fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)) >= 0) {
+        int f = openat(mfd, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0444);
+        if (f >= 0) {
+            close(f);
+            tree = sys_open_tree(mfd, "empty", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        }
+        close(mfd);
+    }
+    close(fsfd);
+    return tree;
+}
+
+/* The first masked file's empty-file mount once attached: later file masks clone it (open_tree
+ * clones a mount of the caller's own namespace) instead of forking another helper, so a dozen masks
+ * cost one fork, and the target's PID under `init` doesn't depend on how many files are masked. */
+static int empty_file_mount = -1;
+
 void op_mask(const struct step *s)
 {
     const char *path = get(s, "path");
@@ -703,11 +732,48 @@ void op_mask(const struct step *s)
     }
     /* Read-only at the mount level: writes fail with EROFS even for root inside. (A bind of /dev/null
      * would accept writes: device I/O ignores a read-only mount.) */
-    int tree = empty_file_tree(path);
+    if (empty_file_mount >= 0) {
+        int tree = sys_open_tree(empty_file_mount, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+        check(tree, "open_tree", "mask", path);
+        attach(tree, fd, "move_mount", "mask", path);
+        close(tree);
+        close(fd);
+        return;
+    }
+    int tree = empty_file_detached();
+    if (tree < 0)
+        tree = empty_file_tree(path);
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                            MOUNT_ATTR_NOEXEC };
     check(sys_mount_setattr(tree, "", AT_EMPTY_PATH, &attr), "mount_setattr", "mask", path);
     attach(tree, fd, "move_mount", "mask", path);
+    empty_file_mount = tree; /* attached now, in this namespace: later masks clone it (closed by close-fds) */
+    close(fd);
+}
+
+/* A path made read-only where it is, recursively, when it exists (the defaults for /proc, runc's
+ * readonlyPath): a recursive bind of the path onto itself, so it is a mount of its own even when it
+ * is a directory of a larger mount (/proc/sys of a proc), then MOUNT_ATTR_RDONLY on the whole copy
+ * before it is attached (nosuid, nodev, noexec too: nothing there is a program or a device). Missing:
+ * nothing (a kernel without /proc/sysrq-trigger, or a spec that covered /proc). */
+void op_readonly_path(const struct step *s)
+{
+    const char *path = get(s, "path");
+    char buf[PATH_MAX];
+    int fd = resolve(path, O_PATH, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        path_error("openat2", NULL, path, errno);
+    }
+    int tree = sys_open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (tree < 0)
+        die(125, "open_tree", "readonly", shown(path, buf), errno, NULL);
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                           MOUNT_ATTR_NOEXEC };
+    if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) < 0)
+        die(125, "mount_setattr", "readonly", shown(path, buf), errno, NULL);
+    attach(tree, fd, "move_mount", "readonly", path);
     close(tree);
     close(fd);
 }

@@ -31,6 +31,7 @@ const struct op ops[] = {
     { ST_MOUNTS, "write-file", "path ?mode ?content", op_write_file },
     { ST_MOUNTS, "pivot-root", "path", op_pivot_root },
     { ST_MOUNTS, "mask", "path", op_mask },
+    { ST_MOUNTS, "readonly-path", "path", op_readonly_path },
     { ST_FINISH, "sethostname", "name", op_sethostname },
     { ST_FINISH, "setdomainname", "name", op_sethostname },
     { ST_FINISH, "link-up", "name", op_link_up },

@@ -184,6 +184,7 @@ void op_symlink(const struct step *s);
 void op_write_file(const struct step *s);
 void op_pivot_root(const struct step *s);
 void op_mask(const struct step *s);
+void op_readonly_path(const struct step *s);
 
 /* process.c: C's life (released by H, mounts, finish) and stage finish */
 _Noreturn void child_main(void);

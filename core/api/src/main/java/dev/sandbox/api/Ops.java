@@ -31,6 +31,7 @@ public final class Ops {
             Map.entry("write-file", Set.of(Stage.MOUNTS)),
             Map.entry("pivot-root", Set.of(Stage.MOUNTS)),
             Map.entry("mask", Set.of(Stage.MOUNTS)),
+            Map.entry("readonly-path", Set.of(Stage.MOUNTS)),
             // child, finish
             Map.entry("sethostname", Set.of(Stage.FINISH)),
             Map.entry("setdomainname", Set.of(Stage.FINISH)),

@@ -78,6 +78,8 @@ public final class EffectiveSpec {
     final List<IdRange> gidMap = new ArrayList<>();
     String root = "host";
     boolean readonlyRoot;
+    /** {@code namespaces.mount.systemPaths}: {@code default} (docker's read-only and masked /proc, /sys paths) or {@code unconfined}. */
+    String systemPaths = "default";
     /** By change-list key: {@code namespaces.mount.mounts[/target]} ({@code #2} for a second mount on the same target). */
     final Map<String, Mount> mounts = new LinkedHashMap<>();
     final Set<String> masks = new LinkedHashSet<>();
@@ -301,6 +303,8 @@ public final class EffectiveSpec {
         readonlyRoot = mount.get("readonlyRoot").bool(false);
         put("namespaces.mount.readonlyRoot", String.valueOf(readonlyRoot), !mount.has("readonlyRoot"));
         put("namespaces.mount.rootPropagation", mount.get("rootPropagation").text(r.isPresent() ? "rprivate" : "rslave"), !mount.has("rootPropagation"));
+        systemPaths = mount.get("systemPaths").text("default");
+        put("namespaces.mount.systemPaths", systemPaths, !mount.has("systemPaths"));
         Map<String, Integer> seen = new LinkedHashMap<>();
         for (SpecNode m : mount.get("mounts").elements()) {
             String type = m.get("type").text("");

@@ -98,6 +98,12 @@ public final class SpecReview {
             out.add(new Weakening("mount.bind-added", "namespaces.mount.root", "the new root is the host directory "
                     + a.root.substring(5) + (a.readonlyRoot ? "" : ", writable")));
         }
+        if (a.systemPaths.equals("unconfined") && !b.systemPaths.equals("unconfined")
+                && a.namespace("mount").mode() == NamespaceMode.NEW && b.namespace("mount").mode() == NamespaceMode.NEW) {
+            out.add(new Weakening("mount.system-paths-unconfined", "namespaces.mount.systemPaths", "/proc/sys, /proc/sysrq-trigger "
+                    + "and the other system paths are no longer read-only, /proc/kcore, /proc/keys, ... no longer masked: "
+                    + "a uid 0 inside that is host root for files can write host-wide sysctls"));
+        }
         if (b.readonlyRoot && !a.readonlyRoot) {
             out.add(new Weakening("mount.readonly-removed", "namespaces.mount.readonlyRoot", "the root is no longer read-only"));
         }

@@ -135,6 +135,28 @@ class SpecReviewTest {
     }
 
     @Test
+    void systemPathsUnconfinedIsFlagged() {
+        var w = weakenings(BASE, edit("    readonlyRoot: true\n", "    readonlyRoot: true\n    systemPaths: unconfined\n"));
+        assertOnly(w, "mount.system-paths-unconfined", "namespaces.mount.systemPaths");
+        assertTrue(w.get(0).message().contains("/proc/sys"), w.toString());
+    }
+
+    @Test
+    void systemPathsWrittenAsTheirDefaultChangesNothing() {
+        var review = SpecReview.compare(model(BASE, USER), model(edit("    readonlyRoot: true\n", "    readonlyRoot: true\n    systemPaths: default\n"), USER));
+        assertEquals(List.of(), review.changes());
+        assertEquals(List.of(), review.weakenings());
+    }
+
+    @Test
+    void systemPathsConfinedAgainIsListedButNotFlagged() {
+        String unconfined = edit("    readonlyRoot: true\n", "    readonlyRoot: true\n    systemPaths: unconfined\n");
+        var review = SpecReview.compare(model(unconfined, USER), model(BASE, USER));
+        assertEquals(List.of(), review.weakenings());
+        assertTrue(review.changes().stream().anyMatch(c -> c.key().equals("namespaces.mount.systemPaths")), review.changes().toString());
+    }
+
+    @Test
     void aMaskRemovedIsFlagged() {
         assertOnly(weakenings(BASE, edit("masks: [/proc/kcore]", "masks: []")), "mount.mask-removed", "namespaces.mount.masks[/proc/kcore]");
     }

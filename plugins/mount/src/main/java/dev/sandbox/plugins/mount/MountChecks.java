@@ -54,6 +54,19 @@ final class MountChecks {
         absolute(section.get("masks"), "mount.relative-mask", "a mask");
         for (SpecNode mask : section.get("masks").elements()) maskMissing(mask, earlier);
         absolute(section.get("readonlyPaths"), "mount.relative-readonly-path", "a read-only path");
+        systemPaths();
+    }
+
+    /** {@code systemPaths: unconfined}: the opt-out of docker's read-only and masked /proc and /sys paths, warned. */
+    private void systemPaths() {
+        SpecNode key = section.get("systemPaths");
+        if (!key.optText().map("unconfined"::equals).orElse(false)) return;
+        ctx.warning(key, "mount.system-paths-unconfined",
+                "systemPaths: unconfined leaves /proc/sys, /proc/sysrq-trigger, /proc/kcore and the other system paths "
+                        + "writable or visible: a uid 0 inside that is host root for files (no user namespace, or a map 0 -> 0) "
+                        + "can write host-wide sysctls such as kernel.core_pattern",
+                "remove it to keep docker's defaults (read-only /proc/bus fs irq sys sysrq-trigger, masked /proc/kcore keys "
+                        + "timer_list ..., /sys/firmware); a nested sandbox that mounts its own proc is the usual reason to keep it");
     }
 
     private void root() {

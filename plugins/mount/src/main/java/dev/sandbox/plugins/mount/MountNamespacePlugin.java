@@ -78,6 +78,12 @@ import org.pf4j.Extension;
  *     directory; a path that doesn't exist is skipped.</li>
  * <li>{@code readonlyPaths} — absolute paths inside the sandbox made read-only recursively; each
  *     must exist.</li>
+ * <li>{@code systemPaths} (default {@code default}) — docker's and runc's system paths: wherever a proc
+ *     or sysfs is visible (a proc/sysfs mount, a bind of the host's /proc or /sys, the host's own
+ *     without a root) /proc/bus, fs, irq, sys, sysrq-trigger are made read-only and /proc/acpi, asound,
+ *     interrupts, kcore, keys, latency_stats, timer_list, timer_stats, sched_debug, scsi,
+ *     /sys/firmware and /sys/devices/virtual/powercap masked; missing ones are skipped.
+ *     {@code unconfined} turns that off (docker's {@code systempaths=unconfined}), with a warning.</li>
  * </ul>
  * Relative host paths (bind {@code source}, root {@code source}, overlay {@code lower upper work})
  * are relative to the spec file's directory; {@code ~} is not expanded.
@@ -108,8 +114,9 @@ import org.pf4j.Extension;
  *     mounted here, before pivot_root: in a user namespace the kernel refuses them once the old
  *     root is detached.</li>
  * <li>With a root: {@code pivot-root NEWROOT}; the old root is made a slave and detached.</li>
- * <li>As seen from inside: a shared rootPropagation on {@code /}; readonlyRoot; each readonlyPath
- *     bound onto itself and made read-only recursively; each mask.</li>
+ * <li>As seen from inside: a shared rootPropagation on {@code /}; readonlyRoot; the default
+ *     read-only system paths ({@code readonly-path}); each readonlyPath bound onto itself and made
+ *     read-only recursively; the default masks; each mask.</li>
  * </ol>
  *
  * <h2>Diagnostics</h2>
@@ -123,7 +130,7 @@ import org.pf4j.Extension;
  * {@code mount.proc-without-pid-namespace}, {@code mount.sysfs-without-net-namespace},
  * {@code mount.mqueue-without-ipc-namespace}, {@code mount.slave-without-master},
  * {@code mount.shared-bind-in-user-namespace},
- * {@code mount.target-missing-on-host}.
+ * {@code mount.target-missing-on-host}, {@code mount.system-paths-unconfined}.
  */
 @Extension
 public class MountNamespacePlugin implements NamespacePlugin {

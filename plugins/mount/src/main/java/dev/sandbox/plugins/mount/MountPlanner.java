@@ -36,6 +36,18 @@ final class MountPlanner {
     private static final List<String> FLAG_ORDER = List.of("MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_BIND", "MS_REC");
     private static final Map<String, String> OPTION_FLAGS = Map.of("nosuid", "MS_NOSUID", "nodev", "MS_NODEV", "noexec", "MS_NOEXEC");
 
+    /**
+     * The system paths docker and runc make read-only in every container (moby's {@code oci/defaults.go}
+     * {@code ReadonlyPaths}), relative to a proc mount: kernel tunables and triggers that are host-wide,
+     * e.g. {@code sys/kernel/core_pattern} (a pipe there runs as host root on the next crash).
+     */
+    static final List<String> PROC_READONLY = List.of("bus", "fs", "irq", "sys", "sysrq-trigger");
+    /** docker's and runc's {@code MaskedPaths} below /proc: host-wide information and interfaces (kcore, keys, timers). */
+    static final List<String> PROC_MASKED = List.of("asound", "acpi", "interrupts", "kcore", "keys", "latency_stats",
+            "timer_list", "timer_stats", "sched_debug", "scsi");
+    /** docker's and runc's {@code MaskedPaths} below /sys. */
+    static final List<String> SYS_MASKED = List.of("firmware", "devices/virtual/powercap");
+
     private final MountSpec spec;
     /** NEWROOT, or null when the host's root is kept. */
     private final Path newRoot;
@@ -301,6 +313,27 @@ final class MountPlanner {
             // Why last: mount points for everything above had to be created first.
             add(setattr("/", List.of("rdonly"), false, "make / read-only (mounts on it keep their own flags)"));
         }
+        List<String> defaultReadonly = new ArrayList<>(), defaultMasks = new ArrayList<>();
+        if (!spec.systemPathsUnconfined()) {
+            for (String t : visible(Type.PROC, "/proc")) {
+                PROC_READONLY.forEach(p -> defaultReadonly.add(below(t, p)));
+                PROC_MASKED.forEach(p -> defaultMasks.add(below(t, p)));
+            }
+            for (String t : visible(Type.SYSFS, "/sys")) SYS_MASKED.forEach(p -> defaultMasks.add(below(t, p)));
+            defaultReadonly.removeAll(spec.readonlyPaths());
+            defaultMasks.removeAll(spec.masks());
+        }
+        for (String p : defaultReadonly) {
+            // Why by default: without them uid 0 inside that is host root for files (no user
+            // namespace, or a map 0 -> 0) writes host-wide sysctls through /proc/sys; CAP_SYS_ADMIN
+            // is not needed for that, so the default capabilities don't stop it.
+            add(Step.of(Stage.MOUNTS, "readonly-path").arg("path", p)
+                    .summary("default (docker's and runc's read-only paths; systemPaths: unconfined to opt out): make " + p
+                            + " read-only, submounts included (nothing when it doesn't exist)")
+                    .syscall("open_tree(\"" + p + "\", OPEN_TREE_CLONE|AT_RECURSIVE); mount_setattr(tree, AT_RECURSIVE, "
+                            + "{.attr_set = MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC}); "
+                            + "move_mount(tree, \"" + p + "\")"));
+        }
         for (String p : spec.readonlyPaths()) {
             // Why a bind onto itself: mount_setattr works on mounts, and the path may be a plain
             // directory of a larger mount.
@@ -308,12 +341,45 @@ final class MountPlanner {
                     .summary("bind " + p + " onto itself so it is a mount of its own"));
             add(setattr(p, List.of("rdonly"), true, "make " + p + " read-only, submounts included"));
         }
+        for (String p : defaultMasks) {
+            add(Step.of(Stage.MOUNTS, "mask").arg("path", p)
+                    .summary("default (docker's and runc's masked paths; systemPaths: unconfined to opt out): hide " + p
+                            + " behind an empty read-only file or directory (nothing when it doesn't exist)")
+                    .syscall(maskSyscall(p)));
+        }
         for (String p : spec.masks()) {
             add(Step.of(Stage.MOUNTS, "mask").arg("path", p)
                     .summary("hide " + p + " behind an empty read-only " + "file or directory (nothing when it doesn't exist)")
-                    .syscall("mount(\"tmpfs\", \"" + p + "\", \"tmpfs\", MS_RDONLY, NULL) for a directory, "
-                            + "move_mount(<empty read-only file>, \"" + p + "\") for a file"));
+                    .syscall(maskSyscall(p)));
         }
+    }
+
+    private static String below(String dir, String rel) {
+        return dir.equals("/") ? "/" + rel : dir + "/" + rel;
+    }
+
+    private static String maskSyscall(String p) {
+        return "mount(\"tmpfs\", \"" + p + "\", \"tmpfs\", MS_RDONLY, NULL) for a directory, "
+                + "move_mount(<empty read-only file>, \"" + p + "\") for a file";
+    }
+
+    /**
+     * Where the target sees a {@code type} file system (proc or sysfs) once everything is mounted: each
+     * target whose last mount is of that type or a bind of the host's {@code hostPath}, and
+     * {@code hostPath} itself when the host's root is kept and no mount of the spec covers it with
+     * something else. Sorted, so plans are stable.
+     */
+    private Set<String> visible(Type type, String hostPath) {
+        Map<String, Boolean> last = new HashMap<>();
+        if (newRoot == null) last.put(hostPath, true);
+        for (Mount m : spec.mounts()) {
+            boolean is = m.type() == type
+                    || (m.type() == Type.BIND && m.source().map(s -> s.normalize().toString().equals(hostPath)).orElse(false));
+            last.put(m.target(), is);
+        }
+        Set<String> out = new java.util.TreeSet<>();
+        last.forEach((t, is) -> { if (is) out.add(t); });
+        return out;
     }
 
     // ---------------------------------------------------------------------------------------- helpers

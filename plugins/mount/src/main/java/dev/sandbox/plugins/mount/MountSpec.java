@@ -15,7 +15,7 @@ import java.util.function.Function;
  * octal digits.
  */
 record MountSpec(Optional<Root> root, boolean readonlyRoot, Optional<String> rootPropagation,
-                 List<Mount> mounts, List<String> masks, List<String> readonlyPaths) {
+                 List<Mount> mounts, List<String> masks, List<String> readonlyPaths, boolean systemPathsUnconfined) {
 
     enum Type {
         BIND, TMPFS, PROC, SYSFS, DEVPTS, MQUEUE, OVERLAY, DEV;
@@ -75,7 +75,8 @@ record MountSpec(Optional<Root> root, boolean readonlyRoot, Optional<String> roo
         }
         return new MountSpec(root, section.get("readonlyRoot").bool(false), section.get("rootPropagation").optText(),
                 mounts, strings(section.get("masks")).stream().map(MountSpec::normalize).toList(),
-                strings(section.get("readonlyPaths")).stream().map(MountSpec::normalize).toList());
+                strings(section.get("readonlyPaths")).stream().map(MountSpec::normalize).toList(),
+                section.get("systemPaths").optText().map("unconfined"::equals).orElse(false));
     }
 
     /** A string, or a list of strings. */

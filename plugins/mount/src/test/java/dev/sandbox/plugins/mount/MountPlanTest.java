@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +29,25 @@ class MountPlanTest {
     static List<String> ops(List<Step> steps) {
         return steps.stream().map(s -> s.op() + s.arg("target").filter(t -> !s.op().equals("symlink")).map(t -> " " + t)
                 .or(() -> s.arg("path").map(p -> " " + p)).orElse("")).toList();
+    }
+
+    /** The default read-only system paths below {@code proc} (docker's list), in plan order, without {@code except}. */
+    static List<String> readonlyDefaults(String proc, String... except) {
+        return Stream.of("bus", "fs", "irq", "sys", "sysrq-trigger").map(p -> proc + "/" + p)
+                .filter(p -> !List.of(except).contains(p)).map(p -> "readonly-path " + p).toList();
+    }
+
+    /** The default masks below {@code proc} and, when not null, {@code sys} (docker's list), in plan order. */
+    static List<String> maskDefaults(String proc, String sys) {
+        Stream<String> procs = Stream.of("asound", "acpi", "interrupts", "kcore", "keys", "latency_stats", "timer_list",
+                "timer_stats", "sched_debug", "scsi").map(p -> proc + "/" + p);
+        Stream<String> syss = sys == null ? Stream.empty() : Stream.of("firmware", "devices/virtual/powercap").map(p -> sys + "/" + p);
+        return Stream.concat(procs, syss).map(p -> "mask " + p).toList();
+    }
+
+    @SafeVarargs
+    static List<String> concat(List<String>... parts) {
+        return Stream.of(parts).flatMap(List::stream).toList();
     }
 
     static Step at(List<Step> steps, String op, String target) {
@@ -58,7 +78,7 @@ class MountPlanTest {
         // nothing is mounted on /etc of the empty root: the mask is compiled all the same, with a warning
         assertEquals(List.of("mount.mask-missing"), h.diagnostics().stream().map(d -> d.code()).toList());
         List<Step> steps = mountSteps(h);
-        assertEquals(List.of(
+        assertEquals(concat(List.of(
                 "check-path /usr",
                 "propagation /",
                 "mount " + R, "propagation " + R,
@@ -72,9 +92,12 @@ class MountPlanTest {
                 "mount " + R + "/dev/shm",
                 "symlink " + R + "/dev/fd", "symlink " + R + "/dev/stdin", "symlink " + R + "/dev/stdout", "symlink " + R + "/dev/stderr",
                 "pivot-root " + R,
-                "setattr /",
-                "mount /proc/sys", "setattr /proc/sys",
-                "mask /etc/shadow"), ops(steps));
+                "setattr /"),
+                // the default read-only system paths (the spec's own /proc/sys once), then the spec's; no sysfs: no /sys masks
+                readonlyDefaults("/proc", "/proc/sys"),
+                List.of("mount /proc/sys", "setattr /proc/sys"),
+                maskDefaults("/proc", null),
+                List.of("mask /etc/shadow")), ops(steps));
 
         assertEquals(Stage.PREPARE, steps.get(0).stage());
         assertEquals("exists", arg(steps.get(0), "kind"));
@@ -167,8 +190,9 @@ class MountPlanTest {
                 """);
         assertEquals(List.of(), h.errorCodes());
         List<Step> steps = mountSteps(h);
-        assertEquals(List.of("check-path /usr", "propagation /", "mount /tmp", "mount /tmp/usr", "setattr /tmp/usr", "mount /proc",
-                "setattr /", "mask /etc/shadow"), ops(steps));
+        // the host's /proc and /sys are the sandbox's (its own proc on /proc): the defaults cover both
+        assertEquals(concat(List.of("check-path /usr", "propagation /", "mount /tmp", "mount /tmp/usr", "setattr /tmp/usr", "mount /proc",
+                "setattr /"), readonlyDefaults("/proc"), maskDefaults("/proc", "/sys"), List.of("mask /etc/shadow")), ops(steps));
         assertTrue(steps.stream().noneMatch(s -> s.args().stream().anyMatch(a -> a.value().contains("/run/sandbox"))));
         assertEquals("rslave", arg(steps.get(1), "mode"), "default without a root: rslave");
         // nothing is created on the host's file systems, only inside the sandbox's own tmpfs
@@ -185,7 +209,7 @@ class MountPlanTest {
                     rootPropagation: rprivate
                 """);
         List<Step> steps = mountSteps(h);
-        assertEquals(List.of("propagation /"), ops(steps));
+        assertEquals(concat(List.of("propagation /"), readonlyDefaults("/proc"), maskDefaults("/proc", "/sys")), ops(steps));
         assertEquals("rprivate", arg(steps.get(0), "mode"));
     }
 
@@ -195,7 +219,8 @@ class MountPlanTest {
                 namespaces:
                   mount: {}
                 """);
-        assertEquals(List.of("propagation /"), ops(mountSteps(h)));
+        // the host's /proc and /sys, seen through the new mount namespace, get the defaults
+        assertEquals(concat(List.of("propagation /"), readonlyDefaults("/proc"), maskDefaults("/proc", "/sys")), ops(mountSteps(h)));
         assertEquals("rslave", arg(mountSteps(h).get(0), "mode"));
         assertEquals("CLONE_NEWNS", h.first("clone").orElseThrow().arg("flags").orElseThrow());
     }
@@ -210,10 +235,11 @@ class MountPlanTest {
                 """);
         List<Step> steps = mountSteps(h);
         List<String> ops = ops(steps);
-        assertEquals(List.of("propagation /", "clone-tree", "clone-tree", "clone-tree", "clone-tree", "clone-tree", "clone-tree",
+        assertEquals(concat(List.of("propagation /", "clone-tree", "clone-tree", "clone-tree", "clone-tree", "clone-tree", "clone-tree",
                 "mount /dev", "attach-tree /dev/null", "attach-tree /dev/zero", "attach-tree /dev/full", "attach-tree /dev/random",
                 "attach-tree /dev/urandom", "attach-tree /dev/tty", "mkdir /dev/pts", "mount /dev/pts", "symlink /dev/ptmx",
-                "mount /dev/shm", "symlink /dev/fd", "symlink /dev/stdin", "symlink /dev/stdout", "symlink /dev/stderr"), ops);
+                "mount /dev/shm", "symlink /dev/fd", "symlink /dev/stdin", "symlink /dev/stdout", "symlink /dev/stderr"),
+                readonlyDefaults("/proc"), maskDefaults("/proc", "/sys")), ops);
         Step clone = steps.get(1);
         assertEquals(List.of("/dev/null", "0"), List.of(arg(clone, "source"), arg(clone, "recursive")));
         assertEquals(arg(clone, "id"), arg(at(steps, "attach-tree", "/dev/null"), "id"));
@@ -391,5 +417,113 @@ class MountPlanTest {
         assertEquals("mode=0644", arg(at(steps, "mount", R + "/a"), "data"));
         assertEquals("mode=0700", arg(at(steps, "mount", R + "/b"), "data"));
         assertEquals("mode=1777", arg(at(steps, "mount", R + "/c"), "data"), "the kernel's default");
+    }
+
+    // ------------------------------------------------------------------------------ system paths (docker's defaults)
+
+    @Test
+    void aProcMountGetsDockersReadonlyAndMaskedPathsAfterTheSpecsOwnMounts() {
+        var h = MountChecksTest.harness("""
+                namespaces:
+                  user: {}
+                  pid: {}
+                  net: {}
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: proc, target: /proc}
+                      - {type: sysfs, target: /sys}
+                    masks: [/proc/kcore]
+                """);
+        assertEquals(List.of(), h.errorCodes());
+        List<String> ops = ops(mountSteps(h));
+        int pivot = ops.indexOf("pivot-root " + R);
+        List<String> after = ops.subList(pivot + 1, ops.size());
+        // the spec's mask of /proc/kcore is not repeated; /sys/firmware and powercap are masked below the sysfs
+        List<String> masks = new java.util.ArrayList<>(maskDefaults("/proc", "/sys"));
+        masks.remove("mask /proc/kcore");
+        assertEquals(concat(readonlyDefaults("/proc"), masks, List.of("mask /proc/kcore")), after);
+        Step sys = at(mountSteps(h), "readonly-path", "/proc/sys");
+        assertEquals(Stage.MOUNTS, sys.stage());
+        assertTrue(sys.summary().contains("default") && sys.summary().contains("docker"), sys.summary());
+        assertTrue(sys.summary().contains("systemPaths: unconfined"), "the summary names the opt-out: " + sys.summary());
+        assertTrue(mountSteps(h).stream().allMatch(Ops::allowed), "readonly-path is in the op vocabulary");
+    }
+
+    @Test
+    void aProcMountedElsewhereOrABindOfTheHostsProcIsCoveredWhereItIs() {
+        var h = MountChecksTest.harness("""
+                namespaces:
+                  pid: {}
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: proc, target: /mnt/proc}
+                      - {type: bind, source: /proc, target: /hostproc}
+                """);
+        List<String> ops = ops(mountSteps(h));
+        assertTrue(ops.containsAll(concat(readonlyDefaults("/hostproc"), readonlyDefaults("/mnt/proc"),
+                maskDefaults("/hostproc", null), maskDefaults("/mnt/proc", null))), ops.toString());
+        assertFalse(ops.contains("readonly-path /proc/sys"), "nothing is at /proc: " + ops);
+    }
+
+    @Test
+    void withoutProcOrSysfsVisibleNoSystemPathStepsAreAdded() {
+        var h = MountChecksTest.harness("""
+                namespaces:
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: tmpfs, target: /tmp}
+                """);
+        assertTrue(mountSteps(h).stream().noneMatch(s -> s.op().equals("readonly-path") || s.op().equals("mask")),
+                ops(mountSteps(h)).toString());
+    }
+
+    @Test
+    void aTmpfsCoveringTheHostsProcLeavesNothingToProtectThere() {
+        var h = MountChecksTest.harness("""
+                namespaces:
+                  mount:
+                    mounts:
+                      - {type: tmpfs, target: /proc}
+                """);
+        List<String> ops = ops(mountSteps(h));
+        assertTrue(ops.stream().noneMatch(o -> o.contains(" /proc/")), ops.toString());
+        assertTrue(ops.contains("mask /sys/firmware"), "the host's /sys is still visible: " + ops);
+    }
+
+    @Test
+    void systemPathsUnconfinedAddsNoStepsAndIsWarnedAtTheKey() {
+        var h = MountChecksTest.harness("""
+                namespaces:
+                  pid: {}
+                  mount:
+                    systemPaths: unconfined
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: proc, target: /proc}
+                """);
+        assertTrue(mountSteps(h).stream().noneMatch(s -> s.op().equals("readonly-path") || s.op().equals("mask")),
+                ops(mountSteps(h)).toString());
+        assertEquals(List.of("mount.system-paths-unconfined"), h.diagnostics().stream().map(d -> d.code()).toList());
+        var d = h.diagnostics().get(0);
+        // the harness puts apiVersion, kind and name above the body: line 4 of it is line 7
+        assertEquals(List.of("7:18 mount.system-paths-unconfined"), MountChecksTest.warnings(h), "located at the systemPaths value");
+        assertEquals("namespaces.mount.systemPaths", d.path());
+    }
+
+    @Test
+    void systemPathsDefaultIsTheSameAsOmittingIt() {
+        String body = """
+                  mount:
+                    root: {type: tmpfs}
+                    mounts:
+                      - {type: proc, target: /proc}
+                """;
+        var omitted = MountChecksTest.harness("namespaces:\n  pid: {}\n" + body);
+        var explicit = MountChecksTest.harness("namespaces:\n  pid: {}\n" + body + "    systemPaths: default\n");
+        assertEquals(ops(mountSteps(omitted)), ops(mountSteps(explicit)));
+        assertEquals(List.of(), explicit.diagnostics());
     }
 }
