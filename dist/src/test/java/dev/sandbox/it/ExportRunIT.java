@@ -112,7 +112,19 @@ class ExportRunIT {
             if (runtime == Runtime.runc) assumeTrue(runcKnowsTime(), "this runc predates time namespaces (runc features lists no \"time\"): crun only");
         }
         String name = root.get("name").text();
-        List<String> masks = root.get("namespaces").get("mount").get("masks").elements().stream().map(SpecNode::text).toList();
+        SpecNode mount = root.get("namespaces").get("mount");
+        List<String> masks = new ArrayList<>();
+        // docker's default masks come with a proc at /proc or a sysfs at /sys (both up and the export apply them), then the spec's own
+        if (!mount.get("systemPaths").text("default").equals("unconfined")) {
+            List<SpecNode> mounts = mount.get("mounts").elements();
+            if (mounts.stream().anyMatch(m -> m.get("type").text("").equals("proc") && m.get("target").text("").equals("/proc"))) {
+                dev.sandbox.api.SystemPaths.PROC_MASKED.forEach(p -> masks.add("/proc/" + p));
+            }
+            if (mounts.stream().anyMatch(m -> m.get("type").text("").equals("sysfs") && m.get("target").text("").equals("/sys"))) {
+                dev.sandbox.api.SystemPaths.SYS_MASKED.forEach(p -> masks.add("/sys/" + p));
+            }
+        }
+        mount.get("masks").elements().stream().map(SpecNode::text).filter(p -> !masks.contains(p)).forEach(masks::add);
         List<String> probe = new ArrayList<>(List.of("/bin/sh", "-c", PROBE, "probe"));
         probe.addAll(masks);
         Map<String, String> env = Map.of("HOME", work.dir.toString(), "SANDBOX_NO_CACHE", "1");

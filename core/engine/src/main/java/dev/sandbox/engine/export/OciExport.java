@@ -1,5 +1,7 @@
 package dev.sandbox.engine.export;
 
+import dev.sandbox.api.SystemPaths;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -369,13 +371,29 @@ public final class OciExport {
         pid(annotations);
         net();
         time(linux, annotations);
-        if (!e.masks().isEmpty()) {
-            ArrayNode a = linux.putArray("maskedPaths");
-            e.masks().forEach(a::add);
+        // docker's default system paths, as `up` applies them (the mount plugin; dev.sandbox.api.SystemPaths) to the /proc and /sys
+        // the target sees: a proc or sysfs mounted there, or the host's with no root of its own
+        List<String> masked = new ArrayList<>();
+        List<String> readonly = new ArrayList<>();
+        if (e.systemPathsConfined()) {
+            boolean hostRoot = e.rootNode().isMissing();
+            if (hostRoot || e.mounts().stream().anyMatch(m -> m.type().equals("proc") && m.target().equals("/proc"))) {
+                SystemPaths.PROC_READONLY.forEach(p -> readonly.add("/proc/" + p));
+                SystemPaths.PROC_MASKED.forEach(p -> masked.add("/proc/" + p));
+            }
+            if (hostRoot || e.mounts().stream().anyMatch(m -> m.type().equals("sysfs") && m.target().equals("/sys"))) {
+                SystemPaths.SYS_MASKED.forEach(p -> masked.add("/sys/" + p));
+            }
         }
-        if (!e.readonlyPaths().isEmpty()) {
+        e.masks().stream().filter(p -> !masked.contains(p)).forEach(masked::add);
+        e.readonlyPaths().stream().filter(p -> !readonly.contains(p)).forEach(readonly::add);
+        if (!masked.isEmpty()) {
+            ArrayNode a = linux.putArray("maskedPaths");
+            masked.forEach(a::add);
+        }
+        if (!readonly.isEmpty()) {
             ArrayNode a = linux.putArray("readonlyPaths");
-            e.readonlyPaths().forEach(a::add);
+            readonly.forEach(a::add);
         }
         if (e.namespace("mount").mode() == NamespaceMode.NEW) linux.put("rootfsPropagation", e.rootPropagation());
         else linux.put("rootfsPropagation", "rslave");

@@ -156,6 +156,11 @@ public final class EffectiveSpec {
     }
 
     /** {@code namespaces.mount.root} as written (MISSING: the host's root is kept). */
+    /** Whether docker's default read-only and masked system paths apply ({@code systemPaths} is not {@code unconfined}). */
+    public boolean systemPathsConfined() {
+        return !systemPaths.equals("unconfined");
+    }
+
     public SpecNode rootNode() {
         return rootNode == null ? spec.get("namespaces").get("mount").get("root") : rootNode;
     }

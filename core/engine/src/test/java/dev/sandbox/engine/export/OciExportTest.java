@@ -78,14 +78,30 @@ class OciExportTest {
     }
 
     @Test
+    void withSystemPathsUnconfinedOnlyTheSpecsOwnMasksAndReadonlyPathsAreExported() throws Exception {
+        EffectiveSpec e = ExportFixtures.model(dir.resolve("unconfined.yaml"), "apiVersion: sandbox/v1\nkind: Sandbox\nname: unconf\nnamespaces:\n"
+                + "  mount:\n    root: {type: tmpfs}\n    systemPaths: unconfined\n    mounts:\n      - {type: proc, target: /proc}\n"
+                + "    masks: [/etc/shadow]\n  pid: {}\nprocess:\n  command: [/bin/true]\n", 0);
+        JsonNode linux = OciExport.export(e, dir, ExportFixtures.profiles(), "amd64", new int[] {6, 1}).config().get("linux");
+        assertEquals(List.of("/etc/shadow"), strings(linux.get("maskedPaths")));
+        assertFalse(linux.has("readonlyPaths"));
+    }
+
+    @Test
     void rootMountsMasksAndReadonlyPaths() throws Exception {
         OciExport.Result r = rich();
         JsonNode c = r.config();
         assertEquals("rootfs", c.get("root").get("path").asText());
         assertTrue(c.get("root").get("readonly").asBoolean());
         assertEquals("rslave", c.get("linux").get("rootfsPropagation").asText());
-        assertEquals(List.of("/etc/shadow"), strings(c.get("linux").get("maskedPaths")));
-        assertEquals(List.of("/proc/sys"), strings(c.get("linux").get("readonlyPaths")));
+        // docker's default system paths first (a proc at /proc and a sysfs at /sys), as `up` applies them, then the spec's own
+        List<String> masked = new java.util.ArrayList<>();
+        dev.sandbox.api.SystemPaths.PROC_MASKED.forEach(p -> masked.add("/proc/" + p));
+        dev.sandbox.api.SystemPaths.SYS_MASKED.forEach(p -> masked.add("/sys/" + p));
+        masked.add("/etc/shadow");
+        assertEquals(masked, strings(c.get("linux").get("maskedPaths")));
+        assertEquals(List.of("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"), strings(c.get("linux").get("readonlyPaths")),
+                "the spec's /proc/sys is one of the defaults: not repeated");
         assertEquals("{\"destination\":\"/usr\",\"type\":\"bind\",\"source\":\"/usr\",\"options\":[\"rbind\",\"nodev\",\"rro\",\"rslave\"]}",
                 mount(c, "/usr").toString());
         assertEquals(List.of("rbind", "rshared"), strings(mount(c, "/data").get("options")));

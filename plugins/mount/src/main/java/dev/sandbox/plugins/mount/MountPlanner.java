@@ -36,17 +36,10 @@ final class MountPlanner {
     private static final List<String> FLAG_ORDER = List.of("MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_BIND", "MS_REC");
     private static final Map<String, String> OPTION_FLAGS = Map.of("nosuid", "MS_NOSUID", "nodev", "MS_NODEV", "noexec", "MS_NOEXEC");
 
-    /**
-     * The system paths docker and runc make read-only in every container (moby's {@code oci/defaults.go}
-     * {@code ReadonlyPaths}), relative to a proc mount: kernel tunables and triggers that are host-wide,
-     * e.g. {@code sys/kernel/core_pattern} (a pipe there runs as host root on the next crash).
-     */
-    static final List<String> PROC_READONLY = List.of("bus", "fs", "irq", "sys", "sysrq-trigger");
-    /** docker's and runc's {@code MaskedPaths} below /proc: host-wide information and interfaces (kcore, keys, timers). */
-    static final List<String> PROC_MASKED = List.of("asound", "acpi", "interrupts", "kcore", "keys", "latency_stats",
-            "timer_list", "timer_stats", "sched_debug", "scsi");
-    /** docker's and runc's {@code MaskedPaths} below /sys. */
-    static final List<String> SYS_MASKED = List.of("firmware", "devices/virtual/powercap");
+    /** docker's and runc's default read-only and masked system paths ({@link dev.sandbox.api.SystemPaths}). */
+    static final List<String> PROC_READONLY = dev.sandbox.api.SystemPaths.PROC_READONLY;
+    static final List<String> PROC_MASKED = dev.sandbox.api.SystemPaths.PROC_MASKED;
+    static final List<String> SYS_MASKED = dev.sandbox.api.SystemPaths.SYS_MASKED;
 
     private final MountSpec spec;
     /** NEWROOT, or null when the host's root is kept. */
