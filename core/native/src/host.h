@@ -1,0 +1,110 @@
+/*
+ * host.h: the contract between the files of the monitor M (the host side of the runtime, which
+ * replaced the Java controller): monitor.c (M's flow, M<->H conversation, printing), host.c (the host
+ * steps of stages prepare/identity: runtime dir, lock, checks, cgroup create/place, id maps),
+ * netlink.c (stage connect: veth links over rtnetlink), journal.c (the undo journal, state.json,
+ * teardown and gc). docs/architecture.md describes the formats.
+ *
+ * Errors: every function that can fail returns 0 on success or -1 with *e filled; nothing is printed
+ * by them. M prints one line: "sandbox: " + host_error_line(e).
+ */
+#ifndef SANDBOX_HOST_H
+#define SANDBOX_HOST_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "plan.h"
+
+/* A failed host step, in the shape every sandbox error has: <step>: <syscall> <path>: <ERRNO> (<hint>).
+ * When sys and err are empty, the line is "<step>: <hint>" (a message that is already complete, e.g.
+ * rtnetlink's "create veth h0: EEXIST (...)"). */
+struct host_error {
+    char step[128];   /* "<stage> <op>[ [plugin]]" e.g. "prepare cgroup-create", "connect veth" */
+    char sys[64];     /* e.g. "mkdir", "write", "RTM_NEWLINK" */
+    char path[4096];
+    char err[32];     /* errno name ("EACCES"), or e.g. "exit 1" for newuidmap */
+    char hint[1024];
+};
+
+/* Fills *e (any field may be NULL = empty); always returns -1 so callers can `return host_fail(...)`. */
+int host_fail(struct host_error *e, const char *step, const char *sys, const char *path, int err,
+              const char *hint_fmt, ...) __attribute__((format(printf, 6, 7)));
+/* "<step>: <sys> <path>: <ERR> (<hint>)" exactly as HostStepException.format did in Java. */
+void host_error_line(const struct host_error *e, char *out, size_t len);
+/* The step label: "<stage> <op>" */
+void host_step_label(const struct step *s, char *out, size_t len);
+
+/* ---- host.c: runtime dir and the host steps of stages prepare and identity (M) ---- */
+
+/* Creates <base>/<name> (base: created 0711 if missing, must be the caller's and not group/other
+ * writable: RuntimePaths.ensureTrusted's rules) born locked: a fresh dir with a `lock` file that M
+ * holds with flock(LOCK_EX) for its whole life, renamed into place. A name whose dir exists and whose
+ * lock can be taken is dead: it is finished first (journal_teardown) and replaced. A held lock:
+ * -1 with err "EAGAIN" ("a sandbox named 'N' is running or starting; stop it or choose another name").
+ * On success *dirfd is an O_PATH|O_DIRECTORY fd of the new dir, *lockfd the held lock. */
+int runtime_dir_create(const char *base, const char *name, int *dirfd, int *lockfd, struct host_error *e);
+
+int host_check_path(const struct step *s, struct host_error *e);          /* prepare check-path */
+int host_check_shared_mount(const struct step *s, struct host_error *e);  /* prepare check-shared-mount */
+int host_cgroup_create(const struct step *s, struct host_error *e);       /* prepare cgroup-create */
+int host_cgroup_place(const struct step *s, pid_t pid, struct host_error *e);   /* identity cgroup-place */
+int host_write_setgroups(const struct step *s, pid_t pid, struct host_error *e);/* identity write-setgroups */
+int host_write_id_map(const struct step *s, pid_t pid, struct host_error *e);   /* identity write-id-map (direct, or newuidmap/newgidmap) */
+
+/* ---- netlink.c: stage connect (M) ---- */
+
+/* Creates the veth of a `connect veth` step with its peer moved into /proc/<child>/ns/net, renames
+ * and configures both ends (MTU, MAC, addresses, up, default route via gateway). Refuses a host
+ * address another host interface has (EADDRINUSE) before creating anything. On failure nothing of
+ * it is left. The messages are VethConfigurator's. */
+int veth_setup(const struct step *s, pid_t child, struct host_error *e);
+/* Deletes a host link by name; a link that is gone already (ENODEV) is success. */
+int veth_delete(const char *host_name, struct host_error *e);
+
+/* ---- journal.c: the undo journal, state.json, teardown, gc ---- */
+
+/* The undo journal <rt>/journal: one record per line, "<undo-op> TAB key=value..." (values escaped as
+ * plan values). Each record is appended and fsync()ed BEFORE the resource it undoes is created.
+ * Undo ops: "cgroup-remove path=P", "veth-delete name=N", "kill-tree pid=P start=T" (the monitor's
+ * process tree, for sandboxes without a cgroup). */
+int journal_open(int dirfd, int *fd, struct host_error *e);   /* creates "journal" (O_EXCL, 0600) */
+int journal_add(int fd, const char *op, const char *key, const char *value, struct host_error *e);
+
+/* Replays <rt>/journal in reverse, each record idempotent (ENOENT/ENODEV/ESRCH are success), then
+ * removes the runtime dir itself. Prints one "sandbox: cleanup: ..." line per failure to `report`
+ * (may be NULL). Returns 0 when nothing is left, -1 otherwise (*e: the first failure). Callers hold
+ * the dir's lock. */
+int journal_teardown(const char *rtdir, FILE *report, struct host_error *e);
+
+/* Undo implementations (journal.c), also used by M directly. */
+int cgroup_remove(const char *path, struct host_error *e);     /* kill all (cgroup.kill on v2), rmdir depth-first, then the `sandbox` parent if empty */
+
+/* state.json in the runtime dir, rewritten atomically (temp file + rename). */
+struct sandbox_state {
+    const char *name;
+    const char *status;        /* "creating", "running", "exited", "killed", "stopping" */
+    const char *spec;          /* the spec's path, "" when unknown */
+    const char *spec_sha256;
+    const char *plan_sha256;
+    pid_t monitor_pid; unsigned long long monitor_start;   /* start time: field 22 of /proc/PID/stat */
+    pid_t helper_pid;  unsigned long long helper_start;
+    pid_t target_pid;  unsigned long long target_start;    /* host pid of C (the init when there is one) */
+    const char *cgroup;        /* first cgroup path, "" when none */
+    long long created_ms, started_ms, finished_ms;  /* CLOCK_REALTIME ms since epoch; 0 = not yet */
+    int exit_status;           /* -1 until known */
+    bool detached;
+};
+int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e); /* ns_pid > 0: also records /proc/<ns_pid>/ns/* inodes */
+/* field 22 of /proc/<pid>/stat, 0 when the process is gone */
+unsigned long long proc_start_time(pid_t pid);
+
+/* `sandbox-init gc BASE`: finishes every dead sandbox in BASE (lock takeable): journal_teardown; prints
+ * "removed NAME" per sandbox to stdout. Returns the exit status (0, or 1 when something was left). */
+int gc_main(const char *base);
+
+/* ---- crash points (tests only): SANDBOX_CRASH_AT=<name> makes the process that reaches the point
+ * named <name> kill itself with SIGKILL there. Names are listed in docs/architecture.md. ---- */
+void crash_point(const char *name);
+
+#endif
