@@ -30,6 +30,36 @@ public final class PlanFile {
         return new Rendered(out.toString(), lines);
     }
 
+    /** The first line of every canonical plan file; the runtime refuses any other version. */
+    public static final String HEADER = "# sandbox-plan 1";
+
+    /**
+     * The canonical plan file (docs/architecture.md, "The plan file"): {@link #HEADER}, then a
+     * {@code prepare runtime-dir} step naming the sandbox's runtime dir and the spec it came from, then
+     * every step of every stage in execution order, in the line format of core/native/PROTOCOL.md.
+     * This text is what the runtime executes, what the plan cache stores and what
+     * {@code sandbox plan --format file} prints. {@code lines.get(i)} is the step of line {@code i}
+     * (1-based; null for the header and the runtime-dir line).
+     */
+    public static Rendered canonical(Plan plan, java.nio.file.Path runtimeDir, String specPath, String specSha256) {
+        StringBuilder out = new StringBuilder(HEADER).append('\n');
+        List<Step> lines = new ArrayList<>();
+        lines.add(null);
+        lines.add(null);
+        out.append("prepare\truntime-dir\tpath=").append(escape(runtimeDir.toString())).append("\tname=").append(escape(plan.name()));
+        if (specPath != null) out.append("\tspec=").append(escape(specPath));
+        if (specSha256 != null) out.append("\tspec-sha256=").append(specSha256);
+        out.append('\n');
+        lines.add(null);
+        for (Step step : plan.steps()) {
+            out.append(step.stage().wireName()).append('\t').append(step.op());
+            for (Step.Arg arg : step.args()) out.append('\t').append(arg.key()).append('=').append(escape(arg.value()));
+            out.append('\n');
+            lines.add(step);
+        }
+        return new Rendered(out.toString(), lines);
+    }
+
     /** {@code %25 %09 %0A}, and {@code %XX} for a byte that is not valid UTF-8 (kept as in {@link RawText}). */
     static String escape(String value) {
         StringBuilder out = new StringBuilder(value.length());
