@@ -36,7 +36,8 @@ public final class PlanFile {
     /**
      * The canonical plan file (docs/architecture.md, "The plan file"): {@link #HEADER}, then a
      * {@code prepare runtime-dir} step naming the sandbox's runtime dir and the spec it came from, then
-     * every step of every stage in execution order, in the line format of core/native/PROTOCOL.md.
+     * every step of every stage in execution order, in the line format of core/native/PROTOCOL.md, each
+     * preceded by a {@code # <summary>} comment line when it has a summary (escaped like a value).
      * This text is what the runtime executes, what the plan cache stores and what
      * {@code sandbox plan --format file} prints. {@code lines.get(i)} is the step of line {@code i}
      * (1-based; null for the header and the runtime-dir line).
@@ -52,6 +53,11 @@ public final class PlanFile {
         out.append('\n');
         lines.add(null);
         for (Step step : plan.steps()) {
+            if (step.summary() != null && !step.summary().isBlank()) {
+                // what the step does, for people and for `up -v` (the runtime prints it next to the step)
+                out.append("# ").append(escape(step.summary())).append('\n');
+                lines.add(null);
+            }
             out.append(step.stage().wireName()).append('\t').append(step.op());
             for (Step.Arg arg : step.args()) out.append('\t').append(arg.key()).append('=').append(escape(arg.value()));
             out.append('\n');
