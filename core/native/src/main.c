@@ -69,8 +69,8 @@
  * copy in a sealed memfd instead: it can't be written, grown or shrunk, by anyone, and it is gone
  * with us. runc does the same (libcontainer/nsenter/cloned_binary.c). Costs one copy of the binary
  * per start; measured in docs/architecture.md. Failures are reported once the control socket is up. */
-static const char *reexec_sys;
-static int reexec_err;
+const char *reexec_sys;
+int reexec_err;
 
 static void run_from_sealed_copy(char **argv)
 {
@@ -121,11 +121,48 @@ static void run_from_sealed_copy(char **argv)
         close(mfd);
 }
 
-static _Noreturn void usage(const char *why)
+const char *reexec_hint(void)
 {
-    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace]\n"
+    bool noexec = reexec_sys && strcmp(reexec_sys, "memfd_create") == 0 && reexec_err == EACCES;
+    return noexec ? "vm.memfd_noexec is 2 on this host: executable memfds are forbidden, and sandbox-init "
+                    "runs from a sealed memfd copy of itself (so nothing in a sandbox can overwrite the binary "
+                    "through /proc/PID/exe); set vm.memfd_noexec to 0 or 1"
+                  : "sandbox-init runs from a sealed copy of itself (so nothing in a sandbox can overwrite the "
+                    "binary through /proc/PID/exe); making that copy failed";
+}
+
+_Noreturn void usage(const char *why)
+{
+    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init run --plan FILE [--consume] [--grace-ms N] [--trace]\n"
+                    "       sandbox-init gc\n"
+                    "       sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace]\n"
                     "       sandbox-init --version\n", why);
     exit(125);
+}
+
+long parse_grace_ms(const char *v)
+{
+    char *end;
+    errno = 0;
+    long ms = strtol(v, &end, 10);
+    /* an empty value or a sign/space-led one is a caller's bug, not "0 = SIGKILL at once" */
+    if (!isdigit((unsigned char)*v) || *end || errno || ms < 0 || ms > 86400000)
+        usage("--grace-ms wants a number of milliseconds");
+    return ms;
+}
+
+/* Why block these from the start: signals that arrive during setup must be forwarded to C once it
+ * runs, not kill H (or M); they are read later through a signalfd (which also gives si_code). H
+ * inherits the mask from M across fork. */
+void block_signals(void)
+{
+    sigemptyset(&g.sigs);
+    int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&g.sigs, sigs[i]);
+    sigprocmask(SIG_BLOCK, &g.sigs, NULL);
+    sigemptyset(&g.queued);
+    signal(SIGPIPE, SIG_IGN);
 }
 
 static void connect_control(const char *path)
@@ -158,6 +195,41 @@ static int read_cap_last(void)
     return cap;
 }
 
+/* H's flow once its plan is loaded and g.ctl is connected: in helper mode after connect + load_plan,
+ * in run mode in the child M forked (the plan parsed by M). */
+_Noreturn void helper_main(void)
+{
+    g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
+    /* Why now: supervision reads /proc/<C>/status; after a join of a mount namespace "/proc" may be
+     * another pid namespace's. C closes it first thing. */
+    g.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    open_joins();
+    run_stage(ST_ENTER);
+    /* Why dumpable for this window only: the monitor (or newuidmap) writes our uid_map/gid_map, and
+     * /proc/<pid>/ files of a non-dumpable process belong to root. Nothing else is in the new user
+     * namespace yet. A joined user namespace has its maps: no window (runc's nsexec does the same). */
+    bool window = g.userns && g.userns->op->fn == op_unshare_user;
+    if (window && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
+    send_line("ENTERED %d", (int)getpid());
+    crash_point("helper-entered");
+    wait_go();
+    if (window && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
+    become_userns_root();
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a uid change resets it to fs.suid_dumpable */
+    run_stage(ST_CLONE); /* ends with clone: C never comes back here */
+    crash_point("helper-cloned");
+    send_line("CLONED %d", (int)g.child);
+    wait_go();
+    char go = 1;
+    if (write(g.sync_wr, &go, 1) < 0) {
+        /* C is gone already (killed from outside): supervise() reaps it and reports EXIT */
+    }
+    supervise();
+}
+
 int main(int argc, char **argv)
 {
     const char *control = NULL;
@@ -167,6 +239,18 @@ int main(int argc, char **argv)
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     /* execveat() of the memfd named us after it ("memfd:sandbox-i"): ps and /proc/1/comm keep the real name */
     prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
+    if (argc >= 2 && strcmp(argv[1], "run") == 0)
+        return monitor_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "gc") == 0) {
+        char base[PATH_MAX];
+        if (argc != 2)
+            usage("gc takes no arguments");
+        if (runtime_base(base, sizeof base) < 0) {
+            fprintf(stderr, "sandbox: gc: no runtime directory (its path is too long)\n");
+            return 1;
+        }
+        return gc_main(base);
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--version") == 0) {
             printf("sandbox-init %s (protocol %d)\n", VERSION, PROTOCOL_VERSION);
@@ -182,67 +266,20 @@ int main(int argc, char **argv)
             g.plan_path = argv[++i];
         else if (strcmp(argv[i], "--control") == 0)
             control = argv[++i];
-        else if (strcmp(argv[i], "--grace-ms") == 0) {
-            char *end;
-            const char *v = argv[++i];
-            errno = 0;
-            g.grace_ms = strtol(v, &end, 10);
-            /* an empty value or a sign/space-led one is a caller's bug, not "0 = SIGKILL at once" */
-            if (!isdigit((unsigned char)*v) || *end || errno || g.grace_ms < 0 || g.grace_ms > 86400000)
-                usage("--grace-ms wants a number of milliseconds");
-        } else
+        else if (strcmp(argv[i], "--grace-ms") == 0)
+            g.grace_ms = parse_grace_ms(argv[++i]);
+        else
             usage("unknown argument");
     }
     if (!g.plan_path || !control)
         usage("--plan and --control are required");
 
-    /* Why block these now: signals that arrive during setup must be forwarded to C once it runs,
-     * not kill H; they are read later through a signalfd (which also gives si_code). */
-    sigemptyset(&g.sigs);
-    int sigs[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&g.sigs, sigs[i]);
-    sigprocmask(SIG_BLOCK, &g.sigs, NULL);
-    sigemptyset(&g.queued);
-    signal(SIGPIPE, SIG_IGN);
-
+    block_signals();
     connect_control(control);
     if (reexec_sys) {
-        bool noexec = strcmp(reexec_sys, "memfd_create") == 0 && reexec_err == EACCES;
-        send_error(125, "start", reexec_sys, "/proc/self/exe", errno_name(reexec_err),
-                   noexec ? "vm.memfd_noexec is 2 on this host: executable memfds are forbidden, and sandbox-init "
-                            "runs from a sealed memfd copy of itself (so nothing in a sandbox can overwrite the binary "
-                            "through /proc/PID/exe); set vm.memfd_noexec to 0 or 1"
-                          : "sandbox-init runs from a sealed copy of itself (so nothing in a sandbox can overwrite the "
-                            "binary through /proc/PID/exe); making that copy failed");
+        send_error(125, "start", reexec_sys, "/proc/self/exe", errno_name(reexec_err), reexec_hint());
         _exit(125);
     }
     load_plan();
-    g.cap_last = read_cap_last(); /* read now: after pivot_root there may be no /proc */
-    /* Why now: supervision reads /proc/<C>/status; after a join of a mount namespace "/proc" may be
-     * another pid namespace's. C closes it first thing. */
-    g.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-    open_joins();
-    run_stage(ST_ENTER);
-    /* Why dumpable for this window only: the controller (or newuidmap) writes our uid_map/gid_map, and
-     * /proc/<pid>/ files of a non-dumpable process belong to root. Nothing else is in the new user
-     * namespace yet. A joined user namespace has its maps: no window (runc's nsexec does the same). */
-    bool window = g.userns && g.userns->op->fn == op_unshare_user;
-    if (window && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
-    send_line("ENTERED %d", (int)getpid());
-    wait_go();
-    if (window && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
-    become_userns_root();
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* a uid change resets it to fs.suid_dumpable */
-    run_stage(ST_CLONE); /* ends with clone: C never comes back here */
-    send_line("CLONED %d", (int)g.child);
-    wait_go();
-    char go = 1;
-    if (write(g.sync_wr, &go, 1) < 0) {
-        /* C is gone already (killed from outside): supervise() reaps it and reports EXIT */
-    }
-    supervise();
+    helper_main();
 }

@@ -635,6 +635,7 @@ void op_pivot_root(const struct step *s)
     check(mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL), "mount", "propagation", "(old root)");
     check(umount2(".", MNT_DETACH), "umount2", NULL, "(old root)");
     check(chdir("/"), "chdir", NULL, "/");
+    crash_point("child-pivoted");
 }
 
 /* An empty file as a detached mount, for masking files. A throwaway child makes it: open_tree()

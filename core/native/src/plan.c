@@ -9,44 +9,56 @@
 
 struct runtime g = { .ctl = -1, .sync_rd = -1, .sync_wr = -1, .grace_ms = 10000, .tfd = -1, .timeout_fd = -1, .procfd = -1 };
 
-const char *const stage_names[ST_COUNT] = { "enter", "clone", "mounts", "finish" };
+const char *const stage_names[ST_COUNT] = { "prepare", "enter", "identity", "clone", "connect", "mounts", "finish", "supervise" };
+const char *const executor_names[3] = { "monitor", "helper", "child" };
 
 /* ------------------------------------------------------------------------------------------ */
 /* The table of ops                                                                           */
 
 const struct op ops[] = {
-    { ST_ENTER, "join", "type path", op_join },
-    { ST_ENTER, "unshare-user", "", op_unshare_user },
-    { ST_CLONE, "unshare", "type", op_unshare },
-    { ST_CLONE, "timens-offset", "clock seconds ?nanoseconds", op_timens_offset },
-    { ST_CLONE, "timeout", "ms", op_timeout },
-    { ST_CLONE, "clone", "flags", op_clone },
-    { ST_MOUNTS, "propagation", "target mode", op_propagation },
-    { ST_MOUNTS, "clone-tree", "id source ?recursive", op_clone_tree },
-    { ST_MOUNTS, "attach-tree", "id target ?create", op_attach_tree },
-    { ST_MOUNTS, "mkdir", "path ?mode", op_mkdir },
-    { ST_MOUNTS, "mount", "target ?source ?fstype ?flags ?data ?create", op_mount },
-    { ST_MOUNTS, "setattr", "target attr ?recursive", op_setattr },
-    { ST_MOUNTS, "symlink", "target path", op_symlink },
-    { ST_MOUNTS, "write-file", "path ?mode ?content", op_write_file },
-    { ST_MOUNTS, "pivot-root", "path", op_pivot_root },
-    { ST_MOUNTS, "mask", "path", op_mask },
-    { ST_MOUNTS, "readonly-path", "path", op_readonly_path },
-    { ST_FINISH, "sethostname", "name", op_sethostname },
-    { ST_FINISH, "setdomainname", "name", op_sethostname },
-    { ST_FINISH, "link-up", "name", op_link_up },
-    { ST_FINISH, "chdir", "path", op_chdir },
-    { ST_FINISH, "setrlimit", "resource soft hard", op_setrlimit },
-    { ST_FINISH, "setgroups", "groups", op_setgroups },
-    { ST_FINISH, "setresgid", "gid", op_setresgid },
-    { ST_FINISH, "setresuid", "uid", op_setresuid },
-    { ST_FINISH, "capabilities", "keep", op_capabilities },
-    { ST_FINISH, "no-new-privs", "", op_no_new_privs },
-    { ST_FINISH, "close-fds", "", op_close_fds },
-    { ST_FINISH, "seccomp", "default *arch *rule", op_seccomp },
-    { ST_FINISH, "new-session", "", op_new_session },
-    { ST_FINISH, "init", "", op_init },
-    { ST_FINISH, "exec", "+arg *env", op_exec },
+    /* the monitor's host steps (monitor.c, host.c, netlink.c, journal.c) */
+    { ST_PREPARE, "runtime-dir", "path name ?spec ?spec-sha256", NULL, EX_MONITOR },
+    { ST_PREPARE, "check-path", "path ?kind", NULL, EX_MONITOR },
+    { ST_PREPARE, "check-shared-mount", "path", NULL, EX_MONITOR },
+    { ST_PREPARE, "cgroup-create", "path", NULL, EX_MONITOR },
+    { ST_IDENTITY, "write-setgroups", "?value", NULL, EX_MONITOR },
+    { ST_IDENTITY, "write-id-map", "kind map ?via", NULL, EX_MONITOR },
+    { ST_IDENTITY, "cgroup-place", "path", NULL, EX_MONITOR },
+    { ST_CONNECT, "veth", "name hostName *address *hostAddress ?gateway ?mtu ?mac", NULL, EX_MONITOR },
+    { ST_SUPERVISE, "cgroup-remove", "path", NULL, EX_MONITOR },
+    /* the helper's and the child's */
+    { ST_ENTER, "join", "type path", op_join, EX_HELPER },
+    { ST_ENTER, "unshare-user", "", op_unshare_user, EX_HELPER },
+    { ST_CLONE, "unshare", "type", op_unshare, EX_HELPER },
+    { ST_CLONE, "timens-offset", "clock seconds ?nanoseconds", op_timens_offset, EX_HELPER },
+    { ST_CLONE, "timeout", "ms", op_timeout, EX_HELPER },
+    { ST_CLONE, "clone", "flags", op_clone, EX_HELPER },
+    { ST_MOUNTS, "propagation", "target mode", op_propagation, EX_CHILD },
+    { ST_MOUNTS, "clone-tree", "id source ?recursive", op_clone_tree, EX_CHILD },
+    { ST_MOUNTS, "attach-tree", "id target ?create", op_attach_tree, EX_CHILD },
+    { ST_MOUNTS, "mkdir", "path ?mode", op_mkdir, EX_CHILD },
+    { ST_MOUNTS, "mount", "target ?source ?fstype ?flags ?data ?create", op_mount, EX_CHILD },
+    { ST_MOUNTS, "setattr", "target attr ?recursive", op_setattr, EX_CHILD },
+    { ST_MOUNTS, "symlink", "target path", op_symlink, EX_CHILD },
+    { ST_MOUNTS, "write-file", "path ?mode ?content", op_write_file, EX_CHILD },
+    { ST_MOUNTS, "pivot-root", "path", op_pivot_root, EX_CHILD },
+    { ST_MOUNTS, "mask", "path", op_mask, EX_CHILD },
+    { ST_MOUNTS, "readonly-path", "path", op_readonly_path, EX_CHILD },
+    { ST_FINISH, "sethostname", "name", op_sethostname, EX_CHILD },
+    { ST_FINISH, "setdomainname", "name", op_sethostname, EX_CHILD },
+    { ST_FINISH, "link-up", "name", op_link_up, EX_CHILD },
+    { ST_FINISH, "chdir", "path", op_chdir, EX_CHILD },
+    { ST_FINISH, "setrlimit", "resource soft hard", op_setrlimit, EX_CHILD },
+    { ST_FINISH, "setgroups", "groups", op_setgroups, EX_CHILD },
+    { ST_FINISH, "setresgid", "gid", op_setresgid, EX_CHILD },
+    { ST_FINISH, "setresuid", "uid", op_setresuid, EX_CHILD },
+    { ST_FINISH, "capabilities", "keep", op_capabilities, EX_CHILD },
+    { ST_FINISH, "no-new-privs", "", op_no_new_privs, EX_CHILD },
+    { ST_FINISH, "close-fds", "", op_close_fds, EX_CHILD },
+    { ST_FINISH, "seccomp", "default *arch *rule", op_seccomp, EX_CHILD },
+    { ST_FINISH, "new-session", "", op_new_session, EX_CHILD },
+    { ST_FINISH, "init", "", op_init, EX_CHILD },
+    { ST_FINISH, "exec", "+arg *env", op_exec, EX_CHILD },
 };
 const size_t nops = sizeof ops / sizeof ops[0];
 
@@ -251,10 +263,18 @@ static int check_keys(const struct step *s, struct plan_error *err)
     return 0;
 }
 
-static int parse_line(struct plan *plan, char *line, int lineno, struct plan_error *err)
+/* A `# <summary>` comment line says what the next step does (`sandbox up -v` prints it); the header
+ * and an empty line carry no summary. */
+static int parse_line(struct plan *plan, char *line, int lineno, const char **summary, struct plan_error *err)
 {
-    if (!*line || *line == '#')
+    if (lineno == 1 && strcmp(line, PLAN_HEADER) == 0) {
+        plan->versioned = true;
         return 0;
+    }
+    if (!*line || *line == '#') {
+        *summary = strncmp(line, "# ", 2) == 0 && decode(line + 2) ? line + 2 : NULL;
+        return 0;
+    }
     int nfields = 1;
     for (char *p = line; *p; p++)
         nfields += *p == '\t';
@@ -268,13 +288,14 @@ static int parse_line(struct plan *plan, char *line, int lineno, struct plan_err
     if (!kv)
         return fail(err, lineno, "out of memory");
     st = &plan->steps[plan->nsteps++];
-    *st = (struct step){ .line = lineno, .kv = kv };
+    *st = (struct step){ .line = lineno, .kv = kv, .summary = *summary };
+    *summary = NULL;
     char *stage = strsep(&line, "\t"), *opname = strsep(&line, "\t");
     int si = 0;
     while (si < ST_COUNT && strcmp(stage_names[si], stage) != 0)
         si++;
     if (si == ST_COUNT)
-        return fail(err, lineno, "unknown stage '%s' (expected enter, clone, mounts or finish)", stage);
+        return fail(err, lineno, "unknown stage '%s' (expected prepare, enter, identity, clone, connect, mounts, finish or supervise)", stage);
     st->stage = (enum stage)si;
     for (size_t i = 0; i < nops; i++)
         if (ops[i].stage == st->stage && strcmp(ops[i].name, opname) == 0)
@@ -300,10 +321,10 @@ static int check_structure(struct plan *plan, struct plan_error *err)
     for (int i = 0; i < plan->nsteps; i++) {
         const struct step *s = &plan->steps[i];
         if (i > 0 && s->stage < plan->steps[i - 1].stage)
-            return fail(err, s->line, "stage %s after stage %s: stages go enter, clone, mounts, finish",
-                        stage_names[s->stage], stage_names[plan->steps[i - 1].stage]);
-        if (exec)
-            return fail(err, s->line, "%s after exec: exec must be the last step", s->op->name);
+            return fail(err, s->line, "stage %s after stage %s: stages go prepare, enter, identity, clone, connect, mounts, "
+                        "finish, supervise", stage_names[s->stage], stage_names[plan->steps[i - 1].stage]);
+        if (exec && s->stage != ST_SUPERVISE)
+            return fail(err, s->line, "%s after exec: exec must be the last step (only supervise steps may follow)", s->op->name);
         if (clone && s->stage == ST_CLONE)
             return fail(err, s->line, "%s after clone: clone must be the last step of stage clone", s->op->name);
         if ((s->op->fn == op_clone && clone) || (s->op->fn == op_init && init))
@@ -339,8 +360,9 @@ int plan_parse(char *text, size_t len, struct plan *plan, struct plan_error *err
     if (strlen(text) != len)
         return fail(err, 0, "the plan file contains a NUL byte");
     int lineno = 0, rc = 0;
+    const char *summary = NULL;
     for (char *rest = text, *line; rc == 0 && (line = strsep(&rest, "\n")) != NULL;)
-        rc = parse_line(plan, line, ++lineno, err);
+        rc = parse_line(plan, line, ++lineno, &summary, err);
     if (rc == 0)
         rc = check_structure(plan, err);
     if (rc != 0)

@@ -9,15 +9,25 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum stage { ST_ENTER, ST_CLONE, ST_MOUNTS, ST_FINISH, ST_COUNT };
+/* The eight stages in execution order (PROTOCOL.md, "Plan file"); host stages are the monitor's. */
+enum stage { ST_PREPARE, ST_ENTER, ST_IDENTITY, ST_CLONE, ST_CONNECT, ST_MOUNTS, ST_FINISH, ST_SUPERVISE, ST_COUNT };
 extern const char *const stage_names[ST_COUNT];
+
+/* Who executes an op: the monitor M (host steps), the helper H (enter, clone) or the child C. */
+enum executor { EX_MONITOR, EX_HELPER, EX_CHILD };
+extern const char *const executor_names[3];
+
+/* The first line of a canonical plan file; `sandbox-init run` requires it. */
+#define PLAN_HEADER "# sandbox-plan 1"
 
 struct kv { const char *key; const char *val; };
 struct step;
 typedef void (*op_fn)(const struct step *);
 /* keys: space-separated; no marker = exactly once, '?' = at most once, '*' = any number, '+' = one or more */
-struct op { enum stage stage; const char *name; const char *keys; op_fn fn; };
-struct step { int line; enum stage stage; const struct op *op; struct kv *kv; int nkv; };
+/* fn is NULL for the monitor's ops: monitor.c dispatches them by name (their signatures differ). */
+struct op { enum stage stage; const char *name; const char *keys; op_fn fn; enum executor executor; };
+/* summary: the text of the `# ...` comment line right before the step (decoded), NULL without one */
+struct step { int line; enum stage stage; const struct op *op; struct kv *kv; int nkv; const char *summary; };
 
 extern const struct op ops[];
 extern const size_t nops;
@@ -28,6 +38,7 @@ struct plan {
     int nsteps;
     const char *newroot;   /* the pivot-root step's path, NULL without one */
     bool init;             /* the plan has an init step */
+    bool versioned;        /* line 1 is exactly PLAN_HEADER */
 };
 
 #define PLAN_MAX_SIZE (16 << 20)
@@ -39,7 +50,7 @@ struct plan_error {
 
 /* Parses `len` bytes of `text` (text[len] must be '\0'; decoded in place). Returns 0, or -1 with
  * *err filled and nothing allocated. Checks each line (stage, op, keys, escapes) and the structure
- * (stage order, one clone, one exec, at most one init). */
+ * (stage order, one clone, one exec, at most one init; only supervise steps after exec). */
 int plan_parse(char *text, size_t len, struct plan *plan, struct plan_error *err);
 void plan_free(struct plan *plan);
 

@@ -28,6 +28,7 @@ _Noreturn void child_main(void)
         _exit(125); /* H aborted or died: the controller already knows */
     /* Plan modes are exact; the caller's umask comes back before exec. */
     g.umask_saved = umask(0);
+    crash_point("child-mounts");
     run_stage(ST_MOUNTS);
     run_stage(ST_FINISH);
     _exit(125); /* not reached: exec is the last step and does not return */
@@ -331,6 +332,7 @@ void op_exec(const struct step *s)
     char **argv = collect(s, "arg"), **envp = collect(s, "env");
     char failed[PATH_MAX];
     snprintf(failed, sizeof failed, "%s", argv[0]);
+    crash_point("child-exec");
     /* Why: the target must start with a clean signal state. H blocked these signals (and ignored
      * SIGPIPE); a blocked mask and SIG_IGN survive execve(). Signals forwarded before this point are
      * delivered right here, with their default action. */

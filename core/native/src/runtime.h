@@ -45,6 +45,7 @@
 #endif
 
 #include "plan.h"
+#include "host.h"
 
 #define VERSION "0.1.0"
 #define PROTOCOL_VERSION 1
@@ -134,6 +135,20 @@ struct runtime {
     int ntrees;
 };
 extern struct runtime g;
+
+/* main.c: start-up shared by the modes; H's flow */
+extern const char *reexec_sys;  /* the sealed re-exec failed in this call (NULL: it did not) */
+extern int reexec_err;
+const char *reexec_hint(void);
+_Noreturn void usage(const char *why);
+long parse_grace_ms(const char *v);
+void block_signals(void);
+_Noreturn void helper_main(void);
+
+/* monitor.c: `sandbox-init run` (M); host.c: the runtime dir's base */
+int monitor_main(int argc, char **argv);
+int runtime_base(char *out, size_t len);
+void remove_tree(const char *path); /* host.c: rm -rf without following symlinks */
 
 /* errors.c: reporting a failed step */
 #define NESTED_HINT "sandbox itself runs under a seccomp filter (Seccomp: 2 in /proc/self/status), most likely " \
