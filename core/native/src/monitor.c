@@ -550,6 +550,9 @@ int monitor_main(int argc, char **argv)
 {
     bool consume = false;
     m.self = argv[0];
+    /* Why: the launcher exec'd us with every fd its caller had open; none of them is the sandbox's
+     * business (the JVM's ProcessBuilder closed them all before, too). */
+    sys_close_range(3, ~0U);
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--trace") == 0)
             m.verbose = true;

@@ -32,10 +32,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const struct step *s = &plan.steps[i];
         if (s->line < 1 || !s->op || s->op->stage != s->stage || (i > 0 && s->stage < plan.steps[i - 1].stage))
             abort();
+        if (execs && s->stage != ST_SUPERVISE)
+            abort(); /* only supervise steps follow exec */
         clones += s->op->fn == op_clone;
         execs += s->op->fn == op_exec;
         inits += s->op->fn == op_init;
-        if (s->op->fn == op_exec && i != plan.nsteps - 1)
+        if ((s->op->fn == NULL) != (s->op->executor == EX_MONITOR))
             abort();
         for (int k = 0; k < s->nkv; k++) {
             const char *v = s->kv[k].val;

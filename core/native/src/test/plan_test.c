@@ -154,12 +154,33 @@ static void test_lines(void)
     BAD("clone\tclone\r\tflags=\n" MIN_EXEC, 1, "unknown op 'clone\r'"); /* no CRLF: a \r is part of a field */
 }
 
+static void test_header_and_summaries(void)
+{
+    struct parsed p = parse(PLAN_HEADER "\n# make the child\nclone\tclone\tflags=\n\n# not for exec\n\n"
+                            "# run %25 it\nfinish\texec\targ=/bin/true\n");
+    CHECK(p.rc == 0 && p.plan.versioned, "the header is seen: %s", p.err.msg);
+    CHECK(p.rc == 0 && p.plan.steps[0].summary && strcmp(p.plan.steps[0].summary, "make the child") == 0, "clone's summary");
+    CHECK(p.rc == 0 && p.plan.steps[1].summary && strcmp(p.plan.steps[1].summary, "run % it") == 0, "exec's summary, decoded");
+    done(&p);
+    p = parse("# sandbox-plan 2\n" MINIMAL);
+    CHECK(p.rc == 0 && !p.plan.versioned, "another version is not version 1");
+    done(&p);
+    p = parse("\n" PLAN_HEADER "\n" MINIMAL);
+    CHECK(p.rc == 0 && !p.plan.versioned, "the header only counts on line 1");
+    done(&p);
+    p = parse("# a comment\n\n" MINIMAL);
+    CHECK(p.rc == 0 && !p.plan.steps[0].summary, "an empty line ends a summary");
+    done(&p);
+}
+
 static void test_unknown_stage_and_op(void)
 {
-    BAD("setup\tclone\tflags=\n" MIN_EXEC, 1, "unknown stage 'setup' (expected enter, clone, mounts or finish)");
-    /* host stages are the controller's: they never appear in the file */
-    BAD("prepare\tcheck-path\tpath=/\n" MINIMAL, 1, "unknown stage 'prepare'");
-    BAD("identity\tuid-map\n" MINIMAL, 1, "unknown stage 'identity'");
+    BAD("setup\tclone\tflags=\n" MIN_EXEC, 1,
+        "unknown stage 'setup' (expected prepare, enter, identity, clone, connect, mounts, finish or supervise)");
+    /* host stages are the monitor's: they are in the file too (the helper skips them) */
+    OK("prepare\tcheck-path\tpath=/\n" MINIMAL);
+    BAD("identity\tuid-map\n" MINIMAL, 1, "unknown op 'uid-map' in stage identity");
+    BAD("supervise\tcheck-path\tpath=/\n" MINIMAL, 1, "unknown op 'check-path' in stage supervise");
     BAD("Clone\tclone\tflags=\n" MIN_EXEC, 1, "unknown stage 'Clone'");
     BAD("clone\tclone-it\tflags=\n" MIN_EXEC, 1, "unknown op 'clone-it' in stage clone");
     /* an op exists only in its own stage */
@@ -210,7 +231,12 @@ static void test_keys(void)
 
 static void test_structure(void)
 {
-    BAD(MIN_EXEC MIN_CLONE, 2, "stage clone after stage finish: stages go enter, clone, mounts, finish");
+    BAD(MIN_EXEC MIN_CLONE, 2, "stage clone after stage finish: stages go prepare, enter, identity, clone, connect, mounts, "
+                               "finish, supervise");
+    /* supervise steps may follow exec, nothing else */
+    OK(MINIMAL "supervise\tcgroup-remove\tpath=/sys/fs/cgroup/x\n");
+    BAD(MIN_CLONE "finish\texec\targ=/bin/true\nfinish\tchdir\tpath=/\n", 3, "exec must be the last step");
+    BAD(MINIMAL "supervise\tcgroup-remove\tpath=/x\nidentity\tcgroup-place\tpath=/x\n", 4, "stage identity after stage supervise");
     BAD(MIN_CLONE "mounts\tmkdir\tpath=/a\nclone\tunshare\ttype=time\n" MIN_EXEC, 3, "stage clone after stage mounts");
     BAD(MIN_CLONE "enter\tunshare-user\n" MIN_EXEC, 2, "stage enter after stage clone");
     OK("enter\tjoin\ttype=net\tpath=/proc/1/ns/net\nenter\tunshare-user\n" MIN_CLONE
@@ -317,9 +343,14 @@ static void test_names(void)
     for (size_t i = 0; i < nops; i++) {
         for (size_t j = i + 1; j < nops; j++)
             CHECK(ops[i].stage != ops[j].stage || strcmp(ops[i].name, ops[j].name) != 0, "%s twice", ops[i].name);
-        CHECK(ops[i].fn != NULL, "%s has an executor", ops[i].name);
+        /* the monitor's ops have no function in the table (monitor.c dispatches them), every other one has */
+        bool host = ops[i].stage == ST_PREPARE || ops[i].stage == ST_IDENTITY || ops[i].stage == ST_CONNECT ||
+                    ops[i].stage == ST_SUPERVISE;
+        CHECK((ops[i].fn == NULL) == host && (ops[i].executor == EX_MONITOR) == host, "%s: executor and stage", ops[i].name);
+        CHECK(ops[i].executor == (host ? EX_MONITOR : ops[i].stage == ST_ENTER || ops[i].stage == ST_CLONE ? EX_HELPER : EX_CHILD),
+              "%s: executor %s in stage %s", ops[i].name, executor_names[ops[i].executor], stage_names[ops[i].stage]);
         for (const char *k = ops[i].keys; *k; k++)
-            CHECK(islower((unsigned char)*k) || strchr(" ?*+-", *k), "%s: key list '%s'", ops[i].name, ops[i].keys);
+            CHECK(isalnum((unsigned char)*k) || strchr(" ?*+-", *k), "%s: key list '%s'", ops[i].name, ops[i].keys);
     }
 }
 
@@ -360,6 +391,7 @@ int main(int argc, char **argv)
     test_utf8_len();
     test_lines();
     test_unknown_stage_and_op();
+    test_header_and_summaries();
     test_keys();
     test_structure();
     test_nul_and_size();

@@ -53,22 +53,17 @@ final class CdsTraining {
                 cache.store(key.orElse("k"), new PlanCache.Entry(plan, dir, List.of()));
                 cache.load(key.orElse("k"));
                 Launch.UpArgs.parse(new String[] {"up", "-v", spec.toString(), "--", "/bin/true"});
-                // the JDK classes of the control socket and of starting the helper
-                try (var server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
-                    server.bind(java.net.UnixDomainSocketAddress.of(dir.resolve("training.sock")), 1);
-                    server.configureBlocking(false);
-                    try (var selector = java.nio.channels.Selector.open()) {
-                        server.register(selector, java.nio.channels.SelectionKey.OP_ACCEPT);
-                        selector.selectNow();
-                    }
-                }
+                // the JDK classes of the handoff: the spec's digest, the 0600 plan file
+                Up.sha256(spec);
+                Files.createFile(dir.resolve("training.plan"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                        java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+                java.util.concurrent.ThreadLocalRandom.current().nextLong();
                 try {
                     new ProcessBuilder("/bin/true").inheritIO().start().waitFor();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                for (String name : List.of("Controller", "ControlChannel", "HostActions", "PlanFile", "SignalForwarding",
-                        "HelperError", "HostStepException", "Errno", "RuntimePaths")) {
+                for (String name : List.of("Controller", "PlanFile", "HostStepException", "Errno", "RuntimePaths")) {
                     Class.forName("dev.sandbox.engine.runtime." + name);
                 }
                 // JNR's own classes archive well (its generated bindings don't): opening a

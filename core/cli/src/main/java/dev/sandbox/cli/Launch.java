@@ -120,8 +120,9 @@ public final class Launch {
         PrintWriter err = new PrintWriter(System.err, true);
         entry.get().warnings().forEach(err::println);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),
-                Duration.ofMillis((long) (up.stopTimeout() * 1000)), up.verbose(), err));
+                Duration.ofMillis((long) (up.stopTimeout() * 1000)), up.verbose(), err, env));
         if (up.verbose()) err.println("sandbox: using the compiled plan cached for " + up.spec());
-        return Optional.of(controller.run(entry.get().plan(), entry.get().runtimeDir()));
+        return Optional.of(controller.run(entry.get().plan(), entry.get().runtimeDir(), up.spec().toAbsolutePath().toString(),
+                Up.sha256(up.spec())));
     }
 }

@@ -50,8 +50,20 @@ final class Up {
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
-                Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err));
-        return controller.run(plan, runtimeDir);
+                Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env));
+        return controller.run(plan, runtimeDir, request.spec().toAbsolutePath().toString(), sha256(request.spec()));
+    }
+
+    /** The spec's SHA-256 (hex) for the sandbox's state, null when it can't be read. */
+    static String sha256(Path spec) {
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(java.nio.file.Files.readAllBytes(spec));
+            StringBuilder hex = new StringBuilder(64);
+            for (byte b : d) hex.append(Character.forDigit((b >> 4) & 15, 16)).append(Character.forDigit(b & 15, 16));
+            return hex.toString();
+        } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
+            return null;
+        }
     }
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */

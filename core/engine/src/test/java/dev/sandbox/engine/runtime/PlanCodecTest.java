@@ -152,16 +152,4 @@ class PlanCodecTest {
         Files.setPosixFilePermissions(dir.resolve("plans"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
         assertTrue(cache.load("k").isEmpty(), "nor one in a directory others can write");
     }
-
-    @Test
-    void helperErrorsBecomeOneLine() {
-        assertEquals("mounts:12 mount: mount /run/sandbox/x/root/usr: ENOENT (the source does not exist on the host)",
-                HelperError.describe("ERROR 125\tmounts:12 mount\tmount\t/run/sandbox/x/root/usr\tENOENT\tthe source does not exist on the host"));
-        assertEquals("finish:9 exec: execve /nope%x: ENOENT (not found)",
-                HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/nope%25x\tENOENT\tnot found"));
-        // a path whose bytes aren't UTF-8 (an argument given as bytes) comes escaped and is shown as \xff
-        assertEquals("finish:9 exec: execve /bin/\\xff\u00e9: ENOENT (not found)",
-                HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/bin/%FF\u00e9\tENOENT\tnot found"));
-        assertEquals("finish:9 exec: execve /a%zz%: ENOENT (x)", HelperError.describe("ERROR 127\tfinish:9 exec\texecve\t/a%zz%\tENOENT\tx"));
-    }
 }
