@@ -178,36 +178,28 @@ class FailureIT {
     }
 
     @Test
-    void aHelperThatExitsWithoutConnectingExits125AndTheCgroupIsUndone() {
-        String name = "fsit-fail-bad-helper";
-        Path spec = spec(name, "");
-        Optional<Path> cgroup = ItHost.plannedCgroup(spec);
-
-        Cli.Result r = upChecked(name, spec, cgroup, Map.of("SANDBOX_HELPER", "/bin/false"), false);
+    void aPlanThatIsNotVersion1IsRefusedBeforeAnythingIsCreated() throws IOException {
+        // the runtime executes only canonical plans (PlanFile.HEADER on line 1): a helper-mode plan is not one
+        Path plan = specs.write("old.plan", "enter\tunshare-user\nclone\tclone\tflags=\nfinish\texec\targ=/bin/true\n");
+        Path baseline = ItHost.leakBaseline();
+        ItHost.Run r = ItHost.run(HelperRun.HELPER.toString(), "run", "--plan", plan.toString());
         assertEquals(125, r.exit(), r::toString);
-        assertTrue(r.err().contains("start helper: /bin/false exited with 1 before connecting"), r::toString);
-        assertFalse(r.err().contains("Exception"), r::toString);
+        assertEquals("sandbox: plan: " + plan + " (not a sandbox plan of version 1 (the first line must be '# sandbox-plan 1'))\n",
+                r.err(), r::toString);
+        assertEquals(List.of(), ItHost.leaksSince(baseline, "old"), "leakcheck");
     }
 
     @Test
-    void aHelperThatDiesAfterConnectingExits125WithOneLineAndNothingIsLeft() throws IOException {
-        Optional<Path> python = java.util.stream.Stream.of("/usr/bin/python3", "/bin/python3").map(Path::of).filter(Files::isExecutable).findFirst();
-        assumeTrue(python.isPresent(), "the stand-in helper is a python3 script");
-        // connects, says ENTERED, takes the GO and dies of SIGKILL without an ERROR (as an OOM kill would)
-        Path helper = specs.write("dying-helper", "#!" + python.get() + "\n"
-                + "import os, signal, socket, sys\n"
-                + "s = socket.socket(socket.AF_UNIX)\n"
-                + "s.connect(sys.argv[sys.argv.index('--control') + 1])\n"
-                + "s.sendall(b'ENTERED %d\\n' % os.getpid())\n"
-                + "s.recv(16)\n"
-                + "os.kill(os.getpid(), signal.SIGKILL)\n");
-        Files.setPosixFilePermissions(helper, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    void aHelperKilledAfterEnteredExits125WithOneLineNamingTheStepAndNothingIsLeft() {
+        // H says ENTERED and dies of SIGKILL at once (as an OOM kill would): the monitor names the step it was at,
+        // never the uid_map hint or a broken pipe
         String name = "fsit-fail-dying-helper";
         Path spec = spec(name, "");
         Optional<Path> cgroup = ItHost.plannedCgroup(spec);
 
-        String line = oneErrorLine(upChecked(name, spec, cgroup, Map.of("SANDBOX_HELPER", helper.toString()), false));
-        assertTrue(line.contains("killed by signal 9 before CLONED"), "125, not the helper's 137 passed off as the target's: " + line);
+        String line = oneErrorLine(upChecked(name, spec, cgroup, Map.of("SANDBOX_CRASH_AT", "helper-entered"), false));
+        assertTrue(line.matches("sandbox: helper: .*sandbox-init was killed by signal 9 during (identity|clone) \\(step \\w+:\\d+ [a-z-]+\\)"),
+                "125, not the helper's 137 passed off as the target's: " + line);
     }
 
     @Test

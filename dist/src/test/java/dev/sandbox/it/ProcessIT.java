@@ -325,7 +325,7 @@ class ProcessIT {
     @Test
     void noDescriptorOfTheCallerReachesTheTarget() {
         Path spec = isolated("prit-fds", "[/bin/ls, /proc/self/fd]");
-        // the launcher gets fds 7 and 8 from bash; the JVM it execs inherits them
+        // the launcher gets fds 7 and 8 from bash; the JVM it runs, and the runtime it execs, inherit them
         List<String> prefix = List.of("/bin/bash", "-c", "exec 7</dev/null 8>>/dev/null; exec \"$0\" \"$@\"");
         AtomicBoolean launcherHadFd7 = new AtomicBoolean();
         Cli.Result r = Cli.exec(prefix, Map.of(), Cli.DIST, p -> launcherHadFd7.set(sawFdInJvm(p, 7)), "up", spec.toString());
@@ -335,11 +335,18 @@ class ProcessIT {
         assertEquals(List.of("0", "1", "2", "3"), r.out().lines().toList(), r::toString);
     }
 
-    /** Polls until the process runs the JVM (bash execs the launcher, which execs java), then looks at its fd table. */
+    /**
+     * Polls until the JVM runs (bash execs the launcher, which runs java in a command substitution and then execs the
+     * runtime in its own place), then looks at the JVM's fd table.
+     */
     private static boolean sawFdInJvm(Process p, int fd) {
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (p.isAlive() && System.nanoTime() < deadline) {
-            if (ItHost.cmdline(p.pid()).contains("dev.sandbox.cli.")) return Files.exists(Path.of("/proc", Long.toString(p.pid()), "fd", Integer.toString(fd)));
+            for (ProcessHandle h : java.util.stream.Stream.concat(java.util.stream.Stream.of(p.toHandle()), p.descendants()).toList()) {
+                if (ItHost.cmdline(h.pid()).contains("dev.sandbox.cli.")) {
+                    return Files.exists(Path.of("/proc", Long.toString(h.pid()), "fd", Integer.toString(fd)));
+                }
+            }
             ItHost.sleepMs(2);
         }
         return false;
