@@ -145,14 +145,17 @@ class CtrlCIT {
 
     @Test
     void killIntOfAForegroundUpIsForwardedToo() {
-        // the JVM can't tell a kill from the terminal's SIGINT; the helper can (it got no terminal one)
+        // the monitor can't tell a kill from the terminal's SIGINT; the helper can (it got no terminal one)
         Path spec = spec("ctrlc-kill-int", "namespaces:\n  pid: {}\nprocess:\n  command: [/bin/sh, -c, 'echo ready; exec sleep 60']\n");
         PtyRun run = up("--stop-timeout 1 " + spec);
         run.awaitOut("ready", READY);
         run.awaitProgram(SLEEP, READY);
-        ProcessHandle jvm = ProcessHandle.allProcesses().filter(h -> h.info().commandLine().orElse("").contains(spec.toString())
-                && h.info().command().orElse("").endsWith("java")).findFirst().orElseThrow(() -> new AssertionError("no JVM for " + spec));
-        ItHost.must("kill", "-INT", Long.toString(jvm.pid()));
+        // the monitor (H, forked from it, has the same command line: take the one whose parent is not a monitor of it)
+        String tag = ".plan-ctrlc-kill-int.";
+        ProcessHandle monitor = ProcessHandle.allProcesses().filter(h -> ItHost.cmdline(h.pid()).contains(tag)
+                        && h.parent().map(p -> !ItHost.cmdline(p.pid()).contains(tag)).orElse(true)).findFirst()
+                .orElseThrow(() -> new AssertionError("no monitor for " + spec));
+        ItHost.must("kill", "-INT", Long.toString(monitor.pid()));
         assertEquals(137, run.awaitExit(END), run::toString);
         assertTrue(run.out().contains("sandbox: the target did not stop within 1 s of SIGINT; sent SIGKILL"), run::toString);
     }

@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
  * (signals, joins, host-side views of its processes). Its stdout and stderr go to files that
  * {@link #awaitOut} polls: readiness is a line the target prints, never a fixed sleep.
  *
- * <p>{@code bin/sandbox} execs {@code java}, so {@link #pid()} is the controller's JVM itself.
+ * <p>{@code bin/sandbox} runs {@code java}, then execs the monitor ({@code sandbox-init run}) the JVM handed the plan to,
+ * so once the sandbox runs {@link #pid()} is the monitor itself.
  * {@link #close()} kills only that process, by its pid, if it is still running, and deletes the files.
  */
 final class LaunchedSandbox implements AutoCloseable {
@@ -49,12 +50,12 @@ final class LaunchedSandbox implements AutoCloseable {
         }
     }
 
-    /** The pid of the process started: the controller's JVM (the launcher script execs java). */
+    /** The pid of the process started: the monitor, once the launcher exec'd it (the JVM before). */
     long pid() {
         return process.pid();
     }
 
-    /** The processes below the JVM (the helper, the sandbox's processes), as they are now. */
+    /** The processes below the monitor (the helper, the sandbox's processes), as they are now. */
     List<ProcessHandle> descendants() {
         return process.descendants().toList();
     }

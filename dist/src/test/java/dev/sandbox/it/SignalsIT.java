@@ -61,12 +61,13 @@ class SignalsIT {
         return specs.spec(name + ".yaml", body);
     }
 
-    /** Starts {@code up ARGS}, registers it for clean-up, waits for the target's {@code ready} and checks the pid is the JVM. */
+    /** Starts {@code up ARGS}, registers it for clean-up, waits for the target's {@code ready} and checks the pid is the monitor. */
     private LaunchedSandbox startReady(String... args) {
         LaunchedSandbox run = LaunchedSandbox.start(args);
         cleanups.add(run);
         run.awaitOut("ready", READY);
-        assertTrue(ItHost.cmdline(run.pid()).contains("java"), "the started process is not the controller's JVM: " + ItHost.cmdline(run.pid()));
+        assertTrue(ItHost.cmdline(run.pid()).contains("sandbox-init run "),
+                "the started process is not the monitor (the launcher execs it once the JVM handed the plan over): " + ItHost.cmdline(run.pid()));
         return run;
     }
 
