@@ -33,6 +33,7 @@ class GcIT {
     private Path base;
     private final List<Process> started = new ArrayList<>();
     private final List<Path> cgroups = new ArrayList<>();
+    private Path baseline; // leakcheck's, deleted by ItHost.leaksSince or, when a test failed before, here
 
     @BeforeEach
     void setUp() throws IOException {
@@ -43,6 +44,7 @@ class GcIT {
 
     @AfterEach
     void tearDown() throws Exception {
+        if (baseline != null) Files.deleteIfExists(baseline);
         for (Process p : started) {
             p.destroyForcibly();
             p.waitFor(10, TimeUnit.SECONDS);
@@ -117,7 +119,7 @@ class GcIT {
         assumeTrue(Cli.isRoot(), "veth links and cgroups need root");
         String marker = "journal-gc-" + UUID.randomUUID();
         List<String> names = List.of("journal-gc-k1", "journal-gc-k2");
-        Path baseline = ItHost.leakBaseline();
+        baseline = ItHost.leakBaseline();
         for (int i = 0; i < names.size(); i++) {
             String name = names.get(i);
             Path spec = work.spec(name + ".yaml", """
