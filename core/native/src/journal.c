@@ -722,10 +722,10 @@ static int undo(const struct record *r, const char *journal, struct host_error *
         if (parse_ull(record_get(r, "pid"), INT_MAX, &pid) && pid > 0 && parse_ull(record_get(r, "start"), ULLONG_MAX, &start))
             return kill_tree((pid_t)pid, start, e);
     } else {
-        return host_fail(e, "cleanup", "read", journal, EINVAL,
+        return host_fail(e, "journal", "read", journal, EINVAL,
                          "line %d: unknown undo op '%s' (written by a newer sandbox-init?); the runtime dir is kept", r->line, r->op);
     }
-    return host_fail(e, "cleanup", "read", journal, EINVAL, "line %d: %s without its keys; the runtime dir is kept", r->line, r->op);
+    return host_fail(e, "journal", "read", journal, EINVAL, "line %d: %s without its keys; the runtime dir is kept", r->line, r->op);
 }
 
 static void report_line(FILE *report, const struct host_error *e)
@@ -751,12 +751,12 @@ static int remove_entry(int dirfd, const char *name, const char *path, unsigned 
     if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_MNT_ID, &sx) < 0) {
         if (errno == ENOENT)
             return 0;
-        host_fail(&e, "cleanup", "statx", path, errno, NULL);
+        host_fail(&e, "runtime-dir", "statx", path, errno, NULL);
         goto failed;
     }
     if (!S_ISDIR(sx.stx_mode)) {
         if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
-            host_fail(&e, "cleanup", "unlink", path, errno, NULL);
+            host_fail(&e, "runtime-dir", "unlink", path, errno, NULL);
             goto failed;
         }
         return 0;
@@ -764,12 +764,12 @@ static int remove_entry(int dirfd, const char *name, const char *path, unsigned 
     dev_t dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
     bool other_mount = (sx.stx_mask & STATX_MNT_ID) && parent_mnt ? sx.stx_mnt_id != parent_mnt : dev != parent_dev;
     if (other_mount) {
-        host_fail(&e, "cleanup", "rmdir", path, EBUSY,
+        host_fail(&e, "runtime-dir", "rmdir", path, EBUSY,
                   "something is still mounted there; not removing anything below it (unmount it: umount -R %s, then run sandbox gc)", path);
         goto failed;
     }
-    if (depth > 256) {
-        host_fail(&e, "cleanup", "rmdir", path, ELOOP, "directories nested deeper than 256");
+    if (depth > 64) {
+        host_fail(&e, "runtime-dir", "rmdir", path, ELOOP, "directories nested deeper than 64");
         goto failed;
     }
     int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -780,7 +780,7 @@ static int remove_entry(int dirfd, const char *name, const char *path, unsigned 
                 close(fd);
             return 0;
         }
-        host_fail(&e, "cleanup", "open", path, errno, NULL);
+        host_fail(&e, "runtime-dir", "open", path, errno, NULL);
         if (fd >= 0)
             close(fd);
         goto failed;
@@ -798,7 +798,7 @@ static int remove_entry(int dirfd, const char *name, const char *path, unsigned 
     if (failures)
         return failures;
     if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-        host_fail(&e, "cleanup", "rmdir", path, errno, NULL);
+        host_fail(&e, "runtime-dir", "rmdir", path, errno, NULL);
         goto failed;
     }
     return 0;
@@ -820,7 +820,7 @@ static int remove_runtime_dir(const char *rtdir, FILE *report, struct host_error
     size_t blen = slash ? (size_t)(slash - rtdir) : 0;
     if (blen >= sizeof base || !*name) {
         struct host_error e;
-        host_fail(&e, "cleanup", "rename", rtdir, ENAMETOOLONG, NULL);
+        host_fail(&e, "runtime-dir", "rename", rtdir, ENAMETOOLONG, NULL);
         report_line(report, &e);
         if (!first->step[0])
             *first = e;
@@ -835,7 +835,7 @@ static int remove_runtime_dir(const char *rtdir, FILE *report, struct host_error
     int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (bfd < 0) {
         struct host_error e;
-        host_fail(&e, "cleanup", "open", base, errno, NULL);
+        host_fail(&e, "runtime-dir", "open", base, errno, NULL);
         report_line(report, &e);
         if (!first->step[0])
             *first = e;
@@ -870,7 +870,7 @@ int journal_teardown(const char *rtdir, FILE *report, struct host_error *e)
     if (dfd < 0) {
         if (errno == ENOENT)
             return 0;
-        host_fail(e, "cleanup", "open", rtdir, errno, NULL);
+        host_fail(e, "runtime-dir", "open", rtdir, errno, NULL);
         report_line(report, e);
         return -1;
     }
@@ -878,7 +878,7 @@ int journal_teardown(const char *rtdir, FILE *report, struct host_error *e)
     char *text = read_file_at(dfd, "journal", JOURNAL_MAX, &len);
     close(dfd);
     if (!text && errno != ENOENT) {
-        host_fail(e, "cleanup", "read", journal, errno, NULL);
+        host_fail(e, "journal", "read", journal, errno, NULL);
         report_line(report, e);
         return -1;
     }
@@ -888,7 +888,7 @@ int journal_teardown(const char *rtdir, FILE *report, struct host_error *e)
         int bad = 0, n = parse_journal(text, len, &rs, &bad);
         if (n < 0) {
             free(text);
-            host_fail(e, "cleanup", "read", journal, EINVAL, "line %d is not <undo-op> TAB key=value...; the runtime dir is kept", bad);
+            host_fail(e, "journal", "read", journal, EINVAL, "line %d is not <undo-op> TAB key=value...; the runtime dir is kept", bad);
             report_line(report, e);
             return -1;
         }

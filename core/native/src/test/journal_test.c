@@ -476,7 +476,7 @@ static void test_mounted_root(void)
         int rc = journal_teardown(rt, r, &e);
         fclose(r);
         CHECK(rc == -1, "a mount in the runtime dir fails the teardown");
-        CHECK(strstr(report, "sandbox: cleanup: cleanup: rmdir ") && strstr(report, "/root: EBUSY (something is still mounted there"),
+        CHECK(strstr(report, "sandbox: cleanup: runtime-dir: rmdir ") && strstr(report, "/root: EBUSY (something is still mounted there"),
               "the report names the mount point: %s", report);
         CHECK(strcmp(e.sys, "rmdir") == 0 && strstr(e.path, "/root"), "*e: %s %s", e.sys, e.path);
         /* the dir was renamed away before the removal: find it */
