@@ -298,10 +298,13 @@ static int kill_tree(pid_t root, unsigned long long start, struct host_error *e)
             struct pstat key = { .pid = ps[i].ppid }, *found = bsearch(&key, ps, n, sizeof *ps, cmp_pid);
             parent[i] = found ? found - ps : -1;
         }
+        /* a child of `root` only while root still is that process (a reaped root's pid may be reused) */
+        struct pstat key = { .pid = root }, *r = bsearch(&key, ps, n, sizeof *ps, cmp_pid);
+        bool root_is_it = r && r->start == start;
         for (bool grew = true; grew;) {
             grew = false;
             for (size_t i = 0; i < n; i++) {
-                if (!in[i] && ps[i].pid != root && (ps[i].ppid == root || (parent[i] >= 0 && in[parent[i]])))
+                if (!in[i] && ps[i].pid != root && ((root_is_it && ps[i].ppid == root) || (parent[i] >= 0 && in[parent[i]])))
                     in[i] = grew = true;
             }
         }
