@@ -95,7 +95,7 @@ struct sandbox_state {
     int exit_status;           /* -1 until known */
     bool detached;
 };
-int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e); /* ns_pid > 0: also records /proc/<ns_pid>/ns/* inodes */
+int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e); /* ns_pid > 0: also records /proc/<ns_pid>/ns/<type> inodes */
 /* field 22 of /proc/<pid>/stat, 0 when the process is gone */
 unsigned long long proc_start_time(pid_t pid);
 
