@@ -26,11 +26,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -531,6 +533,33 @@ int main(void)
              "has it exited?)", (int)gone, (int)gone);
     CHECK(rc == -1 && strcmp(line, want) == 0, "%s", line);
     CHECK(!host_has("nlt6h"), "nlt6h exists");
+
+    /* without CAP_NET_ADMIN (the rootless case): a child drops it and tries */
+    int pp[2];
+    if (pipe(pp) == 0) {
+        pid_t p = fork();
+        if (p == 0) {
+            struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+            struct __user_cap_data_struct d[2];
+            char out[4096] = "capset failed";
+            if (syscall(SYS_capget, &h, d) == 0) {
+                d[0].effective &= ~(1u << CAP_NET_ADMIN);
+                if (syscall(SYS_capset, &h, d) == 0)
+                    setup(plain, 2, b.pid, out, sizeof out);
+            }
+            (void)!write(pp[1], out, strlen(out));
+            _exit(0);
+        }
+        close(pp[1]);
+        char got[4096] = "";
+        ssize_t k = wait_readable(pp[0], 10000) ? read(pp[0], got, sizeof got - 1) : -1;
+        got[k > 0 ? k : 0] = '\0';
+        close(pp[0]);
+        waitpid(p, NULL, 0);
+        CHECK(strcmp(got, "connect veth: create veth nlt6h: EPERM (needs CAP_NET_ADMIN on the host: rootless callers "
+                          "can't create veth)") == 0, "%s", got);
+        CHECK(!host_has("nlt6h"), "nlt6h exists");
+    }
 
     /* veth_delete: missing is success; not a veth is refused; a veth whose peer is on the host is not ours */
     CHECK(del("nlt7h", line, sizeof line) == 0, "%s", line);
