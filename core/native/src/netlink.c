@@ -65,9 +65,11 @@ static const char *needs_net_admin(enum side side) { return side == HOST ? NEEDS
 
 static const char *errname(int err, char *buf, size_t len)
 {
-    const char *name = strerrorname_np(err);   /* glibc >= 2.32 */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    const char *name = strerrorname_np(err);
     if (name)
         return name;
+#endif
     snprintf(buf, len, "errno %d", err);
     return buf;
 }
