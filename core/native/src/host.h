@@ -59,7 +59,9 @@ int host_write_id_map(const struct step *s, pid_t pid, struct host_error *e);   
  * address another host interface has (EADDRINUSE) before creating anything. On failure nothing of
  * it is left. The messages are VethConfigurator's. */
 int veth_setup(const struct step *s, pid_t child, struct host_error *e);
-/* Deletes a host link by name; a link that is gone already (ENODEV) is success. */
+/* Deletes a host link by name; a link that is gone already (ENODEV) is success. Refuses a link that
+ * is not a veth (EINVAL) and leaves alone (success) a veth whose peer is on the host: never a
+ * sandbox's host end, but e.g. the interface whose name made veth_setup fail with EEXIST. */
 int veth_delete(const char *host_name, struct host_error *e);
 
 /* ---- journal.c: the undo journal, state.json, teardown, gc ---- */
