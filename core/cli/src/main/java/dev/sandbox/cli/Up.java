@@ -67,7 +67,7 @@ final class Up {
         // every variable the spec referenced, checked again before the plan is used
         PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key ->
                 PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
-                        checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
+                        dev.sandbox.engine.runtime.PlanFile.Source.of(checked.spec()), checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {
