@@ -188,7 +188,7 @@ public final class Pipeline {
         String flagText = String.join("|", flags);
         return Step.of(Stage.CLONE, "clone").arg("flags", flagText)
                 .summary(flags.isEmpty() ? "start the child in the caller's namespaces"
-                        : "start the child in new " + String.join(", ", from) + " namespaces; it waits for the controller")
+                        : "start the child in new " + String.join(", ", from) + " namespaces; it waits for the monitor")
                 .syscall("clone(" + (flagText.isEmpty() ? "SIGCHLD" : flagText + "|SIGCHLD") + ")")
                 .build().withPlugin(from.isEmpty() ? "engine" : String.join(",", from));
     }
