@@ -72,8 +72,17 @@ final class HostActions {
     static void cgroupCreate(Step step) throws HostStepException {
         Path dir = Path.of(step.arg("path").orElseThrow());
         try {
-            Files.createDirectories(dir.getParent());
-            Files.createDirectory(dir);
+            for (int attempt = 0; ; attempt++) {
+                Files.createDirectories(dir.getParent());
+                try {
+                    Files.createDirectory(dir);
+                    break;
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // another sandbox's teardown removed the shared parent between the two mkdirs (it removes it
+                    // when empty): make it again
+                    if (attempt >= 10) throw e;
+                }
+            }
         } catch (java.nio.file.FileAlreadyExistsException e) {
             if (!procs(dir).isEmpty()) {
                 throw new HostStepException(label(step), "mkdir", dir.toString(), "EEXIST",
