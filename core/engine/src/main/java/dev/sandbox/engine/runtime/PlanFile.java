@@ -47,9 +47,12 @@ public final class PlanFile {
 
         /** The spec's absolute path and the SHA-256 (hex) of the bytes it was loaded from. */
         public static Source of(dev.sandbox.engine.spec.LoadedSpec spec) {
-            String path = spec.file() != null ? spec.file().toAbsolutePath().normalize().toString() : spec.displayName();
             List<dev.sandbox.engine.spec.LoadedSpec.Input> files = spec.inputs().files();
-            return new Source(path, files.isEmpty() ? null : PlanFile.sha256(files.get(0).bytes()));
+            if (files.isEmpty()) return new Source(spec.file() != null ? spec.file().toAbsolutePath().normalize().toString() : null, null);
+            // a blob of a git revision has no host file: REV:path, as the user wrote it
+            dev.sandbox.engine.spec.LoadedSpec.Input first = files.get(0);
+            return new Source(first.file() != null ? first.file().toAbsolutePath().normalize().toString() : spec.displayName(),
+                    PlanFile.sha256(first.bytes()));
         }
     }
 
