@@ -30,6 +30,9 @@ import java.util.stream.Stream;
  * (or that it was unset), the content digest of every other file compiled into the plan (a seccomp
  * profile), and the type of each host path that shaped the plan (a bind source that is a file or a directory).
  *
+ * <p>An entry is the canonical plan file ({@link PlanFile#canonical}) after a header of these checks (docs/cli.md,
+ * "The plan cache"); it is read back with {@link PlanFile#parse}.
+ *
  * <p>A hit lets {@code sandbox up} skip YAML parsing, schema validation and plugin loading, which are
  * most of its start-up time (docs/performance.md). Plans that name a running sandbox
  * ({@code join: {sandbox: ...}}) are never cached: that pid changes.
@@ -271,6 +274,8 @@ public final class PlanCache {
     public void store(String key, Entry entry) {
         StringBuilder out = new StringBuilder(MAGIC).append('\n');
         for (Step step : entry.plan().steps()) {
+            // the sandbox's cgroup is the runtime's to create (and a leftover one its to finish), like the runtime dir
+            if (step.op().startsWith("cgroup-")) continue;
             for (String key2 : List.of("source", "path")) {
                 step.arg(key2).filter(p -> p.startsWith("/") && step.stage().ordinal() <= Stage.MOUNTS.ordinal()
                                 && !p.startsWith(entry.runtimeDir().toString()))

@@ -108,6 +108,17 @@ class PlanCodecTest {
     }
 
     @Test
+    void theSandboxsOwnCgroupIsNoHostPathTheCacheChecks(@TempDir Path dir) throws IOException {
+        Path cgroup = dir.resolve("cg");
+        Plan plan = new Plan("p", List.of(Step.of(Stage.PREPARE, "cgroup-create").arg("path", cgroup.toString()).build(),
+                Step.of(Stage.SUPERVISE, "cgroup-remove").arg("path", cgroup.toString()).build()));
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan, Path.of("/run/sandbox/p"), List.of()));
+        Files.createDirectory(cgroup);
+        assertTrue(cache.load("k").isPresent(), "a leftover cgroup of the name is the runtime's to finish, not a reason to recompile");
+    }
+
+    @Test
     void aCachedPlanIsNotUsedOnceAFileCompiledIntoItChanged(@TempDir Path dir) throws IOException {
         Path profile = dir.resolve("profile.json");
         Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}");
