@@ -178,8 +178,13 @@ public final class PlanFile {
             summary = null;
         }
         if (summary != null) throw new FormatException(lines.length, "a comment line without a step after it");
-        return new Parsed(new Plan(dir.get("name"), steps), java.nio.file.Path.of(dir.get("path")),
-                new Source(dir.get("spec"), dir.get("spec-sha256")));
+        java.nio.file.Path runtimeDir;
+        try {
+            runtimeDir = java.nio.file.Path.of(dir.get("path"));
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new FormatException(2, "the runtime dir is no path here: " + e.getMessage());
+        }
+        return new Parsed(new Plan(dir.get("name"), steps), runtimeDir, new Source(dir.get("spec"), dir.get("spec-sha256")));
     }
 
     private static List<Step.Arg> args(String[] fields, int from) {

@@ -194,6 +194,46 @@ class PlanCodecTest {
         assertEquals(PlanFile.Source.NONE, bare.source());
     }
 
+    /** A value of the characters that need care: %, TAB, newline, '=', '#', bytes that are not UTF-8, surrogate pairs, CR. */
+    private static String randomValue(java.util.Random random) {
+        String[] parts = {"a", "%", "%25", "\t", "\n", "=", "# ", "\r", " ", "caf\u00e9", "\ud83d\ude00", "%0A", "x=y", "/usr/bin",
+            RawText.decode(new byte[] {(byte) 0xff}), RawText.decode(new byte[] {(byte) 0x80, 'z'}), "\u0660"};
+        StringBuilder out = new StringBuilder();
+        for (int i = random.nextInt(6); i > 0; i--) out.append(parts[random.nextInt(parts.length)]);
+        return out.toString();
+    }
+
+    @Test
+    void everyRandomPlanReadsBackToTheSameFile() {
+        java.util.Random random = new java.util.Random(8);
+        List<java.util.Map.Entry<String, java.util.Set<Stage>>> ops = new java.util.ArrayList<>(dev.sandbox.api.Ops.ALLOWED.entrySet());
+        ops.removeIf(e -> e.getKey().equals(PlanFile.RUNTIME_DIR));
+        ops.sort(java.util.Map.Entry.comparingByKey());
+        for (int n = 0; n < 500; n++) {
+            List<Step> steps = new java.util.ArrayList<>();
+            for (int i = random.nextInt(12); i > 0; i--) {
+                var op = ops.get(random.nextInt(ops.size()));
+                Step.Builder b = Step.of(op.getValue().iterator().next(), op.getKey());
+                for (int k = random.nextInt(4); k > 0; k--) b.arg(List.of("path", "arg", "env", "value").get(random.nextInt(4)), randomValue(random));
+                if (random.nextBoolean()) b.summary(randomValue(random));
+                steps.add(b.build());
+            }
+            steps.sort(java.util.Comparator.comparing(Step::stage));
+            Plan plan = new Plan("p" + randomValue(random), steps);
+            PlanFile.Source source = new PlanFile.Source(random.nextBoolean() ? null : "/s/" + randomValue(random),
+                    random.nextBoolean() ? null : "ab");
+            Path runtime = Path.of("/run/sandbox", "r%\t" + n); // ASCII: this JVM's file names may be ASCII only (LANG=C)
+            String text = PlanFile.canonical(plan, runtime, source).text();
+            PlanFile.Parsed back = PlanFile.parse(text);
+            assertEquals(text, PlanFile.canonical(back.plan(), back.runtimeDir(), back.source()).text(), "plan " + n);
+            for (int i = 0; i < steps.size(); i++) {
+                String summary = steps.get(i).summary().isBlank() ? "" : steps.get(i).summary();
+                assertEquals(List.of(steps.get(i).args(), summary), List.of(back.plan().steps().get(i).args(),
+                        back.plan().steps().get(i).summary()), "plan " + n + " step " + (i + 1));
+            }
+        }
+    }
+
     @Test
     void aTextThatIsNotACanonicalPlanFileIsRefusedWithItsLine() {
         String ok = PlanFile.canonical(plan(), Path.of("/run/sandbox/web"), PlanFile.Source.NONE).text();
