@@ -8,8 +8,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The helper's part of a plan in the line format of core/native/PROTOCOL.md:
- * {@code <stage> TAB <op> [TAB key=value]...}, with %, TAB, newline and bytes that are not UTF-8 percent-escaped.
+ * Plans as text in the line format of core/native/PROTOCOL.md: {@code <stage> TAB <op> [TAB key=value]...}, with %,
+ * TAB, newline and bytes that are not UTF-8 percent-escaped. {@link #canonical} is the one plan file (every stage;
+ * what the runtime executes, the cache stores and {@code sandbox plan --format file} prints) and {@link #parse} its
+ * inverse; {@link #render} is the helper-only file of the old {@code sandbox-init --plan FILE --control SOCKET} mode.
  */
 public final class PlanFile {
 
