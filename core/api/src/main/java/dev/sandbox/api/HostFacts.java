@@ -18,6 +18,15 @@ public interface HostFacts {
     /** Mount points of v1 hierarchies, e.g. /sys/fs/cgroup/pids, /sys/fs/cgroup/systemd. */
     List<Path> cgroupV1Mounts();
 
+    /**
+     * May the caller create a cgroup under {@code hierarchy} (a cgroup mount)? Root on the host may; root inside a
+     * container or a sandbox often may not (the cgroupfs read-only, or owned by a uid its user namespace doesn't
+     * map). Unknown: {@code true}, and the kernel has the last word.
+     */
+    default boolean canCreateCgroupUnder(Path hierarchy) {
+        return true;
+    }
+
     /** Subordinate uid ranges granted to the caller in /etc/subuid as {start, count} pairs. */
     List<long[]> subuids();
 

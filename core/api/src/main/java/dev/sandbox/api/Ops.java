@@ -5,8 +5,8 @@ import java.util.Set;
 
 /**
  * The closed vocabulary of plan operations and the stages each may appear in. The helper
- * ({@code core/native/PROTOCOL.md}) executes the helper/child ops; the controller executes the
- * host ops. The engine rejects a step outside this table, so a plugin cannot invent syscalls.
+ * ({@code core/native/PROTOCOL.md}) executes the helper/child ops; the monitor executes the
+ * host ops (the stage's {@link Stage#executor()}). The engine rejects a step outside this table, so a plugin cannot invent syscalls.
  */
 public final class Ops {
 
@@ -48,7 +48,9 @@ public final class Ops {
             Map.entry("seccomp", Set.of(Stage.FINISH)),
             Map.entry("init", Set.of(Stage.FINISH)),
             Map.entry("exec", Set.of(Stage.FINISH)),
-            // controller
+            // monitor; runtime-dir is the plan file's first step (PlanFile.canonical writes it from the runtime dir,
+            // never a step of a Plan)
+            Map.entry("runtime-dir", Set.of(Stage.PREPARE)),
             Map.entry("check-shared-mount", Set.of(Stage.PREPARE)),
             Map.entry("check-path", Set.of(Stage.PREPARE)),
             Map.entry("cgroup-create", Set.of(Stage.PREPARE)),
@@ -64,7 +66,7 @@ public final class Ops {
      * the target or reorder the kernel's required sequence.
      */
     public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setrlimit", "setgroups",
-            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout");
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout", "runtime-dir");
 
     /** May a plugin contribute this step? */
     public static boolean allowedForPlugin(Step step) {

@@ -32,6 +32,12 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
                 hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")));
     }
 
+    /** access(2) W_OK: false on a read-only cgroupfs, and for root of a user namespace that doesn't map the owner. */
+    @Override
+    public boolean canCreateCgroupUnder(Path hierarchy) {
+        return Files.isDirectory(hierarchy) && Files.isWritable(hierarchy);
+    }
+
     @Override
     public OptionalLong hardLimit(String name) {
         Long v = hardLimits.get(name);

@@ -57,7 +57,7 @@ import org.pf4j.Extension;
  *
  * <h2>What happens</h2>
  * The engine creates the namespace: {@code CLONE_NEWNET} is one of the helper's clone flags. Each link
- * becomes a {@code veth} step in stage {@code connect}, which the controller performs after the clone,
+ * becomes a {@code veth} step in stage {@code connect}, which the monitor performs after the clone,
  * while the child still waits: over rtnetlink it creates the pair with the peer directly in
  * {@code /proc/<child>/ns/net} (RTM_NEWLINK), adds the addresses to both ends (RTM_NEWADDR), brings them up
  * and adds the default route inside (RTM_NEWROUTE). When the namespace dies with the sandbox, the kernel
