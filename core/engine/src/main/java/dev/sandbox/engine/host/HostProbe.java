@@ -10,11 +10,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 
 /** Reads the host facts the plan depends on: the cgroup layout and the caller's subordinate ids. */
 public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, List<Path> cgroupV1Mounts,
                         List<long[]> subuids, List<long[]> subgids, Map<String, Long> hardLimits, OptionalLong nrOpen,
-                        boolean capSysResource)
+                        boolean capSysResource, Map<String, Path> cgroupV1Controllers, Set<String> cgroup2Controllers,
+                        boolean swapAccounting)
         implements HostFacts {
 
     public static HostProbe detect(Caller caller) {
@@ -29,7 +31,46 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
         return new HostProbe(layout, cgroup2, List.copyOf(v1),
                 subordinate(Path.of("/etc/subuid"), caller.userName(), caller.uid()),
                 subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid()),
-                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")));
+                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")),
+                v1Controllers(v1), cgroup2.map(HostProbe::cgroup2Controllers).orElse(Set.of()), swapAccounting(v1, cgroup2));
+    }
+
+    @Override
+    public OptionalLong cpuCount() {
+        return OptionalLong.of(Runtime.getRuntime().availableProcessors());
+    }
+
+    /** A file each v1 controller has at its hierarchy's root: which controllers a v1 mount carries. */
+    static final Map<String, String> V1_MARKERS = Map.of("memory", "memory.limit_in_bytes", "pids", "pids.max",
+            "cpu", "cpu.cfs_quota_us", "cpuacct", "cpuacct.usage");
+
+    /** The v1 hierarchies by controller, told by the control files at each mount's root (mount options are not parsed). */
+    static Map<String, Path> v1Controllers(List<Path> v1) {
+        Map<String, Path> out = new java.util.TreeMap<>();
+        for (Path mount : v1) {
+            V1_MARKERS.forEach((controller, file) -> {
+                if (Files.exists(mount.resolve(file))) out.putIfAbsent(controller, mount);
+            });
+        }
+        return Map.copyOf(out);
+    }
+
+    /** {@code cgroup.controllers} of the cgroup2 root: space-separated names; empty when unreadable. */
+    static Set<String> cgroup2Controllers(Path mount) {
+        try {
+            List<String> lines = Files.readAllLines(mount.resolve("cgroup.controllers"));
+            if (lines.isEmpty() || lines.get(0).isBlank()) return Set.of();
+            return Set.of(lines.get(0).trim().split("\\s+"));
+        } catch (IOException | RuntimeException e) {
+            return Set.of();
+        }
+    }
+
+    /** v1: the memory hierarchy has memory.memsw.* (CONFIG_MEMCG_SWAP and swapaccount=1); v2: the memory controller is there. */
+    static boolean swapAccounting(List<Path> v1, Optional<Path> cgroup2) {
+        Path memory = v1Controllers(v1).get("memory");
+        if (memory != null) return Files.exists(memory.resolve("memory.memsw.limit_in_bytes"));
+        return cgroup2.map(m -> cgroup2Controllers(m).contains("memory")).orElse(false);
     }
 
     @Override

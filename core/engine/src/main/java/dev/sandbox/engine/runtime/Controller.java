@@ -138,7 +138,22 @@ public final class Controller {
             throw e;
         }
         channel.send("GO");
-        return finish(channel, helper, next(channel));
+        int status = finish(channel, helper, next(channel));
+        reportOom(plan);
+        return status;
+    }
+
+    /**
+     * TEMPORARY (until the C monitor's cgroup_oom_report): after the target exited and before the cgroups are removed,
+     * one line when the OOM killer killed in a cgroup with a memory limit. The status stays the helper's: 137 when the
+     * target itself was killed, the target's own when only another process was.
+     */
+    private void reportOom(Plan plan) {
+        plan.stage(Stage.PREPARE).stream()
+                .filter(s -> s.op().equals("cgroup-set") && s.arg("file").filter(f -> f.equals("memory.max") || f.equals("memory.limit_in_bytes")).isPresent())
+                .map(s -> Path.of(s.arg("path").orElseThrow())).distinct()
+                .forEach(dir -> HostActions.oomReport(dir).ifPresent(l -> options.err().println("sandbox: " + l)));
+        options.err().flush();
     }
 
     /** The next message that is not a TRACE line; TRACE lines (helper steps done, with -v) are printed. */
@@ -337,6 +352,7 @@ public final class Controller {
         switch (step.op()) {
             case "check-path" -> HostActions.checkPath(step);
             case "check-shared-mount" -> HostActions.checkSharedMount(step);
+            case "cgroup-set" -> HostActions.cgroupSet(step); // TEMPORARY until the C monitor runs host steps
             case "cgroup-create" -> {
                 HostActions.cgroupCreate(step);
                 Path dir = Path.of(step.arg("path").orElseThrow());

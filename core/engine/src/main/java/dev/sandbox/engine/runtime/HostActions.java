@@ -85,6 +85,87 @@ final class HostActions {
         }
     }
 
+    /**
+     * {@code prepare cgroup-set path=P file=F value=V}: writes V to P/F, a control file of a cgroup. F is one name (no
+     * '/'), and P must be on a cgroup filesystem, so the step can't write elsewhere. TEMPORARY: the C monitor's
+     * host_cgroup_set (core/native/src/resources.c) replaces this when it replaces the Java controller.
+     */
+    static void cgroupSet(Step step) throws HostStepException {
+        Path dir = Path.of(step.arg("path").orElseThrow());
+        String file = step.arg("file").orElseThrow();
+        String value = step.arg("value").orElseThrow();
+        Path target = dir.resolve(file);
+        if (file.isEmpty() || file.contains("/") || file.equals("..") || file.equals(".")) {
+            throw new HostStepException(label(step), "open", target.toString(), "EINVAL", "file must be one control file name");
+        }
+        MountInfo.Entry mount = MountInfo.containing(MountInfo.read(), dir);
+        if (mount == null || !(mount.fsType().equals("cgroup") || mount.fsType().equals("cgroup2"))) {
+            throw new HostStepException(label(step), "statfs", dir.toString(), "EINVAL", "not on a cgroup filesystem");
+        }
+        try {
+            // one write(2) of the whole value: a control file parses each write on its own
+            Files.write(target, value.getBytes(StandardCharsets.UTF_8), java.nio.file.StandardOpenOption.WRITE);
+        } catch (NoSuchFileException e) {
+            throw new HostStepException(label(step), "open", target.toString(), "ENOENT",
+                    "the controller is not enabled for this cgroup (v2: cgroup.subtree_control of its parents; v1: the hierarchy lacks it)");
+        } catch (IOException e) {
+            String errno = Errno.name(e);
+            String hint = switch (errno) {
+                case "EINVAL" -> "the kernel refused '" + value + "' for " + file
+                        + (file.startsWith("memory.memsw") ? " (memory plus swap must be at least the memory limit)" : "");
+                case "EBUSY" -> "the cgroup already uses more than '" + value + "' and the kernel could not reclaim it";
+                case "EACCES", "EPERM" -> "writing cgroup files needs root or a delegated cgroup";
+                case "ENOTSUP", "EOPNOTSUPP" -> "this kernel does not support " + file;
+                default -> null;
+            };
+            throw new HostStepException(label(step), "write", target.toString(), errno, hint);
+        }
+    }
+
+    /**
+     * After the target exited: how many processes the OOM killer killed in the cgroup {@code dir} (v2 memory.events,
+     * v1 memory.oom_control: the {@code oom_kill N} line, Linux 4.13+), and the line to print when any. TEMPORARY: the
+     * C monitor's cgroup_oom_report (core/native/src/resources.c) replaces it.
+     */
+    static Optional<String> oomReport(Path dir) {
+        long kills = 0;
+        for (String f : List.of("memory.events", "memory.oom_control")) {
+            try {
+                for (String line : Files.readAllLines(dir.resolve(f))) {
+                    if (line.startsWith("oom_kill ")) kills = Long.parseLong(line.substring(9).trim());
+                }
+            } catch (IOException | NumberFormatException e) {
+                // not this version's file
+            }
+        }
+        if (kills == 0) return Optional.empty();
+        String limit = "";
+        for (String f : List.of("memory.max", "memory.limit_in_bytes")) {
+            try {
+                limit = Files.readAllLines(dir.resolve(f)).get(0).trim();
+                break;
+            } catch (IOException | IndexOutOfBoundsException e) {
+                // the other version
+            }
+        }
+        String shown = limit;
+        try {
+            shown = humanBytes(Long.parseLong(limit));
+        } catch (NumberFormatException e) {
+            // "max": keep it
+        }
+        return Optional.of("killed by the memory limit (" + shown + ")" + (kills > 1 ? ": " + kills + " processes" : ""));
+    }
+
+    static String humanBytes(long bytes) {
+        String[] units = {"P", "T", "G", "M", "K"};
+        for (int i = 0; i < units.length; i++) {
+            long unit = 1L << (50 - 10 * i);
+            if (bytes >= unit && bytes % unit == 0) return (bytes / unit) + units[i];
+        }
+        return Long.toString(bytes);
+    }
+
     static void cgroupPlace(Step step, long pid) throws HostStepException {
         Path procs = Path.of(step.arg("path").orElseThrow(), "cgroup.procs");
         write(step, procs, pid + "\n", "write", "the helper must still be alive and the cgroup writable");
