@@ -32,7 +32,7 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
                 subordinate(Path.of("/etc/subuid"), caller.userName(), caller.uid()),
                 subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid()),
                 hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")),
-                v1Controllers(v1), cgroup2.map(HostProbe::cgroup2Controllers).orElse(Set.of()), swapAccounting(v1, cgroup2));
+                v1Controllers(), cgroup2.map(HostProbe::cgroup2Controllers).orElse(Set.of()), swapAccounting(v1, cgroup2));
     }
 
     @Override
@@ -40,17 +40,29 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
         return OptionalLong.of(Runtime.getRuntime().availableProcessors());
     }
 
-    /** A file each v1 controller has at its hierarchy's root: which controllers a v1 mount carries. */
-    static final Map<String, String> V1_MARKERS = Map.of("memory", "memory.limit_in_bytes", "pids", "pids.max",
-            "cpu", "cpu.cfs_quota_us", "cpuacct", "cpuacct.usage");
+    /** The controllers the resources section uses, as v1 mount options name them. */
+    static final Set<String> V1_CONTROLLERS = Set.of("memory", "pids", "cpu", "cpuacct");
 
-    /** The v1 hierarchies by controller, told by the control files at each mount's root (mount options are not parsed). */
-    static Map<String, Path> v1Controllers(List<Path> v1) {
+    /** The v1 hierarchies by controller, from the super options of each cgroup mount in /proc/self/mountinfo ("rw,cpu,cpuacct"). */
+    static Map<String, Path> v1Controllers() {
+        try {
+            return v1Controllers(Files.readAllLines(Path.of("/proc/self/mountinfo")));
+        } catch (IOException e) {
+            return Map.of();
+        }
+    }
+
+    static Map<String, Path> v1Controllers(List<String> mountinfo) {
         Map<String, Path> out = new java.util.TreeMap<>();
-        for (Path mount : v1) {
-            V1_MARKERS.forEach((controller, file) -> {
-                if (Files.exists(mount.resolve(file))) out.putIfAbsent(controller, mount);
-            });
+        for (String line : mountinfo) {
+            int dash = line.indexOf(" - ");
+            if (dash < 0) continue;
+            String[] before = line.substring(0, dash).split(" ");
+            String[] after = line.substring(dash + 3).split(" ");
+            if (before.length < 5 || after.length < 3 || !after[0].equals("cgroup")) continue;
+            for (String option : after[2].split(",")) {
+                if (V1_CONTROLLERS.contains(option)) out.putIfAbsent(option, Path.of(MountInfo.unescape(before[4])));
+            }
         }
         return Map.copyOf(out);
     }
@@ -68,7 +80,7 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
 
     /** v1: the memory hierarchy has memory.memsw.* (CONFIG_MEMCG_SWAP and swapaccount=1); v2: the memory controller is there. */
     static boolean swapAccounting(List<Path> v1, Optional<Path> cgroup2) {
-        Path memory = v1Controllers(v1).get("memory");
+        Path memory = v1Controllers().get("memory");
         if (memory != null) return Files.exists(memory.resolve("memory.memsw.limit_in_bytes"));
         return cgroup2.map(m -> cgroup2Controllers(m).contains("memory")).orElse(false);
     }
