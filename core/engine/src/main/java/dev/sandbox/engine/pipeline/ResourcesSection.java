@@ -42,18 +42,18 @@ import java.util.regex.Pattern;
  * both emit one for the same path) plus one {@code prepare cgroup-set path=P file=F value=V} per control file,
  * after the create and before the helper starts, so the limits hold before the target's first instruction.
  */
-final class ResourcesSection {
+public final class ResourcesSection {
 
     private ResourcesSection() {}
 
     /** The directory under each hierarchy that holds every sandbox's cgroup (the cgroup plugin's). */
     static final String PARENT = "sandbox";
     /** The CFS period: 100 ms, the kernel's default and what docker and runc use for {@code --cpus}. */
-    static final long CPU_PERIOD_US = 100_000;
+    public static final long CPU_PERIOD_US = 100_000;
     /** Docker's lowest memory limit ("Minimum memory limit allowed is 6MB"): below it, the sandbox's own setup can't run. */
     static final long MIN_MEMORY = 6L << 20;
     /** -1 in {@link Limits#memorySwap()}: no swap limit. */
-    static final long UNLIMITED = -1;
+    public static final long UNLIMITED = -1;
 
     private static final Pattern BYTES = Pattern.compile("^([0-9]+(?:\\.[0-9]+)?)\\s*([kmgtp]?)(?:i?b)?$", Pattern.CASE_INSENSITIVE);
 
@@ -80,7 +80,7 @@ final class ResourcesSection {
     }
 
     /** Bytes as people write them: the largest binary unit that divides them ({@code 2G}, {@code 64M}, {@code 1536M}), else bytes. */
-    static String human(long bytes) {
+    public static String human(long bytes) {
         String[] units = {"P", "T", "G", "M", "K"};
         for (int i = 0; i < units.length; i++) {
             long unit = 1L << (50 - 10 * i);
@@ -97,20 +97,20 @@ final class ResourcesSection {
      * older linear map of the whole ranges ({@code weight = 1 + (shares - 2) × 9999 / 262142}), which turns docker's
      * default 1024 shares into weight 39 (opencontainers/runc#4772).
      */
-    static long sharesFromWeight(long weight) {
+    public static long sharesFromWeight(long weight) {
         return Math.max(2, Math.min(262_144, weight * 1024 / 100));
     }
 
     /** {@code cpus} as a CFS quota per {@link #CPU_PERIOD_US}: 0.5 → 50000. */
-    static long quotaUs(BigDecimal cpus) {
+    public static long quotaUs(BigDecimal cpus) {
         return cpus.multiply(BigDecimal.valueOf(CPU_PERIOD_US)).setScale(0, RoundingMode.HALF_UP).longValueExact();
     }
 
     /** The limits a {@code resources} section asks for; absent = not set. */
-    record Limits(OptionalLong memory, OptionalLong memorySwap, OptionalLong pids, Optional<BigDecimal> cpus, OptionalLong cpuWeight,
+    public record Limits(OptionalLong memory, OptionalLong memorySwap, OptionalLong pids, Optional<BigDecimal> cpus, OptionalLong cpuWeight,
                   boolean required) {
 
-        boolean any() {
+        public boolean any() {
             return memory.isPresent() || memorySwap.isPresent() || pids.isPresent() || cpus.isPresent() || cpuWeight.isPresent();
         }
 
@@ -125,7 +125,7 @@ final class ResourcesSection {
     }
 
     /** The section's limits; values the schema refuses are left out (it reports them). */
-    static Limits limits(SpecNode resources) {
+    public static Limits limits(SpecNode resources) {
         return new Limits(bytes(resources.get("memory")), swap(resources.get("memorySwap")), integer(resources.get("pids")),
                 decimal(resources.get("cpus")), integer(resources.get("cpuWeight")), resources.get("required").bool(false));
     }
