@@ -151,18 +151,31 @@ class ResourcesIT {
     }
 
     /**
-     * cpus: 0.5 holds a busy loop near half a CPU: over 3 s of wall time the loop gets at most about 1.5 s of CPU (the
-     * process's own CPU time; the bounds tolerate a busy shared host), and the cgroup's cpu.stat shows the CFS
-     * throttling it (nr_throttled > 0: it hit the quota).
+     * cpus: 0.5 holds busy loops near half a CPU: four busy processes over 3 s of wall time get at most about 1.5 s of
+     * CPU together (their own CPU time; unlimited they would get 6 s on this 2-CPU host; the lower bound tolerates a busy
+     * shared host), and the cgroup's cpu.stat shows the CFS throttling them (nr_throttled > 0: they hit the quota).
      */
     @Test
     void cpusHalfHoldsABusyLoopNearHalfACpu() {
+        // four busy processes: the quota is the whole cgroup's, however many CPUs and processes share it
         specs.write("busy.py", """
-                import time
+                import os, time
                 t = time.time()
+                kids = []
+                for _ in range(3):
+                    pid = os.fork()
+                    if pid == 0:
+                        kids = None
+                        break
+                    kids.append(pid)
                 while time.time() - t < 3:
                     pass
-                print("cpu=%.3f" % time.process_time())
+                if kids is None:
+                    os._exit(0)
+                for pid in kids:
+                    os.waitpid(pid, 0)
+                c = os.times()
+                print("cpu=%.3f" % (c.user + c.system + c.children_user + c.children_system))
                 print("wall=%.3f" % (time.time() - t))
                 """);
         Path spec = limited("res-cpu", "{cpus: 0.5}", "[/usr/bin/python3, " + specs.dir.resolve("busy.py") + "]");
@@ -177,11 +190,15 @@ class ResourcesIT {
         assertEquals(0, r.exit(), r::toString);
         Map<String, String> m = ItHost.probe(r.out());
         double ratio = Double.parseDouble(m.get("cpu")) / Double.parseDouble(m.get("wall"));
-        // at most half a CPU, plus a period's slack; the lower bound only says it ran: on this shared 2-CPU host (load
-        // averages of 10 happen) even an unlimited loop can get less than half a CPU
+        // at most half a CPU for all four, plus a period's slack (unlimited, they would take both CPUs: 2.0); the lower
+        // bound only says they ran: on this shared 2-CPU host (load averages of 10 happen) even 0.5 is not guaranteed
         assertTrue(ratio > 0.1 && ratio < 0.6, "CPU/wall " + ratio + " is not at most 0.5: " + r);
         long throttled = stat.get().lines().filter(l -> l.startsWith("nr_throttled ")).mapToLong(l -> Long.parseLong(l.substring(13).trim()))
                 .findFirst().orElse(-1);
+        // the CFS throttles only a cgroup that reached its quota in a period: on a saturated host four busy processes
+        // may not get 50 ms per 100 ms at all (load averages of 10 were seen here; unlimited they then got 0.3 CPU)
+        assumeTrue(throttled > 0 || ratio >= 0.4, "the host was too busy for the loop to reach its quota (CPU/wall " + ratio
+                + "): the limit held, throttling not observable");
         assertTrue(throttled > 0, "cpu.stat while it ran: " + stat.get());
     }
 
