@@ -78,11 +78,27 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
         }
     }
 
-    /** v1: the memory hierarchy has memory.memsw.* (CONFIG_MEMCG_SWAP and swapaccount=1); v2: the memory controller is there. */
+    /**
+     * v1: the memory hierarchy has memory.memsw.* (CONFIG_MEMCG_SWAP and swapaccount=1). v2: memory.swap.max exists in
+     * a non-root cgroup (the root has none): this process's own, or any child of the root.
+     */
     static boolean swapAccounting(List<Path> v1, Optional<Path> cgroup2) {
         Path memory = v1Controllers().get("memory");
         if (memory != null) return Files.exists(memory.resolve("memory.memsw.limit_in_bytes"));
-        return cgroup2.map(m -> cgroup2Controllers(m).contains("memory")).orElse(false);
+        if (cgroup2.isEmpty() || !cgroup2Controllers(cgroup2.get()).contains("memory")) return false;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/cgroup"))) {
+                if (line.startsWith("0::/") && line.length() > 4
+                        && Files.exists(cgroup2.get().resolve(line.substring(4)).resolve("memory.swap.max"))) return true;
+            }
+        } catch (IOException | RuntimeException e) {
+            // look at the root's children below
+        }
+        try (var children = Files.list(cgroup2.get())) {
+            return children.anyMatch(c -> Files.exists(c.resolve("memory.swap.max")));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     @Override
