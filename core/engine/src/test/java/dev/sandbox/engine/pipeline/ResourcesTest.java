@@ -81,6 +81,26 @@ class ResourcesTest {
         return plan;
     }
 
+    /**
+     * The cgroup-set steps ("prepare cgroup-set path file=value") in plan order, after checking that each cgroup dir the
+     * resources need is created before its first write, placed, and removed. (Other cgroup dirs may be in the plan too:
+     * the cgroup plugin's, or the one every root sandbox gets.)
+     */
+    private static List<String> sets(Plan plan, String... dirs) {
+        List<String> all = cgroupSteps(plan);
+        for (String dir : dirs) {
+            int create = all.indexOf("prepare cgroup-create " + dir);
+            assertTrue(create >= 0, "no cgroup-create of " + dir + ": " + all);
+            for (int i = 0; i < all.size(); i++) {
+                if (all.get(i).startsWith("prepare cgroup-set " + dir + " ")) assertTrue(i > create, "written before created: " + all);
+            }
+            assertTrue(all.contains("identity cgroup-place " + dir), "not placed: " + dir + " " + all);
+            assertTrue(all.contains("supervise cgroup-remove " + dir), "not removed: " + dir + " " + all);
+            assertEquals(1, all.stream().filter(l -> l.equals("prepare cgroup-create " + dir)).count(), "created twice: " + all);
+        }
+        return all.stream().filter(l -> l.startsWith("prepare cgroup-set ")).toList();
+    }
+
     /** "stage op path [file=value]" per cgroup step. */
     private static List<String> cgroupSteps(Plan plan) {
         return plan.steps().stream().filter(s -> s.op().startsWith("cgroup-")).map(s -> s.stage().wireName() + " " + s.op() + " "
@@ -125,21 +145,13 @@ class ResourcesTest {
     void hybridUsesTheV1HierarchiesOneCgroupEachDockersSwapMeaning() throws Exception {
         Plan plan = plan(HYBRID, "resources: {memory: 64M, memorySwap: 96M, pids: 32, cpus: 0.5, cpuWeight: 200}\n");
         assertEquals(List.of(
-                "prepare cgroup-create /sys/fs/cgroup/memory/sandbox/t",
-                "prepare cgroup-create /sys/fs/cgroup/pids/sandbox/t",
-                "prepare cgroup-create /sys/fs/cgroup/cpu/sandbox/t",
                 "prepare cgroup-set /sys/fs/cgroup/memory/sandbox/t memory.limit_in_bytes=67108864",
                 "prepare cgroup-set /sys/fs/cgroup/memory/sandbox/t memory.memsw.limit_in_bytes=100663296",
                 "prepare cgroup-set /sys/fs/cgroup/pids/sandbox/t pids.max=32",
                 "prepare cgroup-set /sys/fs/cgroup/cpu/sandbox/t cpu.cfs_period_us=100000",
                 "prepare cgroup-set /sys/fs/cgroup/cpu/sandbox/t cpu.cfs_quota_us=50000",
-                "prepare cgroup-set /sys/fs/cgroup/cpu/sandbox/t cpu.shares=2048",
-                "identity cgroup-place /sys/fs/cgroup/memory/sandbox/t",
-                "identity cgroup-place /sys/fs/cgroup/pids/sandbox/t",
-                "identity cgroup-place /sys/fs/cgroup/cpu/sandbox/t",
-                "supervise cgroup-remove /sys/fs/cgroup/cpu/sandbox/t",
-                "supervise cgroup-remove /sys/fs/cgroup/pids/sandbox/t",
-                "supervise cgroup-remove /sys/fs/cgroup/memory/sandbox/t"), cgroupSteps(plan));
+                "prepare cgroup-set /sys/fs/cgroup/cpu/sandbox/t cpu.shares=2048"),
+                sets(plan, "/sys/fs/cgroup/memory/sandbox/t", "/sys/fs/cgroup/pids/sandbox/t", "/sys/fs/cgroup/cpu/sandbox/t"));
         Step set = plan.ops("cgroup-set").get(0);
         assertEquals("engine", set.plugin());
         assertEquals("write /sys/fs/cgroup/memory/sandbox/t/memory.limit_in_bytes \"67108864\"", set.syscall());
@@ -147,7 +159,7 @@ class ResourcesTest {
 
     @Test
     void withoutMemorySwapThereIsAsMuchSwapAsMemoryAsDockerDoesAndMinus1IsUnlimited() throws Exception {
-        assertTrue(cgroupSteps(plan(HYBRID, "resources: {memory: 1G}\n"))
+        assertTrue(sets(plan(HYBRID, "resources: {memory: 1G}\n"), "/sys/fs/cgroup/memory/sandbox/t")
                 .contains("prepare cgroup-set /sys/fs/cgroup/memory/sandbox/t memory.memsw.limit_in_bytes=2147483648"));
         assertTrue(cgroupSteps(plan(HYBRID, "resources: {memory: 1G, memorySwap: -1}\n"))
                 .contains("prepare cgroup-set /sys/fs/cgroup/memory/sandbox/t memory.memsw.limit_in_bytes=-1"));
@@ -159,16 +171,13 @@ class ResourcesTest {
     void v2EnablesTheControllersInBothParentsThenWritesV2Names() throws Exception {
         Plan plan = plan(V2, "resources: {memory: 2G, memorySwap: 3G, pids: 512, cpus: 1.5, cpuWeight: 50}\n");
         assertEquals(List.of(
-                "prepare cgroup-create /sys/fs/cgroup/sandbox/t",
                 "prepare cgroup-set /sys/fs/cgroup cgroup.subtree_control=+memory +pids +cpu",
                 "prepare cgroup-set /sys/fs/cgroup/sandbox cgroup.subtree_control=+memory +pids +cpu",
                 "prepare cgroup-set /sys/fs/cgroup/sandbox/t memory.max=2147483648",
                 "prepare cgroup-set /sys/fs/cgroup/sandbox/t memory.swap.max=1073741824",
                 "prepare cgroup-set /sys/fs/cgroup/sandbox/t pids.max=512",
                 "prepare cgroup-set /sys/fs/cgroup/sandbox/t cpu.max=150000 100000",
-                "prepare cgroup-set /sys/fs/cgroup/sandbox/t cpu.weight=50",
-                "identity cgroup-place /sys/fs/cgroup/sandbox/t",
-                "supervise cgroup-remove /sys/fs/cgroup/sandbox/t"), cgroupSteps(plan));
+                "prepare cgroup-set /sys/fs/cgroup/sandbox/t cpu.weight=50"), sets(plan, "/sys/fs/cgroup/sandbox/t"));
     }
 
     @Test
@@ -190,16 +199,12 @@ class ResourcesTest {
         // memory from the unified hierarchy, pids from v1, no cpu steps
         Plan plan = plan(MIXED, body);
         assertEquals(List.of(
-                "prepare cgroup-create /sys/fs/cgroup/unified/sandbox/t",
-                "prepare cgroup-create /sys/fs/cgroup/pids/sandbox/t",
                 "prepare cgroup-set /sys/fs/cgroup/unified cgroup.subtree_control=+memory",
                 "prepare cgroup-set /sys/fs/cgroup/unified/sandbox cgroup.subtree_control=+memory",
                 "prepare cgroup-set /sys/fs/cgroup/unified/sandbox/t memory.max=67108864",
-                "prepare cgroup-set /sys/fs/cgroup/pids/sandbox/t pids.max=32",
-                "identity cgroup-place /sys/fs/cgroup/unified/sandbox/t",
-                "identity cgroup-place /sys/fs/cgroup/pids/sandbox/t",
-                "supervise cgroup-remove /sys/fs/cgroup/pids/sandbox/t",
-                "supervise cgroup-remove /sys/fs/cgroup/unified/sandbox/t"), cgroupSteps(plan));
+                "prepare cgroup-set /sys/fs/cgroup/pids/sandbox/t pids.max=32"),
+                sets(plan, "/sys/fs/cgroup/unified/sandbox/t", "/sys/fs/cgroup/pids/sandbox/t"));
+        assertTrue(cgroupSteps(plan).stream().noneMatch(l -> l.contains("/cpu")), cgroupSteps(plan).toString());
     }
 
     @Test
