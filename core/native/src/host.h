@@ -52,6 +52,18 @@ int host_cgroup_place(const struct step *s, pid_t pid, struct host_error *e);   
 int host_write_setgroups(const struct step *s, pid_t pid, struct host_error *e);/* identity write-setgroups */
 int host_write_id_map(const struct step *s, pid_t pid, struct host_error *e);   /* identity write-id-map (direct, or newuidmap/newgidmap) */
 
+/* ---- resources.c: the resources section's cgroup files (M) ---- */
+
+/* prepare cgroup-set path=P file=F value=V: one write(2) of V to P/F. F must be one name and P on a cgroup
+ * filesystem (fstatfs: CGROUP_SUPER_MAGIC or CGROUP2_SUPER_MAGIC), so the step can't write anything else.
+ * Errors name the file, the errno and a hint (EINVAL: the value refused; ENOENT: controller not enabled). */
+int host_cgroup_set(const struct step *s, struct host_error *e);
+/* After the target exited, before teardown: the OOM kills counted in cgroup `path` (v2 memory.events, v1
+ * memory.oom_control: "oom_kill N"). Returns N (0: none, line ""), -1 when neither file is readable. N > 0:
+ * line = "killed by the memory limit (64M)" (the limit read back from memory.max / memory.limit_in_bytes),
+ * with ": N processes" appended when N > 1. M prints "sandbox: " + line and keeps the target's status. */
+int cgroup_oom_report(const char *path, char *line, size_t len);
+
 /* ---- netlink.c: stage connect (M) ---- */
 
 /* Creates the veth of a `connect veth` step with its peer moved into /proc/<child>/ns/net, renames

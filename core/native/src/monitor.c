@@ -448,6 +448,21 @@ static void let_namespace_root_in(pid_t helper)
 /* ------------------------------------------------------------------------------------------ */
 /* Host steps                                                                                 */
 
+/* resources.memory: after the target exited and before the teardown removes the cgroups, one line for each
+ * memory cgroup the OOM killer killed in (docs/spec.md, "OOM kills"); the status stays H's. */
+static void report_oom(void)
+{
+    for (int i = 0; i < m.plan.nsteps; i++) {
+        const struct step *s = &m.plan.steps[i];
+        const char *f = s->stage == ST_PREPARE && strcmp(s->op->name, "cgroup-set") == 0 ? get(s, "file") : NULL;
+        if (!f || (strcmp(f, "memory.max") != 0 && strcmp(f, "memory.limit_in_bytes") != 0))
+            continue;
+        char line[256];
+        if (cgroup_oom_report(get(s, "path"), line, sizeof line) > 0)
+            say("%s", line);
+    }
+}
+
 static void run_host_stage(enum stage stage, pid_t pid)
 {
     for (int i = 0; i < m.plan.nsteps; i++) {
@@ -474,6 +489,8 @@ static void run_host_stage(enum stage stage, pid_t pid)
                     m.st.cgroup = m.cgroup;
                 }
             }
+        } else if (strcmp(op, "cgroup-set") == 0) {
+            rc = host_cgroup_set(s, &e); /* resources.c; nothing to journal: the values go with the cgroup */
         } else if (strcmp(op, "write-setgroups") == 0) {
             rc = host_write_setgroups(s, pid, &e);
             if (rc == 0)
@@ -753,6 +770,7 @@ int monitor_main(int argc, char **argv)
         seconds(timeout_ms, s1, sizeof s1);
         say("timed out after %s s; %s", s1, killed[0] ? killed : "the target stopped on SIGTERM");
     }
+    report_oom();
     int st = m.helper_status;
     finish_run(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125);
 }

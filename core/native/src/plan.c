@@ -21,6 +21,7 @@ const struct op ops[] = {
     { ST_PREPARE, "check-path", "path ?kind", NULL, EX_MONITOR },
     { ST_PREPARE, "check-shared-mount", "path", NULL, EX_MONITOR },
     { ST_PREPARE, "cgroup-create", "path", NULL, EX_MONITOR },
+    { ST_PREPARE, "cgroup-set", "path file value", NULL, EX_MONITOR },
     { ST_IDENTITY, "write-setgroups", "?value", NULL, EX_MONITOR },
     { ST_IDENTITY, "write-id-map", "kind map ?via", NULL, EX_MONITOR },
     { ST_IDENTITY, "cgroup-place", "path", NULL, EX_MONITOR },

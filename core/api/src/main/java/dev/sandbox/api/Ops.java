@@ -54,6 +54,7 @@ public final class Ops {
             Map.entry("check-shared-mount", Set.of(Stage.PREPARE)),
             Map.entry("check-path", Set.of(Stage.PREPARE)),
             Map.entry("cgroup-create", Set.of(Stage.PREPARE)),
+            Map.entry("cgroup-set", Set.of(Stage.PREPARE)),
             Map.entry("write-setgroups", Set.of(Stage.IDENTITY)),
             Map.entry("write-id-map", Set.of(Stage.IDENTITY)),
             Map.entry("cgroup-place", Set.of(Stage.IDENTITY)),
@@ -62,11 +63,13 @@ public final class Ops {
 
     /**
      * Ops only the engine emits: namespace creation and joins (from its execution-stage table) and the
-     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session, the timeout). A plugin contributing one of them is rejected, so no plugin can replace
+     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session, the timeout) and the {@code resources:} section's cgroup writes ({@code cgroup-set}: a control file of a cgroup,
+     * which as root could be any file if a plugin chose the path). A plugin contributing one of them is rejected, so no plugin can replace
      * the target or reorder the kernel's required sequence.
      */
     public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setrlimit", "setgroups",
-            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout", "runtime-dir");
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout", "runtime-dir",
+            "cgroup-set");
 
     /** May a plugin contribute this step? */
     public static boolean allowedForPlugin(Step step) {

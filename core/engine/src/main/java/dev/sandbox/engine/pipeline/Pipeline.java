@@ -79,6 +79,7 @@ public final class Pipeline {
         SpecNode namespaces = root.get("namespaces");
 
         out.addAll(EngineChecks.check(root, caller, host, callerEnv));
+        if (!hasErrorsUnder(schemaProblems, "resources")) out.addAll(ResourcesSection.check(root, caller, host));
         out.addAll(seccomp(root, specDir).diagnostics());
         for (PluginRegistry.Loaded loaded : plugins) {
             String id = loaded.id();
@@ -148,6 +149,7 @@ public final class Pipeline {
             }
         }
         steps.addAll(defaultCgroup(name, steps));
+        ResourcesSection.steps(root, caller, host).forEach(s -> steps.add(s.withPlugin("engine")));
         ProcessSection.timeout(root.get("process")).ifPresent(steps::add); // stage clone, before the clone step
         steps.add(cloneStep(namespaces));
         options.commandOverride().ifPresent(argv -> problems.addAll(EngineChecks.checkOverride(root, argv, callerEnv)));
@@ -158,7 +160,22 @@ public final class Pipeline {
         steps.addAll(ProcessSection.steps(root, caller, callerEnv, options, namespaces, filters));
         // Stable sort: within a stage, engine steps and plugin steps keep the order they were added in.
         steps.sort(Comparator.comparing(Step::stage));
-        return new Plan(name, steps);
+        return new Plan(name, withoutDuplicateCgroups(steps));
+    }
+
+    /**
+     * One {@code cgroup-create}/{@code cgroup-place}/{@code cgroup-remove} per path: the cgroup plugin and the
+     * {@code resources} section both want the sandbox's cgroup when they share a hierarchy (v2); the first one stays.
+     */
+    static List<Step> withoutDuplicateCgroups(List<Step> steps) {
+        Set<String> seen = new java.util.HashSet<>();
+        List<Step> out = new ArrayList<>();
+        for (Step step : steps) {
+            boolean cgroupDir = step.op().equals("cgroup-create") || step.op().equals("cgroup-place") || step.op().equals("cgroup-remove");
+            if (cgroupDir && !seen.add(step.op() + "\0" + step.arg("path").orElse(""))) continue;
+            out.add(step);
+        }
+        return out;
     }
 
     /**
