@@ -132,7 +132,7 @@ public final class Controller {
         // the state 'join: {sandbox: NAME}' reads
         Files.writeString(runtimeDir.resolve("pid"), childPid + "\n");
         try {
-            for (Step step : plan.stage(Stage.CONNECT)) timed(step, () -> connect(step, childPid));
+            for (Step step : plan.stage(Stage.CONNECT)) timed(step, () -> connect(step, childPid, runtimeDir));
         } catch (HostStepException e) {
             abort(channel, helper);
             throw e;
@@ -375,7 +375,13 @@ public final class Controller {
         }
     }
 
-    private void connect(Step step, long childPid) throws HostStepException {
+    private void connect(Step step, long childPid, Path runtimeDir) throws HostStepException {
+        if (step.op().equals("user-net")) {
+            // TEMPORARY (issue 14): the C monitor's usernet_start replaces this with the Controller
+            UserNetSteps.Started pasta = UserNetSteps.start(step, childPid, runtimeDir);
+            undo.push(pasta::stop);
+            return;
+        }
         if (!step.op().equals("veth")) throw unknown(step);
         // Loaded only here: a spec without links never touches JNR (design.md: +100-150 ms).
         String hostName = VethSteps.setUp(step, childPid);
