@@ -123,7 +123,7 @@ static void run_from_sealed_copy(char **argv)
 
 static _Noreturn void usage(const char *why)
 {
-    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace]\n"
+    fprintf(stderr, "sandbox-init: %s\nusage: sandbox-init --plan FILE --control SOCKET [--grace-ms N] [--trace] [--connect-window]\n"
                     "       sandbox-init --version\n", why);
     exit(125);
 }
@@ -174,6 +174,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--trace") == 0) {
             g.trace = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--connect-window") == 0) { /* the plan has a connect user-net step (issue 14) */
+            g.connect_window = true;
             continue;
         }
         if (i + 1 >= argc)

@@ -64,7 +64,8 @@ public final class Controller {
             Files.setPosixFilePermissions(planFile, PosixFilePermissions.fromString("rw-------"));
 
             try (ControlChannel channel = new ControlChannel(runtimeDir.resolve("control.sock"))) {
-                helper = startHelper(planFile, channel.path());
+                helper = startHelper(planFile, channel.path(),
+                        plan.stage(Stage.CONNECT).stream().anyMatch(s -> s.op().equals("user-net")));
                 Process started = helper;
                 if (!channel.accept(Duration.ofSeconds(10), started::isAlive)) {
                     if (helper.isAlive()) {
@@ -241,7 +242,7 @@ public final class Controller {
         return line != null && (line.equals(kind) || line.startsWith(kind + " "));
     }
 
-    private Process startHelper(Path planFile, Path socket) throws IOException, HostStepException {
+    private Process startHelper(Path planFile, Path socket, boolean connectWindow) throws IOException, HostStepException {
         if (!Files.isExecutable(options.helper())) {
             throw new HostStepException("start helper", "execve", options.helper().toString(), "ENOENT",
                     "the helper is built by 'mvn package' into the distribution's libexec/; set SANDBOX_HELPER to override");
@@ -249,6 +250,8 @@ public final class Controller {
         ProcessBuilder pb = new ProcessBuilder(options.helper().toString(), "--plan", planFile.toString(), "--control",
                 socket.toString(), "--grace-ms", Long.toString(options.stopTimeout().toMillis()));
         if (options.verbose()) pb.command().add("--trace");
+        // TEMPORARY (issue 14): pasta, running as the caller, opens /proc/<child>/ns/*; the monitor decides this from the plan
+        if (connectWindow) pb.command().add("--connect-window");
         // The target keeps the caller's terminal: stdio is inherited, the control channel is separate.
         pb.inheritIO();
         return pb.start();
