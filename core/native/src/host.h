@@ -62,6 +62,18 @@ int veth_setup(const struct step *s, pid_t child, struct host_error *e);
 /* Deletes a host link by name; a link that is gone already (ENODEV) is success. */
 int veth_delete(const char *host_name, struct host_error *e);
 
+/* ---- usernet.c: stage connect, op user-net (M) ---- */
+
+/* Starts pasta (a user-mode network stack) for the network namespace of `child` as the step says, in the
+ * foreground as M's child: forked, held until journal_add_kill_tree(journal_fd, pid, start) recorded it
+ * (journal_fd < 0: no record, for tests), then execve'd; returns once pasta has configured the namespace
+ * (it writes its pid to a pipe), within 5 s, with *helper_pid = pasta's pid. On failure nothing of it is
+ * left; the message carries pasta's own error line. Root: pasta stays root (--runas 0:0) in the host's
+ * user namespace; rootless: it joins /proc/<child>/ns/user (C must be dumpable: H's connect window). */
+int usernet_start(const struct step *s, pid_t child, int journal_fd, pid_t *helper_pid, struct host_error *e);
+/* SIGKILL and reap a pasta usernet_start started (pid <= 0: nothing); the kill-tree record does it at teardown. */
+void usernet_stop(pid_t pid);
+
 /* ---- journal.c: the undo journal, state.json, teardown, gc ---- */
 
 /* The undo journal <rt>/journal: one record per line, "<undo-op> TAB key=value..." (values escaped as
@@ -70,6 +82,8 @@ int veth_delete(const char *host_name, struct host_error *e);
  * process tree, for sandboxes without a cgroup). */
 int journal_open(int dirfd, int *fd, struct host_error *e);   /* creates "journal" (O_EXCL, 0600) */
 int journal_add(int fd, const char *op, const char *key, const char *value, struct host_error *e);
+/* "kill-tree pid=P start=T": the one record with two keys */
+int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct host_error *e);
 
 /* Replays <rt>/journal in reverse, each record idempotent (ENOENT/ENODEV/ESRCH are success), then
  * removes the runtime dir itself. Prints one "sandbox: cleanup: ..." line per failure to `report`
@@ -95,7 +109,8 @@ struct sandbox_state {
     int exit_status;           /* -1 until known */
     bool detached;
 };
-int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e); /* ns_pid > 0: also records /proc/<ns_pid>/ns/* inodes */
+/* ns_pid > 0: also records the inodes of /proc/<ns_pid>/ns/TYPE; ns_pid 0: keeps those of the last call */
+int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e);
 /* field 22 of /proc/<pid>/stat, 0 when the process is gone */
 unsigned long long proc_start_time(pid_t pid);
 
