@@ -103,9 +103,13 @@ class UserNetIT {
     }
 
     private Path spec(String name, String net, String script) {
+        return spec(name, true, net, script);
+    }
+
+    private Path spec(String name, boolean userNamespace, String net, String script) {
         Path p = specs.spec(name + ".yaml", "name: " + name + "\n"
                 + "namespaces:\n"
-                + "  user: {}\n"
+                + (userNamespace ? "  user: {}\n" : "")
                 + "  mount:\n"
                 + "    root: {type: tmpfs}\n"
                 + "    mounts:\n"
@@ -272,6 +276,37 @@ class UserNetIT {
             ItHost.sleepMs(100);
         }
         return last;
+    }
+
+    @Test
+    void rootWithoutAUserNamespaceGetsTheSameNetworkWhateverTunsMode() throws IOException {
+        // root's pasta opens /dev/net/tun as root in the host's user namespace: 0600 is enough
+        int published = freePort();
+        HttpServer server = hostServer("usernet-hello-root");
+        try {
+            String name = "usernet-root";
+            Path spec = spec(name, false, """
+                    mode: user
+                    hostLoopback: true
+                    ports: [{target: 8000, published: %d}]
+                    """.formatted(published), fetch("gateway", "http://10.0.2.2:" + server.getAddress().getPort() + "/") + """
+                    mkdir -p /tmp/www && echo usernet-root-inside > /tmp/www/index.html && cd /tmp/www
+                    /usr/bin/python3 -c 'import http.server
+                    h = http.server.HTTPServer(("0.0.0.0", 8000), http.server.SimpleHTTPRequestHandler)
+                    h.timeout = 20
+                    h.handle_request()'
+                    """);
+            AtomicReference<String> got = new AtomicReference<>("nothing");
+            AtomicReference<Cli.Result> r = new AtomicReference<>();
+            withTunMode("rw-------", () -> r.set(Cli.exec(List.of(), Map.of(), Cli.DIST, p -> got.set(getThroughForward(published, p)),
+                    "up", spec.toString())));
+            assertEquals(0, r.get().exit(), r.get()::toString);
+            assertEquals("usernet-hello-root", ItHost.probe(r.get().out()).get("gateway"), r.get()::toString);
+            assertTrue(got.get().contains("usernet-root-inside"), got.get() + "\n" + r.get());
+            ItHost.assertNothingLeftOf(name); // pasta's command line names /run/sandbox/NAME/
+        } finally {
+            server.stop(0);
+        }
     }
 
     @Test

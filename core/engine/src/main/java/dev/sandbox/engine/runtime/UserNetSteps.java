@@ -33,6 +33,7 @@ final class UserNetSteps {
             }
             Files.deleteIfExists(pidFile);
             Files.deleteIfExists(logFile);
+            Files.deleteIfExists(logFile.resolveSibling("pasta.err"));
         }
     }
 
@@ -41,12 +42,18 @@ final class UserNetSteps {
         String tool = step.arg("tool").orElseThrow();
         Path pidFile = runtimeDir.resolve("pasta.pid");
         Path logFile = runtimeDir.resolve("pasta.log");
-        String userns = isRoot() ? null : "/proc/" + childPid + "/ns/user";
-        List<String> argv = argv(step, "/proc/" + childPid + "/ns/net", userns, pidFile.toString(), logFile.toString());
+        boolean root = isRoot();
+        List<String> argv = argv(step, "/proc/self/fd/5", root ? null : "/proc/self/fd/6", pidFile.toString(), logFile.toString());
+        // Why a shell that opens the namespace files and execs pasta: pasta drops capabilities before it opens
+        // them, and opening another process's ns file is a ptrace access check that root's pasta then fails;
+        // its own /proc/self/fd is always allowed (usernet.c passes the fds the same way).
+        List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", "exec \"$@\" 5<'/proc/" + childPid + "/ns/net'"
+                + (root ? "" : " 6<'/proc/" + childPid + "/ns/user'"), "sh"));
+        command.addAll(argv);
         Process p;
         try {
-            ProcessBuilder pb = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD);
+            ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(logFile.resolveSibling("pasta.err").toFile());
             p = pb.start();
         } catch (IOException e) {
             throw new HostStepException(label, "execve", tool, Errno.name(e), "install pasta: apt-get install passt");
@@ -88,18 +95,26 @@ final class UserNetSteps {
         }
     }
 
-    /** The last "ERROR:" line of pasta's log, without its timestamp. */
+    /** The last "ERROR:" line of pasta's log without its timestamp, else the last line of its stderr (the shell's, or pasta's option errors) that is not about syslog. */
     private static String lastError(Path log) {
+        String found = "";
         try {
-            String found = "";
             for (String line : Files.readAllLines(log)) {
                 int i = line.indexOf("ERROR:");
                 if (i >= 0) found = line.substring(i + "ERROR:".length()).strip();
             }
-            return found;
-        } catch (IOException e) {
-            return "";
+        } catch (IOException | RuntimeException e) {
+            // no log yet
         }
+        if (!found.isEmpty()) return found;
+        try {
+            for (String line : Files.readAllLines(log.resolveSibling("pasta.err"))) {
+                if (!line.isBlank() && !line.startsWith("Failed to send ")) found = line.strip();
+            }
+        } catch (IOException | RuntimeException e) {
+            // nothing
+        }
+        return found;
     }
 
     /** pasta's argv; usernet.c builds the same (see its comment for why each option). */
