@@ -157,8 +157,10 @@ static void last_error(int logfd, int errfd, char *out, size_t len)
 /* In the forked child, before execve: only our two fds, default signals, a session of its own. Never returns. */
 static _Noreturn void exec_pasta(char **argv, int hold, int pidw, int logfd, int errfd, int netfd, int userfd)
 {
-    /* Why PDEATHSIG: if M dies before its journal is replayed, pasta must not keep the sandbox's
-     * network open; the kill-tree record covers the rest (prctl(2)). */
+    /* Why PDEATHSIG, best effort: if M dies, pasta should not keep the sandbox's network open. pasta
+     * changes its credentials while it sandboxes itself, which clears the setting (prctl(2)), so the
+     * kill-tree record is what counts: gc or the next `up` of the name kill pasta after a crash (pasta
+     * holds the namespace through its fd and never quits by itself). */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* Why: M blocks and handles signals itself; a blocked mask and ignored dispositions survive
      * execve (signal(7)), and pasta must die of SIGTERM/SIGKILL like any process. */
