@@ -258,6 +258,56 @@ class UserNetIT {
         assertEquals("yes", ItHost.probe(r.get().out()).get("served"), r.get()::toString);
     }
 
+    @Test
+    void aUdpPortIsForwardedBothWays() throws IOException {
+        int port;
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        String name = "usernet-udp";
+        Path spec = spec(name, """
+                mode: user
+                ports: [{target: %d, published: %d, protocol: udp}]
+                """.formatted(port, port), """
+                /usr/bin/python3 -c 'import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("0.0.0.0", %d))
+                s.settimeout(20)
+                d, a = s.recvfrom(100)
+                s.sendto(b"echo:" + d, a)
+                print("udp=" + d.decode())'
+                """.formatted(port));
+        AtomicReference<String> got = new AtomicReference<>("nothing");
+        AtomicReference<Cli.Result> r = new AtomicReference<>();
+        withTunMode("rw-rw-rw-", () -> r.set(up(name, spec, p -> got.set(udpEcho(port, p)))));
+        assertEquals(0, r.get().exit(), r.get()::toString);
+        assertEquals("echo:usernet-datagram", got.get(), r.get()::toString);
+        assertEquals("usernet-datagram", ItHost.probe(r.get().out()).get("udp"), r.get()::toString);
+    }
+
+    /** Sends a datagram to 127.0.0.1:port until the echo comes back (the server inside may not listen yet), 15 s at most. */
+    private static String udpEcho(int port, Process sandbox) {
+        long deadline = System.nanoTime() + 15_000_000_000L;
+        String last = "no answer";
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            s.setSoTimeout(300);
+            byte[] out = "usernet-datagram".getBytes(StandardCharsets.US_ASCII);
+            while (System.nanoTime() < deadline && sandbox.isAlive()) {
+                s.send(new java.net.DatagramPacket(out, out.length, InetAddress.getLoopbackAddress(), port));
+                java.net.DatagramPacket in = new java.net.DatagramPacket(new byte[100], 100);
+                try {
+                    s.receive(in);
+                    return new String(in.getData(), 0, in.getLength(), StandardCharsets.US_ASCII);
+                } catch (java.net.SocketTimeoutException e) {
+                    // not yet
+                }
+            }
+        } catch (IOException e) {
+            last = e.toString();
+        }
+        return last;
+    }
+
     /** GET / on 127.0.0.1:port until the server inside answers (pasta accepts before the server listens), 15 s at most. */
     private static String getThroughForward(int port, Process sandbox) {
         long deadline = System.nanoTime() + 15_000_000_000L;

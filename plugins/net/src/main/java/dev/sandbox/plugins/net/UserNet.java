@@ -158,6 +158,13 @@ final class UserNet {
                                 + " (the first at line " + first.location().line() + "); the second bind fails (EADDRINUSE)",
                         "publish each host port once");
             }
+            if (protocol.equals("udp") && !published.equals(target)) {
+                // Seen with Debian bookworm's pasta (0.0~git20230309): the datagram arrives, the reply is lost
+                ctx.warning(p.get("published"), "net.udp-port-translation", "udp port " + published.get() + " is forwarded to another"
+                                + " port (" + target.get() + "): pasta 0.0~git20230309 (Debian bookworm) delivers the datagrams but loses the"
+                                + " replies of a translated UDP port", "publish the same number the sandbox listens on: published: "
+                                + target.get() + " (or target: " + published.get() + ")");
+            }
             if (unprivilegedStart.isPresent() && published.get() < unprivilegedStart.getAsInt()) {
                 ctx.error(p.get("published"), "net.privileged-port", "published port " + published.get() + " is below "
                                 + unprivilegedStart.getAsInt() + " (net.ipv4.ip_unprivileged_port_start): pasta runs as "

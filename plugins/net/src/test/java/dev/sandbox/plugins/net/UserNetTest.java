@@ -170,6 +170,24 @@ class UserNetTest {
     }
 
     @Test
+    void aTranslatedUdpPortIsWarnedAbout() throws IOException {
+        var h = spec(host(), """
+                namespaces:
+                  user: {}
+                  net:
+                    mode: user
+                    ports:
+                      - {target: 53, published: 5353, protocol: udp}
+                      - {target: 5354, published: 5354, protocol: udp}
+                      - {target: 80, published: 8080}
+                """);
+        assertEquals(List.of(), h.errors());
+        List<String> warnings = h.diagnostics().stream().filter(d -> d.code().startsWith("net.")).map(d -> d.code()).toList();
+        assertEquals(List.of("net.udp-port-translation"), warnings);
+        assertEquals(3, h.first("user-net").orElseThrow().all("port").size());
+    }
+
+    @Test
     void rootMayPublishLowPorts() throws IOException {
         var h = PluginHarness.with(new NetNamespacePlugin(host())).spec("""
                 namespaces:
