@@ -76,6 +76,18 @@ int veth_setup(const struct step *s, pid_t child, struct host_error *e);
  * sandbox's host end, but e.g. the interface whose name made veth_setup fail with EEXIST. */
 int veth_delete(const char *host_name, struct host_error *e);
 
+/* ---- usernet.c: stage connect, op user-net (M) ---- */
+
+/* Starts pasta (a user-mode network stack) for the network namespace of `child` as the step says, in the
+ * foreground as M's child: forked, held until journal_add_kill_tree(journal_fd, pid, start) recorded it
+ * (journal_fd < 0: no record, for tests), then execve'd; returns once pasta has configured the namespace
+ * (it writes its pid to a pipe), within 5 s, with *helper_pid = pasta's pid. On failure nothing of it is
+ * left; the message carries pasta's own error line. Root: pasta stays root (--runas 0:0) in the host's
+ * user namespace; rootless: it joins /proc/<child>/ns/user (C must be dumpable: H's connect window). */
+int usernet_start(const struct step *s, pid_t child, int journal_fd, pid_t *helper_pid, struct host_error *e);
+/* SIGKILL and reap a pasta usernet_start started (pid <= 0: nothing); the kill-tree record does it at teardown. */
+void usernet_stop(pid_t pid);
+
 /* ---- journal.c: the undo journal, state.json, teardown, gc ---- */
 
 /* The undo journal <rt>/journal: one record per line, "<undo-op> TAB key=value..." (values escaped as

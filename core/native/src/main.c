@@ -269,6 +269,10 @@ int main(int argc, char **argv)
             g.trace = true;
             continue;
         }
+        if (strcmp(argv[i], "--connect-window") == 0) { /* the plan has a connect user-net step (issue 14) */
+            g.connect_window = true;
+            continue;
+        }
         if (i + 1 >= argc)
             usage("missing value");
         if (strcmp(argv[i], "--plan") == 0)

@@ -23,6 +23,7 @@ static struct {
     int dirfd, lockfd, jfd;
     bool rt_created;
     pid_t helper;
+    pid_t pasta;               /* the user-mode network stack of a connect user-net step (usernet.c), 0 = none */
     int sock;                  /* M's end of the socketpair */
     int sfd;                   /* signalfd: TERM HUP INT QUIT are passed to H as SIGNAL n */
     bool helper_reaped;
@@ -140,6 +141,7 @@ static _Noreturn void finish_run(int code)
         kill(m.helper, SIGKILL);
         reap_helper();
     }
+    usernet_stop(m.pasta); /* its kill-tree record then finds it gone */
     if (m.rt_created) {
         struct host_error e;
         m.st.finished_ms = realtime_ms();
@@ -512,6 +514,10 @@ static void run_host_stage(enum stage stage, pid_t pid)
                 crash_point("veth-created");
                 crash_point("veth-configured");
             }
+        } else if (strcmp(op, "user-net") == 0) {
+            rc = usernet_start(s, pid, m.jfd, &m.pasta, &e); /* journals kill-tree pid=<pasta> start=T before its execve */
+            if (rc == 0)
+                crash_point("usernet-started");
         } else if (strcmp(op, "cgroup-remove") == 0) {
             continue; /* the undo of cgroup-create: journaled with it, done by the teardown */
         } else {
@@ -690,6 +696,10 @@ int monitor_main(int argc, char **argv)
         g.nsteps = m.plan.nsteps;
         g.newroot = m.plan.newroot;
         g.has_init = m.plan.init;
+        /* a connect user-net step: C stays dumpable until released, so pasta (the caller's uid) can open
+         * /proc/<C>/ns/net and ns/user (op_clone's connect window, usernet.c) */
+        for (int i = 0; i < m.plan.nsteps; i++)
+            g.connect_window |= m.plan.steps[i].stage == ST_CONNECT && strcmp(m.plan.steps[i].op->name, "user-net") == 0;
         helper_main();
     }
     close(sv[1]);

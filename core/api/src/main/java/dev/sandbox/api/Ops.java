@@ -59,6 +59,7 @@ public final class Ops {
             Map.entry("write-id-map", Set.of(Stage.IDENTITY)),
             Map.entry("cgroup-place", Set.of(Stage.IDENTITY)),
             Map.entry("veth", Set.of(Stage.CONNECT)),
+            Map.entry("user-net", Set.of(Stage.CONNECT)),
             Map.entry("cgroup-remove", Set.of(Stage.SUPERVISE)));
 
     /**
