@@ -66,13 +66,6 @@ final class CdsTraining {
                 for (String name : List.of("Controller", "PlanFile", "HostStepException", "Errno", "RuntimePaths")) {
                     Class.forName("dev.sandbox.engine.runtime." + name);
                 }
-                // JNR's own classes archive well (its generated bindings don't): opening a
-                // NETLINK_ROUTE socket changes nothing on the host
-                try (var links = dev.sandbox.engine.net.LinkConfigurator.open()) {
-                    links.getClass();
-                } catch (Exception | LinkageError e) {
-                    // not Linux, or no netlink: the archive just lacks these classes
-                }
             } finally {
                 try (var files = Files.walk(dir)) {
                     for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
