@@ -136,9 +136,13 @@ void detach_in_helper(void)
     if (d.notify >= 0)
         close(d.notify);
     if (d.log_w >= 0) {
-        dup2(d.log_w, 1);
-        dup2(d.log_w, 2);
-        close(d.log_w);
+        /* (a caller that ran us with fd 1 or 2 closed may have got the pipe there) */
+        if (d.log_w != 1)
+            dup2(d.log_w, 1);
+        if (d.log_w != 2)
+            dup2(d.log_w, 2);
+        if (d.log_w > 2)
+            close(d.log_w);
     }
     if (d.log_r >= 0)
         close(d.log_r);

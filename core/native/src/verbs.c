@@ -733,6 +733,15 @@ static int down_main(int argc, char **argv)
         args = names_all;
         nnames = (int)nall;
     }
+    /* gc's rule (journal.c): a journal in a base someone else could write could name any cgroup or
+     * process of ours; nothing is torn down from there */
+    struct stat bst;
+    if (nnames && lstat(base, &bst) == 0 && (!S_ISDIR(bst.st_mode) || bst.st_uid != geteuid() || (bst.st_mode & 022))) {
+        fprintf(stderr, "sandbox: down: %s is owned by uid %u with mode %04o; refusing to act on the records of a directory "
+                "that is not yours alone (it must be owned by uid %u and not writable by group or others)\n",
+                base, (unsigned)bst.st_uid, (unsigned)(bst.st_mode & 07777), (unsigned)geteuid());
+        return 1;
+    }
     struct victim *vs = calloc((size_t)nnames + 1, sizeof *vs);
     if (!vs)
         return 1;
@@ -760,6 +769,13 @@ static int down_main(int argc, char **argv)
                 unknown_name(name);
             else
                 fprintf(stderr, "sandbox: down %s: open %s: %s\n", name, path, errno_name(errno));
+            rc = 1;
+            continue;
+        }
+        struct stat dst;
+        if (fstat(v->dfd, &dst) < 0 || dst.st_uid != geteuid()) {
+            fprintf(stderr, "sandbox: down %s: %s belongs to uid %u, not to you; leaving it alone\n", name, path, (unsigned)dst.st_uid);
+            close(v->dfd);
             rc = 1;
             continue;
         }

@@ -239,6 +239,23 @@ class DetachedIT {
     }
 
     @Test
+    void theLogIsRotatedOnceAt10MiB() throws IOException {
+        Path spec = spec("det-log", false, """
+                head -c 11000000 /dev/zero | tr '\\0' a
+                echo
+                echo tail
+                """);
+        assertEquals(0, upDetached(spec, "det-log").exit());
+        assertEquals(0, sandbox("wait", "det-log").exit());
+        assertEquals(10L << 20, Files.size(base().resolve("det-log/log.1")));
+        assertEquals(11_000_006L - (10L << 20), Files.size(base().resolve("det-log/log")));
+        Cli.Result logs = sandbox("logs", "det-log");
+        assertEquals(0, logs.exit());
+        assertEquals(11_000_006, logs.out().length());
+        assertTrue(logs.out().endsWith("aaa\ntail\n"));
+    }
+
+    @Test
     void aSecondUpOfARunningNameFailsAtOnceNamingIt() {
         Path spec = spec("det-twice", true, "exec sleep 300\n");
         assertEquals(0, upDetached(spec, "det-twice").exit());
