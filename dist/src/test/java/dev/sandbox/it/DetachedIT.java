@@ -239,6 +239,60 @@ class DetachedIT {
     }
 
     @Test
+    void aForegroundUpIsListedWhileItRunsAndDownStopsIt() throws Exception {
+        Path spec = spec("det-fg", true, "exec sleep 300\n");
+        started.add("det-fg");
+        ProcessBuilder pb = new ProcessBuilder(Cli.DIST.resolve("bin/sandbox").toString(), "up", spec.toString());
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        Process up = pb.start();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            long deadline = System.currentTimeMillis() + 30000;
+            Optional<String> line = Optional.empty();
+            while (System.currentTimeMillis() < deadline && (line.isEmpty() || !line.get().contains("running"))) {
+                ItHost.sleepMs(100);
+                line = psLine("det-fg", false);
+            }
+            assertTrue(line.isPresent() && line.get().contains("running"), "ps lists the foreground sandbox: " + line);
+            assertTrue(state("det-fg").contains("\"detached\": false"));
+            Cli.Result logs = sandbox("logs", "det-fg");
+            assertEquals(1, logs.exit(), logs::toString);
+            assertTrue(logs.err().contains("foreground"), logs::toString);
+            var waiter = pool.submit(() -> sandbox("wait", "det-fg"));
+            ItHost.sleepMs(300);
+            Cli.Result down = sandbox("down", "det-fg");
+            assertEquals(0, down.exit(), down::toString);
+            assertTrue(up.waitFor(30, TimeUnit.SECONDS), "the foreground up ended");
+            assertEquals(143, up.exitValue(), "the init passed SIGTERM on: 128+15");
+            Cli.Result w = waiter.get(30, TimeUnit.SECONDS);
+            assertTrue(w.exit() == 143 || w.exit() == 125, "wait gives the status (or 125 when the record went first): " + w);
+            System.out.println("DetachedIT: wait of a foreground sandbox stopped by down: " + w.exit());
+            assertGone("det-fg");
+        } finally {
+            pool.shutdownNow();
+            up.destroyForcibly();
+        }
+    }
+
+    @Test
+    void logsFollowPrintsUntilTheSandboxEnds() {
+        Path spec = spec("det-follow", false, """
+                echo first
+                sleep 1
+                echo second
+                """);
+        assertEquals(0, upDetached(spec, "det-follow").exit());
+        long t0 = System.nanoTime();
+        Cli.Result logs = sandbox("logs", "-f", "det-follow");
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        assertEquals(0, logs.exit(), logs::toString);
+        assertEquals("first\nsecond\n", logs.out(), logs::toString);
+        assertTrue(ms < 20000, "logs -f returned after " + ms + " ms");
+    }
+
+    @Test
     void theLogIsRotatedOnceAt10MiB() throws IOException {
         Path spec = spec("det-log", false, """
                 head -c 11000000 /dev/zero | tr '\\0' a
