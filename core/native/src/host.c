@@ -303,7 +303,7 @@ int host_check_shared_mount(const struct step *s, struct host_error *e)
     while (getline(&line, &cap, f) > 0) {
         char *save = NULL, *field[6];
         int n = 0;
-        for (char *t = strtok_r(line, " \n", &save); t && n < 6; t = strtok_r(NULL, " \n", &save))
+        for (char *t = strtok_r(line, " \n", &save); t; t = n < 6 ? strtok_r(NULL, " \n", &save) : NULL)
             field[n++] = t;
         if (n < 6)
             continue;
@@ -316,7 +316,8 @@ int host_check_shared_mount(const struct step *s, struct host_error *e)
         found = true;
         snprintf(best, sizeof best, "%s", mp);
         shared = false;
-        for (char *t = field[5]; t; t = strtok_r(NULL, " \n", &save)) {
+        /* fields: id, parent, major:minor, root, mount point, options, optional fields..., "-" (proc(5)) */
+        for (char *t = strtok_r(NULL, " \n", &save); t; t = strtok_r(NULL, " \n", &save)) {
             if (strcmp(t, "-") == 0)
                 break;
             if (strncmp(t, "shared:", 7) == 0)

@@ -52,6 +52,18 @@ int host_cgroup_place(const struct step *s, pid_t pid, struct host_error *e);   
 int host_write_setgroups(const struct step *s, pid_t pid, struct host_error *e);/* identity write-setgroups */
 int host_write_id_map(const struct step *s, pid_t pid, struct host_error *e);   /* identity write-id-map (direct, or newuidmap/newgidmap) */
 
+/* ---- resources.c: the resources section's cgroup files (M) ---- */
+
+/* prepare cgroup-set path=P file=F value=V: one write(2) of V to P/F. F must be one name and P on a cgroup
+ * filesystem (fstatfs: CGROUP_SUPER_MAGIC or CGROUP2_SUPER_MAGIC), so the step can't write anything else.
+ * Errors name the file, the errno and a hint (EINVAL: the value refused; ENOENT: controller not enabled). */
+int host_cgroup_set(const struct step *s, struct host_error *e);
+/* After the target exited, before teardown: the OOM kills counted in cgroup `path` (v2 memory.events, v1
+ * memory.oom_control: "oom_kill N"). Returns N (0: none, line ""), -1 when neither file is readable. N > 0:
+ * line = "killed by the memory limit (64M)" (the limit read back from memory.max / memory.limit_in_bytes),
+ * with ": N processes" appended when N > 1. M prints "sandbox: " + line and keeps the target's status. */
+int cgroup_oom_report(const char *path, char *line, size_t len);
+
 /* ---- netlink.c: stage connect (M) ---- */
 
 /* Creates the veth of a `connect veth` step with its peer moved into /proc/<child>/ns/net, renames
@@ -63,6 +75,18 @@ int veth_setup(const struct step *s, pid_t child, struct host_error *e);
  * is not a veth (EINVAL) and leaves alone (success) a veth whose peer is on the host: never a
  * sandbox's host end, but e.g. the interface whose name made veth_setup fail with EEXIST. */
 int veth_delete(const char *host_name, struct host_error *e);
+
+/* ---- usernet.c: stage connect, op user-net (M) ---- */
+
+/* Starts pasta (a user-mode network stack) for the network namespace of `child` as the step says, in the
+ * foreground as M's child: forked, held until journal_add_kill_tree(journal_fd, pid, start) recorded it
+ * (journal_fd < 0: no record, for tests), then execve'd; returns once pasta has configured the namespace
+ * (it writes its pid to a pipe), within 5 s, with *helper_pid = pasta's pid. On failure nothing of it is
+ * left; the message carries pasta's own error line. Root: pasta stays root (--runas 0:0) in the host's
+ * user namespace; rootless: it joins /proc/<child>/ns/user (C must be dumpable: H's connect window). */
+int usernet_start(const struct step *s, pid_t child, int journal_fd, pid_t *helper_pid, struct host_error *e);
+/* SIGKILL and reap a pasta usernet_start started (pid <= 0: nothing); the kill-tree record does it at teardown. */
+void usernet_stop(pid_t pid);
 
 /* ---- journal.c: the undo journal, state.json, teardown, gc ---- */
 

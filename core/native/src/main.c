@@ -1,25 +1,32 @@
 /*
- * sandbox-init: the single-threaded helper that executes the in-sandbox part of a sandbox plan.
- * main.c: startup (arguments, the sealed memfd re-exec, the control socket) and the stage sequence
- * of H drawn below. The other files: plan.c (plan model, parser, op table), errors.c, ns.c,
- * mount.c, process.c, seccomp.c, control.c; docs/architecture.md lists what each owns.
+ * sandbox-init: the single-threaded native runtime that executes a sandbox plan.
+ * main.c: startup (arguments, the sealed memfd re-exec, the mode: `run` = the monitor M, `gc`, or the
+ * helper mode driven over --control) and the stage sequence of H drawn below. The other files:
+ * monitor.c (M's flow and its side of the conversation), host.c (host steps: runtime dir, checks,
+ * cgroups, id maps), netlink.c (veth), journal.c (undo journal, state.json, teardown, gc), plan.c
+ * (plan model, parser, op table), errors.c, ns.c, mount.c, process.c, seccomp.c, control.c (H's side);
+ * docs/architecture.md lists what each owns.
  *
- * Why a C helper at all: a JVM is multithreaded, and the kernel refuses unshare(CLONE_NEWUSER) and
+ * Why native at all: a JVM is multithreaded, and the kernel refuses unshare(CLONE_NEWUSER) and
  * setns() into a user namespace for a multithreaded process (EINVAL). runc solves the same problem
- * for Go with nsexec.c. The contract with the Java controller is core/native/PROTOCOL.md; the
- * message pairs are repeated here (compare runc's libcontainer/sync.go):
+ * for Go with nsexec.c. Java only compiles the plan; the launcher execs `sandbox-init run` with it.
+ * The contract is core/native/PROTOCOL.md; the message pairs are repeated here (compare runc's
+ * libcontainer/sync.go):
  *
- *  controller (Java)                 helper H (sandbox-init)              child C (in the sandbox)
- *  -----------------                 -----------------------              ------------------------
- *  listen(SOCKET); spawn H ------->  fexecve(sealed memfd copy of itself)
- *                                    PR_SET_DUMPABLE 0 (until execve)
- *                                    connect(SOCKET); parse FILE
+ *  monitor M (sandbox-init run)      helper H (forked by M)                child C (in the sandbox)
+ *  ----------------------------      ----------------------                ------------------------
+ *  sealed memfd re-exec, parse the
+ *  whole plan; runtime dir + lock,
+ *  journal, state.json; stage
+ *  prepare (checks, cgroup-create)
+ *  socketpair; fork H -------------> PR_SET_DUMPABLE 0 (until execve)
  *                                    stage enter: open every join file,
  *                                    then setns each; unshare-user
  *                                    [new user ns: PR_SET_DUMPABLE 1]
  *             <------------------ "ENTERED <pid of H>"
  *  stage identity: setgroups,
- *  uid_map/gid_map of H, cgroup
+ *  uid_map/gid_map of H (or
+ *  newuidmap/newgidmap), cgroup
  *  placement of H
  *             ------------------> "GO"            (or "ABORT": H exits 125 silently)
  *                                    [PR_SET_DUMPABLE 0 again]
@@ -27,8 +34,8 @@
  *                                    clone(flags) ----------------------> C: PR_SET_PDEATHSIG(SIGKILL),
  *                                                                            blocks reading a pipe from H
  *             <------------------ "CLONED <host pid of C>"
- *  stage connect: veth into
- *  /proc/<C>/ns/net
+ *  state.json; stage connect:
+ *  veth into /proc/<C>/ns/net
  *             ------------------> "GO"            (or "ABORT": H kills C, exits 125)
  *                                    writes 1 byte to the pipe ---------> stage mounts (paths below the new
  *                                                                         root: openat2(RESOLVE_IN_ROOT), mounts
@@ -47,18 +54,20 @@
  *             <------------------ "KILLED <signal> <ms> <why>"  (grace ran out, or a 2nd SIGINT)
  *                                    waitpid(C)
  *             <------------------ "EXIT <status>"   then exit(status)
+ *  EOF: waitpid(H); teardown (the
+ *  journal in reverse); exit(status)
  *
  * ERROR may also come from H (enter/clone steps, a bad plan, a bad message); H then exits 125 without
  * EXIT. "SIGNAL" received while H waits for a GO is queued and handled once C is released. EOF on
- * the socket means the controller died: H kills C with SIGKILL and exits. A signal reaches C once
- * (PROTOCOL.md, "Signals"): H forwards the terminal's (SI_KERNEL) only where C could not get it
- * itself (another process group, or a pid namespace's PID 1 with the default action), and drops the
- * controller's copy of one it got itself. H and C stay non-dumpable until execve, except in the
- * id-map window drawn above.
+ * the socket means M died: H kills C with SIGKILL and exits. A signal reaches C once (PROTOCOL.md,
+ * "Signals"): H forwards the terminal's (SI_KERNEL) only where C could not get it itself (another
+ * process group, or a pid namespace's PID 1 with the default action), and drops M's copy of one it
+ * got itself. H and C stay non-dumpable until execve, except in the id-map window drawn above. In
+ * helper mode (--plan --control) a test harness plays M's part over a Unix socket.
  *
  * Exit codes: 125 setup failure, 126 target not executable, 127 target not found, the target's own
- * code, 128+N when it was killed by signal N, 124 when the timeout expired. Nothing is printed to
- * stderr, except when the control socket itself is unusable.
+ * code, 128+N when it was killed by signal N, 124 when the timeout expired. H prints nothing to
+ * stderr, except when the control socket itself is unusable; M prints one line per failure.
  */
 #include "runtime.h"
 
@@ -261,6 +270,10 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--trace") == 0) {
             g.trace = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--connect-window") == 0) { /* the plan has a connect user-net step (issue 14) */
+            g.connect_window = true;
             continue;
         }
         if (i + 1 >= argc)

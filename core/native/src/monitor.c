@@ -23,6 +23,7 @@ static struct {
     int dirfd, lockfd, jfd;
     bool rt_created;
     pid_t helper;
+    pid_t pasta;               /* the user-mode network stack of a connect user-net step (usernet.c), 0 = none */
     int sock;                  /* M's end of the socketpair */
     int sfd;                   /* signalfd: TERM HUP INT QUIT are passed to H as SIGNAL n */
     bool helper_reaped;
@@ -158,6 +159,7 @@ static _Noreturn void finish_run(int code)
         kill(m.helper, SIGKILL);
         reap_helper();
     }
+    usernet_stop(m.pasta); /* its kill-tree record then finds it gone */
     if (m.rt_created && detach_running())
         finish_detached(code);
     if (m.rt_created) {
@@ -470,6 +472,21 @@ static void let_namespace_root_in(pid_t helper)
 /* ------------------------------------------------------------------------------------------ */
 /* Host steps                                                                                 */
 
+/* resources.memory: after the target exited and before the teardown removes the cgroups, one line for each
+ * memory cgroup the OOM killer killed in (docs/spec.md, "OOM kills"); the status stays H's. */
+static void report_oom(void)
+{
+    for (int i = 0; i < m.plan.nsteps; i++) {
+        const struct step *s = &m.plan.steps[i];
+        const char *f = s->stage == ST_PREPARE && strcmp(s->op->name, "cgroup-set") == 0 ? get(s, "file") : NULL;
+        if (!f || (strcmp(f, "memory.max") != 0 && strcmp(f, "memory.limit_in_bytes") != 0))
+            continue;
+        char line[256];
+        if (cgroup_oom_report(get(s, "path"), line, sizeof line) > 0)
+            say("%s", line);
+    }
+}
+
 static void run_host_stage(enum stage stage, pid_t pid)
 {
     for (int i = 0; i < m.plan.nsteps; i++) {
@@ -496,6 +513,8 @@ static void run_host_stage(enum stage stage, pid_t pid)
                     m.st.cgroup = m.cgroup;
                 }
             }
+        } else if (strcmp(op, "cgroup-set") == 0) {
+            rc = host_cgroup_set(s, &e); /* resources.c; nothing to journal: the values go with the cgroup */
         } else if (strcmp(op, "write-setgroups") == 0) {
             rc = host_write_setgroups(s, pid, &e);
             if (rc == 0)
@@ -517,6 +536,10 @@ static void run_host_stage(enum stage stage, pid_t pid)
                 crash_point("veth-created");
                 crash_point("veth-configured");
             }
+        } else if (strcmp(op, "user-net") == 0) {
+            rc = usernet_start(s, pid, m.jfd, &m.pasta, &e); /* journals kill-tree pid=<pasta> start=T before its execve */
+            if (rc == 0)
+                crash_point("usernet-started");
         } else if (strcmp(op, "cgroup-remove") == 0) {
             continue; /* the undo of cgroup-create: journaled with it, done by the teardown */
         } else {
@@ -703,6 +726,10 @@ int monitor_main(int argc, char **argv)
         g.nsteps = m.plan.nsteps;
         g.newroot = m.plan.newroot;
         g.has_init = m.plan.init;
+        /* a connect user-net step: C stays dumpable until released, so pasta (the caller's uid) can open
+         * /proc/<C>/ns/net and ns/user (op_clone's connect window, usernet.c) */
+        for (int i = 0; i < m.plan.nsteps; i++)
+            g.connect_window |= m.plan.steps[i].stage == ST_CONNECT && strcmp(m.plan.steps[i].op->name, "user-net") == 0;
         helper_main();
     }
     close(sv[1]);
@@ -789,6 +816,7 @@ int monitor_main(int argc, char **argv)
         seconds(timeout_ms, s1, sizeof s1);
         say("timed out after %s s; %s", s1, killed[0] ? killed : "the target stopped on SIGTERM");
     }
+    report_oom();
     int st = m.helper_status;
     finish_run(WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125);
 }

@@ -161,7 +161,17 @@ void op_clone(const struct step *s)
      * the creating process at creation time, and the controller placed H in the sandbox's cgroup
      * before the GO we just got; C is born there. (nsjail unshares before placement: wrong root.) */
     take_early_signals(); /* what came until now reached H only: a child inherits no pending signal */
+    /* Why a dumpable window for a user-mode network (issue 14): pasta runs as the caller, not as root,
+     * and must open /proc/<C>/ns/net and /proc/<C>/ns/user; proc(5)/ptrace(2): a non-dumpable
+     * process's ns files need CAP_SYS_PTRACE in the user namespace its memory was created in (the
+     * host's, since our execve). C inherits the flag through clone; it clears it itself once released,
+     * before anything of the sandbox runs, and H clears its own right away. Nothing is in the sandbox
+     * meanwhile (the same reasoning as the id-map window, PROTOCOL.md). */
+    if (g.connect_window && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        die(125, "prctl(PR_SET_DUMPABLE)", NULL, NULL, errno, NULL);
     pid_t pid = sys_clone(flags | SIGCHLD);
+    if (pid != 0 && g.connect_window)
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (pid < 0)
         die(125, "clone", NULL, NULL, errno, NULL);
     if (pid == 0)

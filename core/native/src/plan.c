@@ -21,10 +21,12 @@ const struct op ops[] = {
     { ST_PREPARE, "check-path", "path ?kind", NULL, EX_MONITOR },
     { ST_PREPARE, "check-shared-mount", "path", NULL, EX_MONITOR },
     { ST_PREPARE, "cgroup-create", "path", NULL, EX_MONITOR },
+    { ST_PREPARE, "cgroup-set", "path file value", NULL, EX_MONITOR },
     { ST_IDENTITY, "write-setgroups", "?value", NULL, EX_MONITOR },
     { ST_IDENTITY, "write-id-map", "kind map ?via", NULL, EX_MONITOR },
     { ST_IDENTITY, "cgroup-place", "path", NULL, EX_MONITOR },
     { ST_CONNECT, "veth", "name hostName *address *hostAddress ?gateway ?mtu ?mac", NULL, EX_MONITOR },
+    { ST_CONNECT, "user-net", "tool ifname address gateway host-loopback *port", NULL, EX_MONITOR },
     { ST_SUPERVISE, "cgroup-remove", "path", NULL, EX_MONITOR },
     /* the helper's and the child's */
     { ST_ENTER, "join", "type path", op_join, EX_HELPER },

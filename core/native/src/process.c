@@ -26,6 +26,8 @@ _Noreturn void child_main(void)
     while (n < 0 && errno == EINTR);
     if (n != 1)
         _exit(125); /* H aborted or died: the controller already knows */
+    if (g.connect_window && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) /* the window of op_clone ends */
+        _exit(125);
     /* Plan modes are exact; the caller's umask comes back before exec. */
     g.umask_saved = umask(0);
     crash_point("child-mounts");

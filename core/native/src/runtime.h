@@ -109,6 +109,7 @@ struct runtime {
     pid_t child;               /* C, in H */
     long grace_ms;
     bool trace;                /* --trace: report each step's duration (sandbox up -v) */
+    bool connect_window;       /* C is dumpable from its birth until released: pasta (the caller's uid) opens /proc/<C>/ns/net and ns/user */
     const char *newroot;       /* the pivot-root step's path: paths below it are checked until the pivot */
     bool pivoted;
     const char *plan_path;

@@ -27,7 +27,7 @@ fi
 
 "$clang" -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror \
     -o "$out/plan-fuzz" "$src/test/plan_fuzz.c" "$src/plan.c" "$src/errors.c" "$src/control.c" "$src/ns.c" \
-    "$src/mount.c" "$src/process.c" "$src/seccomp.c" "$src/host.c" "$src/journal.c" "$src/netlink.c" -lseccomp
+    "$src/mount.c" "$src/process.c" "$src/seccomp.c" "$src/host.c" "$src/resources.c" "$src/usernet.c" "$src/journal.c" "$src/netlink.c" -lseccomp
 
 echo "plan-fuzz: fuzzing the plan parser for ${seconds} s (seeds: $src/test/seeds)"
 # The corpus grows in BUILD_DIR (target/), the committed seeds stay as they are. -dict: the words of

@@ -116,6 +116,13 @@ class GitIT {
                 + " from the working tree (" + repo.dir + ")"), r.toString());
         Cli.Result json = sandbox(repo.dir, "plan", "--format", "json", "HEAD:spec.yaml");
         assertTrue(json.out().contains("\"" + repo.dir.resolve("data") + "\""), "the bind source is not the working tree's data/:\n" + json.out());
+        // the plan file names the spec as given, REV:path, and the digest of the revision's bytes
+        Cli.Result file = sandbox(repo.dir, "plan", "--format", "file", "HEAD:spec.yaml");
+        assertEquals(0, file.exit(), file.toString());
+        String runtimeDir = file.out().lines().skip(1).findFirst().orElse("");
+        assertTrue(runtimeDir.contains("\tspec=HEAD:spec.yaml\tspec-sha256="
+                + dev.sandbox.engine.runtime.PlanFile.sha256(git("show", "HEAD:spec.yaml").getBytes(java.nio.charset.StandardCharsets.UTF_8))),
+                runtimeDir);
     }
 
     // ------------------------------------------------------------------------------------ provenance

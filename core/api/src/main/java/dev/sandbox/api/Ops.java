@@ -5,8 +5,8 @@ import java.util.Set;
 
 /**
  * The closed vocabulary of plan operations and the stages each may appear in. The helper
- * ({@code core/native/PROTOCOL.md}) executes the helper/child ops; the controller executes the
- * host ops. The engine rejects a step outside this table, so a plugin cannot invent syscalls.
+ * ({@code core/native/PROTOCOL.md}) executes the helper/child ops; the monitor executes the
+ * host ops (the stage's {@link Stage#executor()}). The engine rejects a step outside this table, so a plugin cannot invent syscalls.
  */
 public final class Ops {
 
@@ -48,23 +48,29 @@ public final class Ops {
             Map.entry("seccomp", Set.of(Stage.FINISH)),
             Map.entry("init", Set.of(Stage.FINISH)),
             Map.entry("exec", Set.of(Stage.FINISH)),
-            // controller
+            // monitor; runtime-dir is the plan file's first step (PlanFile.canonical writes it from the runtime dir,
+            // never a step of a Plan)
+            Map.entry("runtime-dir", Set.of(Stage.PREPARE)),
             Map.entry("check-shared-mount", Set.of(Stage.PREPARE)),
             Map.entry("check-path", Set.of(Stage.PREPARE)),
             Map.entry("cgroup-create", Set.of(Stage.PREPARE)),
+            Map.entry("cgroup-set", Set.of(Stage.PREPARE)),
             Map.entry("write-setgroups", Set.of(Stage.IDENTITY)),
             Map.entry("write-id-map", Set.of(Stage.IDENTITY)),
             Map.entry("cgroup-place", Set.of(Stage.IDENTITY)),
             Map.entry("veth", Set.of(Stage.CONNECT)),
+            Map.entry("user-net", Set.of(Stage.CONNECT)),
             Map.entry("cgroup-remove", Set.of(Stage.SUPERVISE)));
 
     /**
      * Ops only the engine emits: namespace creation and joins (from its execution-stage table) and the
-     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session, the timeout). A plugin contributing one of them is rejected, so no plugin can replace
+     * {@code process:} section (resource limits, identity, capabilities, seccomp, the new session, the timeout) and the {@code resources:} section's cgroup writes ({@code cgroup-set}: a control file of a cgroup,
+     * which as root could be any file if a plugin chose the path). A plugin contributing one of them is rejected, so no plugin can replace
      * the target or reorder the kernel's required sequence.
      */
     public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setrlimit", "setgroups",
-            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout");
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout", "runtime-dir",
+            "cgroup-set");
 
     /** May a plugin contribute this step? */
     public static boolean allowedForPlugin(Step step) {

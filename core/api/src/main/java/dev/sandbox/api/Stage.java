@@ -7,24 +7,36 @@ package dev.sandbox.api;
  * veth peer needs the child's network namespace, and mounts precede the identity switch and exec.
  */
 public enum Stage {
-    /** Controller, before the helper starts: check the host, create the cgroup. */
-    PREPARE(Executor.CONTROLLER, "prepare"),
+    /** Monitor, before the helper starts: the runtime dir and its lock, host checks, the sandbox's cgroup. */
+    PREPARE(Executor.MONITOR, "prepare"),
     /** Helper: join existing namespaces, then unshare the user namespace. */
     ENTER(Executor.HELPER, "enter"),
-    /** Controller: setgroups, uid_map/gid_map of the helper, cgroup placement. */
-    IDENTITY(Executor.CONTROLLER, "identity"),
+    /** Monitor: setgroups, uid_map/gid_map of the helper, cgroup placement. */
+    IDENTITY(Executor.MONITOR, "identity"),
     /** Helper: time namespace and its offsets, then clone() the child with the namespace flags. */
     CLONE(Executor.HELPER, "clone"),
-    /** Controller: veth links into the child's network namespace. */
-    CONNECT(Executor.CONTROLLER, "connect"),
+    /** Monitor: veth links into the child's network namespace. */
+    CONNECT(Executor.MONITOR, "connect"),
     /** Child: mounts in order, pivot_root, root propagation, read-only paths, masks. */
     MOUNTS(Executor.CHILD, "mounts"),
     /** Child: hostname, loopback, credentials, capabilities, no_new_privs, exec. */
     FINISH(Executor.CHILD, "finish"),
-    /** Controller: forward signals, collect the exit status, undo host-side steps. */
-    SUPERVISE(Executor.CONTROLLER, "supervise");
+    /** Monitor: forward signals, collect the exit status, undo host-side steps. */
+    SUPERVISE(Executor.MONITOR, "supervise");
 
-    public enum Executor { CONTROLLER, HELPER, CHILD }
+    /**
+     * The part of the runtime that executes a stage's steps: the monitor ({@code sandbox-init run}, on the host's
+     * side, the sandbox's parent), the helper (the monitor's forked process, until the clone) or the child (the
+     * sandbox's first process, until exec).
+     */
+    public enum Executor {
+        MONITOR, HELPER, CHILD;
+
+        /** {@code monitor}, {@code helper} or {@code child}: the name in {@code sandbox plan}'s text and JSON. */
+        public String wireName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     private final Executor executor;
     private final String wireName;
@@ -43,7 +55,16 @@ public enum Stage {
         return wireName;
     }
 
+    /** Does the helper process (or the child it clones) run this stage, rather than the monitor? */
+    /** The stage whose {@link #wireName()} is {@code name}. */
+    public static java.util.Optional<Stage> byWireName(String name) {
+        for (Stage s : values()) {
+            if (s.wireName.equals(name)) return java.util.Optional.of(s);
+        }
+        return java.util.Optional.empty();
+    }
+
     public boolean runsInHelper() {
-        return executor != Executor.CONTROLLER;
+        return executor != Executor.MONITOR;
     }
 }

@@ -54,7 +54,7 @@ final class CdsTraining {
                 cache.load(key.orElse("k"));
                 Launch.UpArgs.parse(new String[] {"up", "-v", spec.toString(), "--", "/bin/true"});
                 // the JDK classes of the handoff: the spec's digest, the 0600 plan file
-                Up.sha256(spec);
+                dev.sandbox.engine.runtime.PlanFile.sha256(Files.readAllBytes(spec));
                 Files.createFile(dir.resolve("training.plan"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                         java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
                 java.util.concurrent.ThreadLocalRandom.current().nextLong();

@@ -33,6 +33,8 @@ public final class Main implements Runnable {
     final PrintWriter out;
     final PrintWriter err;
     final Map<String, String> env;
+    /** Standard output as bytes, for output that must not go through the locale's charset ({@code plan --format file}). */
+    java.io.OutputStream bytesOut = System.out;
     private Sandbox sandbox;
 
     Main(PrintWriter out, PrintWriter err, Map<String, String> env) {

@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandbox.api.Diagnostic;
-import dev.sandbox.api.Plan;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
+import dev.sandbox.engine.runtime.PlanFile;
 import dev.sandbox.engine.runtime.RawText;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -53,17 +53,34 @@ final class Output {
         return array;
     }
 
-    static void plan(PrintWriter w, Plan plan, String specName) {
-        w.printf("plan for sandbox '%s' (%s): %d steps%n", plan.name(), specName, plan.steps().size());
-        w.println("controller = the Java process; helper = sandbox-init until clone; child = the sandbox's first process");
+    /**
+     * The steps of a canonical plan file ({@link PlanFile#canonical}) in file order, each with its line number in the
+     * file: the {@code runtime-dir} step (line 2), then every step of the plan.
+     */
+    record FileStep(int line, Step step) {}
+
+    static List<FileStep> fileSteps(PlanFile.Rendered file, Step runtimeDir) {
+        List<FileStep> out = new java.util.ArrayList<>();
+        out.add(new FileStep(2, runtimeDir));
+        for (int line = 3; line < file.lines().size(); line++) {
+            if (file.lines().get(line) != null) out.add(new FileStep(line, file.lines().get(line)));
+        }
+        return out;
+    }
+
+    static void plan(PrintWriter w, String name, List<FileStep> steps, String specName) {
+        w.printf("plan for sandbox '%s' (%s): %d steps%n", name, specName, steps.size());
+        w.println("monitor = sandbox-init on the host, the sandbox's parent; helper = its forked process until clone;"
+                + " child = the sandbox's first process");
         w.printf("%n  %3s  %-18s %-7s %s%n", "#", "OP", "PLUGIN", "WHAT (→ the syscall it becomes)");
         Stage current = null;
         int index = 0;
-        for (Step step : plan.steps()) {
+        for (FileStep fileStep : steps) {
+            Step step = fileStep.step();
             index++;
             if (step.stage() != current) {
                 current = step.stage();
-                w.printf("%n%s  [%s]%n", current.wireName(), current.executor().name().toLowerCase());
+                w.printf("%n%s  [%s]%n", current.wireName(), current.executor().wireName());
             }
             // an argument's bytes that are not UTF-8 show as \xff (RawText)
             w.printf("  %3d  %-18s %-7s %s%n", index, step.op(), step.plugin(), RawText.display(step.summary()));
@@ -71,16 +88,25 @@ final class Output {
         }
     }
 
-    static ObjectNode planJson(Plan plan) {
+    /**
+     * The JSON view of a canonical plan file: its steps in file order with the file's op and key names, each with its
+     * 1-based {@code index}, its {@code line} in the file, the {@code stage} and the {@code executor} that runs it,
+     * the plugin that contributed it, its {@code args}, {@code summary} and {@code syscall}.
+     */
+    static ObjectNode planJson(String name, java.nio.file.Path runtimeDir, List<FileStep> fileSteps) {
         ObjectNode root = JSON.createObjectNode();
-        root.put("name", plan.name());
+        root.put("version", 1);
+        root.put("name", name);
+        root.put("runtimeDir", runtimeDir.toString());
         ArrayNode steps = root.putArray("steps");
         int index = 0;
-        for (Step step : plan.steps()) {
+        for (FileStep fileStep : fileSteps) {
+            Step step = fileStep.step();
             ObjectNode o = steps.addObject();
             o.put("index", ++index);
+            o.put("line", fileStep.line());
             o.put("stage", step.stage().wireName());
-            o.put("executor", step.stage().executor().name().toLowerCase());
+            o.put("executor", step.stage().executor().wireName());
             o.put("op", step.op());
             o.put("plugin", step.plugin());
             ObjectNode args = o.putObject("args");

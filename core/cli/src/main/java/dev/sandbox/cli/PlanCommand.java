@@ -3,6 +3,7 @@ package dev.sandbox.cli;
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Plan;
 import dev.sandbox.engine.pipeline.Pipeline;
+import dev.sandbox.engine.runtime.PlanFile;
 import dev.sandbox.engine.runtime.RuntimePaths;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,7 +16,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 @Command(name = "plan", mixinStandardHelpOptions = true,
-        description = {"Show the ordered steps 'sandbox up' would execute, with the stage each runs in and the syscall it becomes.",
+        description = {"Show the ordered steps 'sandbox up' would execute (its plan file), with the stage each runs in, the part of the"
+                + " runtime that runs it (monitor, helper, child) and the syscall it becomes.",
                 "A dry run: nothing is created."})
 final class PlanCommand implements Callable<Integer> {
 
@@ -27,8 +29,12 @@ final class PlanCommand implements Callable<Integer> {
     @Parameters(index = "1..*", paramLabel = "CMD", description = "After '--': the command 'up SPEC -- CMD' would run instead of process.command.")
     List<String> command = new ArrayList<>();
 
-    @Option(names = "--format", paramLabel = "FORMAT", description = "text (default) or json.")
-    Output.Format format = Output.Format.text;
+    /** What {@code plan} prints: the table, its JSON view, or the canonical plan file itself. */
+    enum Format { text, json, file }
+
+    @Option(names = "--format", paramLabel = "FORMAT",
+            description = "text (default), json, or file: the plan file the runtime executes, byte for byte.")
+    Format format = Format.text;
 
     @Mixin EnvFiles envFiles;
 
@@ -48,13 +54,31 @@ final class PlanCommand implements Callable<Integer> {
             Output.diagnostics(main.err, problems);
             return 1;
         }
-        if (format == Output.Format.json) {
-            com.fasterxml.jackson.databind.node.ObjectNode json = Output.planJson(plan);
-            json.set("provenance", ProvenanceJson.of(spec, checked.revisionSource())); // issue 11: git provenance
-            Output.json(main.out, json);
-        } else {
-            Output.plan(main.out, plan, spec.toString());
-            checked.revisionSource().ifPresent(s -> main.out.println(System.lineSeparator() + SpecArgument.workingTreeNote(s))); // issue 11
+        String name = plan.name();
+        PlanFile.Source source = PlanFile.Source.of(checked.spec());
+        PlanFile.Rendered file = PlanFile.canonical(plan, runtimeDir, source);
+        List<Output.FileStep> steps = Output.fileSteps(file, PlanFile.runtimeDirStep(name, runtimeDir, source));
+        switch (format) {
+            case json -> {
+                com.fasterxml.jackson.databind.node.ObjectNode json = Output.planJson(name, runtimeDir, steps);
+                json.set("provenance", ProvenanceJson.of(spec, checked.revisionSource())); // issue 11: git provenance
+                Output.json(main.out, json);
+            }
+            case file -> {
+                // byte for byte what the runtime reads: UTF-8 whatever the locale's charset (bytes that are not UTF-8
+                // are %XX in the file)
+                main.out.flush();
+                try {
+                    main.bytesOut.write(file.text().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    main.bytesOut.flush();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            case text -> {
+                Output.plan(main.out, name, steps, spec.toString());
+                checked.revisionSource().ifPresent(s -> main.out.println(System.lineSeparator() + SpecArgument.workingTreeNote(s))); // issue 11
+            }
         }
         return 0;
     }

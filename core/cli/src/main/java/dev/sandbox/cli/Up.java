@@ -6,6 +6,7 @@ import dev.sandbox.engine.Sandbox;
 import dev.sandbox.engine.pipeline.Pipeline;
 import dev.sandbox.engine.runtime.Controller;
 import dev.sandbox.engine.runtime.PlanCache;
+import dev.sandbox.engine.runtime.PlanFile;
 import dev.sandbox.engine.runtime.RuntimePaths;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -56,19 +57,8 @@ final class Up {
         if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
-        return controller.run(plan, runtimeDir, request.spec().toAbsolutePath().toString(), sha256(request.spec()));
-    }
-
-    /** The spec's SHA-256 (hex) for the sandbox's state, null when it can't be read. */
-    static String sha256(Path spec) {
-        try {
-            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(java.nio.file.Files.readAllBytes(spec));
-            StringBuilder hex = new StringBuilder(64);
-            for (byte b : d) hex.append(Character.forDigit((b >> 4) & 15, 16)).append(Character.forDigit(b & 15, 16));
-            return hex.toString();
-        } catch (java.io.IOException | java.security.NoSuchAlgorithmException e) {
-            return null;
-        }
+        PlanFile.Source source = PlanFile.Source.of(checked.spec());
+        return controller.run(plan, runtimeDir, source.path(), source.sha256());
     }
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
@@ -84,7 +74,7 @@ final class Up {
         // every variable the spec referenced, checked again before the plan is used
         PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key ->
                 PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
-                        checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
+                        PlanFile.Source.of(checked.spec()), checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {

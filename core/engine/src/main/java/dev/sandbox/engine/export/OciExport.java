@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.engine.pipeline.Capabilities;
+import dev.sandbox.engine.pipeline.ResourcesSection;
 import dev.sandbox.engine.review.EffectiveSpec;
 import dev.sandbox.engine.review.EffectiveSpec.IdRange;
 import dev.sandbox.engine.review.EffectiveSpec.Mount;
@@ -399,7 +400,51 @@ public final class OciExport {
         else linux.put("rootfsPropagation", "rslave");
         // Why only for root: as under up, a rootless caller gets no cgroup of its own (rootless runc fails creating one on cgroup v1)
         if (e.namespace("cgroup").mode() == NamespaceMode.NEW && e.callerUid() == 0) linux.put("cgroupsPath", "/sandbox/" + e.name());
+        resources(linux);
         seccomp(linux);
+    }
+
+    /**
+     * {@code resources} → {@code linux.resources} and the cgroup they apply to. OCI's {@code memory.swap} is docker's
+     * memorySwap (memory plus swap); omitted, up gives as much swap as memory, so the bundle says so. OCI has no CPU
+     * weight, only v1's shares: cpuWeight goes out as {@code shares = weight × 1024 / 100} (docs/spec.md, resources).
+     * Rootless: left out, as up applies none without a cgroup of its own.
+     */
+    private void resources(ObjectNode linux) {
+        SpecNode r = e.spec().get("resources");
+        if (!r.isPresent()) return;
+        ResourcesSection.Limits l = ResourcesSection.limits(r);
+        if (!l.any()) return;
+        if (e.callerUid() != 0) {
+            warn("export.oci-resources-rootless", "resources: as under up, a rootless caller gets no cgroup of its own, so the limits are"
+                    + " left out (a rootless runtime without a delegated cgroup fails on them)", r.path(), r, "export as root, or use process.rlimits");
+            return;
+        }
+        ObjectNode out = linux.putObject("resources");
+        if (l.memory().isPresent() || l.memorySwap().isPresent()) {
+            ObjectNode m = out.putObject("memory");
+            l.memory().ifPresent(v -> m.put("limit", v));
+            if (l.memorySwap().isPresent()) m.put("swap", l.memorySwap().getAsLong());
+            else m.put("swap", 2 * l.memory().getAsLong());
+        }
+        l.pids().ifPresent(v -> out.putObject("pids").put("limit", v));
+        if (l.cpus().isPresent() || l.cpuWeight().isPresent()) {
+            ObjectNode cpu = out.putObject("cpu");
+            l.cpuWeight().ifPresent(w -> {
+                long shares = ResourcesSection.sharesFromWeight(w);
+                cpu.put("shares", shares);
+                SpecNode at = r.get("cpuWeight");
+                warn("export.oci-cpu-weight", "cpuWeight " + w + " becomes cpu.shares " + shares + " (weight × 1024 / 100): OCI has only"
+                        + " cgroup v1's shares, and on cgroup v2 the runtime converts them back with its own formula (runc before 1.3:"
+                        + " 1 + (shares - 2) × 9999 / 262142, so 1024 shares are weight 39)", at.path(), at,
+                        "check cpu.weight in the container's cgroup, or leave cpuWeight out");
+            });
+            l.cpus().ifPresent(c -> {
+                cpu.put("quota", ResourcesSection.quotaUs(c));
+                cpu.put("period", ResourcesSection.CPU_PERIOD_US);
+            });
+        }
+        if (!linux.has("cgroupsPath")) linux.put("cgroupsPath", "/sandbox/" + e.name());
     }
 
     private static String nsFile(String type) {

@@ -15,6 +15,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Location;
+import dev.sandbox.engine.pipeline.ResourcesSection;
 import dev.sandbox.engine.review.DefaultCapabilities;
 import java.io.IOException;
 import java.math.BigDecimal;
@@ -150,6 +151,7 @@ public final class OciImport {
         spec.set("namespaces", ordered);
         process(c, spec, created);
         seccomp(c, (ObjectNode) spec.get("process"), annotations);
+        resources(c, spec);
         leftovers(c);
         return spec;
     }
@@ -445,13 +447,64 @@ public final class OciImport {
         ((ObjectNode) spec.get("process")).put("seccomp", relativePath);
     }
 
+    /**
+     * {@code linux.resources} → {@code resources}: memory.limit, memory.swap (docker's memorySwap; left out when it is
+     * up's default, twice the limit), pids.limit, cpu.quota/period as cpus, cpu.shares as cpuWeight (shares × 100 /
+     * 1024, the inverse of export's conversion). Every other key is a located warning.
+     */
+    private void resources(JsonNode c, ObjectNode spec) {
+        JsonNode r = c.path("linux").path("resources");
+        if (!r.isObject()) return;
+        ObjectNode out = JsonNodeFactory.instance.objectNode();
+        JsonNode m = r.path("memory");
+        long limit = m.path("limit").asLong(0);
+        if (limit > 0) putBytes(out, "memory", limit);
+        if (m.has("swap")) {
+            long swap = m.get("swap").asLong(0);
+            if (swap == -1) out.put("memorySwap", -1);
+            else if (swap > 0 && swap != 2 * limit) putBytes(out, "memorySwap", swap);
+        }
+        long pids = r.path("pids").path("limit").asLong(0);
+        if (pids > 0) out.put("pids", pids); // 0 and -1: no limit
+        JsonNode cpu = r.path("cpu");
+        long quota = cpu.path("quota").asLong(0), period = cpu.path("period").asLong(ResourcesSection.CPU_PERIOD_US);
+        if (quota > 0 && period > 0) {
+            out.put("cpus", BigDecimal.valueOf(quota).divide(BigDecimal.valueOf(period), 6, java.math.RoundingMode.HALF_UP).stripTrailingZeros());
+        }
+        long shares = cpu.path("shares").asLong(0);
+        if (shares > 0) out.put("cpuWeight", Math.max(1, Math.min(10000, Math.round(shares * 100 / 1024.0))));
+        Map<String, Set<String>> mapped = Map.of("memory", Set.of("limit", "swap"), "pids", Set.of("limit"), "cpu", Set.of("quota", "period", "shares"));
+        r.fieldNames().forEachRemaining(key -> {
+            JsonNode v = r.get(key);
+            if (v.isNull() || v.isContainerNode() && v.isEmpty()) return;
+            if (!mapped.containsKey(key)) {
+                warn("/linux/resources/" + key, "import.unmapped", "linux.resources." + key + " has no spec equivalent; left out", null);
+                return;
+            }
+            v.fieldNames().forEachRemaining(sub -> {
+                if (!mapped.get(key).contains(sub) && !v.get(sub).isNull()) {
+                    warn("/linux/resources/" + key + "/" + sub, "import.unmapped", "linux.resources." + key + "." + sub
+                            + " has no spec equivalent; left out", null);
+                }
+            });
+        });
+        if (!out.isEmpty()) spec.set("resources", out);
+    }
+
+    /** Bytes as the spec writes them: 2G when a binary unit divides them, else the number. */
+    private static void putBytes(ObjectNode out, String key, long bytes) {
+        String human = ResourcesSection.human(bytes);
+        if (human.equals(Long.toString(bytes))) out.put(key, bytes);
+        else out.put(key, human);
+    }
+
     private void leftovers(JsonNode c) {
         for (String key : List.of("hooks", "solaris", "windows", "vm", "zos")) {
             if (c.has(key)) warn("/" + key, "import.unmapped", key + " has no spec equivalent; left out",
                     key.equals("hooks") ? "run what the hooks do before 'sandbox up', or in the command" : null);
         }
         JsonNode linux = c.path("linux");
-        for (String key : List.of("resources", "devices", "sysctl", "intelRdt", "personality", "mountLabel", "seccompProfile", "memoryPolicy")) {
+        for (String key : List.of("devices", "sysctl", "intelRdt", "personality", "mountLabel", "seccompProfile", "memoryPolicy")) {
             if (linux.has(key) && !(linux.get(key).isContainerNode() && linux.get(key).isEmpty())) {
                 warn("/linux/" + key, "import.unmapped", "linux." + key + " has no spec equivalent; left out", null);
             }

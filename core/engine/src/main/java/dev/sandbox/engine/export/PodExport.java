@@ -95,9 +95,37 @@ public final class PodExport {
             e.env().forEach((k, v) -> env.addObject().put("name", k).put("value", v));
         }
         container.put("workingDir", e.cwd());
+        resources(container);
         container.set("securityContext", securityContext(spec));
         volumes(spec, container);
         return pod;
+    }
+
+    /**
+     * {@code resources}: memory and cpus become the container's {@code resources.limits} (Kubernetes' units: Mi/Gi,
+     * millicores; the requests default to the limits). A Pod has no field for the rest: pids (a kubelet setting,
+     * podPidsLimit), memorySwap (the node's swap behaviour) and cpuWeight (the kubelet derives shares from requests).
+     */
+    private void resources(ObjectNode container) {
+        SpecNode r = e.spec().get("resources");
+        if (!r.isPresent()) return;
+        dev.sandbox.engine.pipeline.ResourcesSection.Limits l = dev.sandbox.engine.pipeline.ResourcesSection.limits(r);
+        ObjectNode limits = JsonNodeFactory.instance.objectNode();
+        l.memory().ifPresent(m -> {
+            String human = dev.sandbox.engine.pipeline.ResourcesSection.human(m);
+            limits.put("memory", human.matches("\\d+[KMGTP]") ? human + "i" : Long.toString(m));
+        });
+        l.cpus().ifPresent(c -> limits.put("cpu", c.multiply(java.math.BigDecimal.valueOf(1000)).setScale(0, java.math.RoundingMode.HALF_UP) + "m"));
+        if (!limits.isEmpty()) container.putObject("resources").set("limits", limits);
+        for (String key : List.of("pids", "memorySwap", "cpuWeight")) {
+            SpecNode at = r.get(key);
+            if (!at.isPresent()) continue;
+            warn("export.k8s-unmapped", "resources." + key + " has no container field in a Pod; left out", at, switch (key) {
+                case "pids" -> "the node's kubelet limits pids per Pod (podPidsLimit)";
+                case "memorySwap" -> "swap is the node's setting (memorySwap.swapBehavior of the kubelet)";
+                default -> "the kubelet derives CPU weight from resources.requests.cpu";
+            });
+        }
     }
 
     private void namespaces(ObjectNode spec) {

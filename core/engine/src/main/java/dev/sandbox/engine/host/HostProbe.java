@@ -10,11 +10,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 
 /** Reads the host facts the plan depends on: the cgroup layout and the caller's subordinate ids. */
 public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, List<Path> cgroupV1Mounts,
                         List<long[]> subuids, List<long[]> subgids, Map<String, Long> hardLimits, OptionalLong nrOpen,
-                        boolean capSysResource)
+                        boolean capSysResource, Map<String, Path> cgroupV1Controllers, Set<String> cgroup2Controllers,
+                        boolean swapAccounting)
         implements HostFacts {
 
     public static HostProbe detect(Caller caller) {
@@ -29,7 +31,80 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
         return new HostProbe(layout, cgroup2, List.copyOf(v1),
                 subordinate(Path.of("/etc/subuid"), caller.userName(), caller.uid()),
                 subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid()),
-                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")));
+                hardLimits(Path.of("/proc/self/limits")), number(Path.of("/proc/sys/fs/nr_open")), capSysResource(Path.of("/proc/self")),
+                v1Controllers(), cgroup2.map(HostProbe::cgroup2Controllers).orElse(Set.of()), swapAccounting(v1, cgroup2));
+    }
+
+    @Override
+    public OptionalLong cpuCount() {
+        return OptionalLong.of(Runtime.getRuntime().availableProcessors());
+    }
+
+    /** The controllers the resources section uses, as v1 mount options name them. */
+    static final Set<String> V1_CONTROLLERS = Set.of("memory", "pids", "cpu", "cpuacct");
+
+    /** The v1 hierarchies by controller, from the super options of each cgroup mount in /proc/self/mountinfo ("rw,cpu,cpuacct"). */
+    static Map<String, Path> v1Controllers() {
+        try {
+            return v1Controllers(Files.readAllLines(Path.of("/proc/self/mountinfo")));
+        } catch (IOException e) {
+            return Map.of();
+        }
+    }
+
+    static Map<String, Path> v1Controllers(List<String> mountinfo) {
+        Map<String, Path> out = new java.util.TreeMap<>();
+        for (String line : mountinfo) {
+            int dash = line.indexOf(" - ");
+            if (dash < 0) continue;
+            String[] before = line.substring(0, dash).split(" ");
+            String[] after = line.substring(dash + 3).split(" ");
+            if (before.length < 5 || after.length < 3 || !after[0].equals("cgroup")) continue;
+            for (String option : after[2].split(",")) {
+                if (V1_CONTROLLERS.contains(option)) out.putIfAbsent(option, Path.of(MountInfo.unescape(before[4])));
+            }
+        }
+        return Map.copyOf(out);
+    }
+
+    /** {@code cgroup.controllers} of the cgroup2 root: space-separated names; empty when unreadable. */
+    static Set<String> cgroup2Controllers(Path mount) {
+        try {
+            List<String> lines = Files.readAllLines(mount.resolve("cgroup.controllers"));
+            if (lines.isEmpty() || lines.get(0).isBlank()) return Set.of();
+            return Set.of(lines.get(0).trim().split("\\s+"));
+        } catch (IOException | RuntimeException e) {
+            return Set.of();
+        }
+    }
+
+    /**
+     * v1: the memory hierarchy has memory.memsw.* (CONFIG_MEMCG_SWAP and swapaccount=1). v2: memory.swap.max exists in
+     * a non-root cgroup (the root has none): this process's own, or any child of the root.
+     */
+    static boolean swapAccounting(List<Path> v1, Optional<Path> cgroup2) {
+        Path memory = v1Controllers().get("memory");
+        if (memory != null) return Files.exists(memory.resolve("memory.memsw.limit_in_bytes"));
+        if (cgroup2.isEmpty() || !cgroup2Controllers(cgroup2.get()).contains("memory")) return false;
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/cgroup"))) {
+                if (line.startsWith("0::/") && line.length() > 4
+                        && Files.exists(cgroup2.get().resolve(line.substring(4)).resolve("memory.swap.max"))) return true;
+            }
+        } catch (IOException | RuntimeException e) {
+            // look at the root's children below
+        }
+        try (var children = Files.list(cgroup2.get())) {
+            return children.anyMatch(c -> Files.exists(c.resolve("memory.swap.max")));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** access(2) W_OK: false on a read-only cgroupfs, and for root of a user namespace that doesn't map the owner. */
+    @Override
+    public boolean canCreateCgroupUnder(Path hierarchy) {
+        return Files.isDirectory(hierarchy) && Files.isWritable(hierarchy);
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.sandbox.api.Location;
 import dev.sandbox.api.NamespacePlugin;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.PlanContext;
+import dev.sandbox.api.SandboxCgroup;
 import dev.sandbox.api.SectionContext;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.api.Stage;
@@ -78,6 +79,7 @@ public final class Pipeline {
         SpecNode namespaces = root.get("namespaces");
 
         out.addAll(EngineChecks.check(root, caller, host, callerEnv));
+        if (!hasErrorsUnder(schemaProblems, "resources")) out.addAll(ResourcesSection.check(root, caller, host));
         out.addAll(seccomp(root, specDir).diagnostics());
         for (PluginRegistry.Loaded loaded : plugins) {
             String id = loaded.id();
@@ -146,6 +148,8 @@ public final class Pipeline {
                 steps.add(step.withPlugin(loaded.id()));
             }
         }
+        steps.addAll(defaultCgroup(name, steps));
+        ResourcesSection.steps(root, caller, host).forEach(s -> steps.add(s.withPlugin("engine")));
         ProcessSection.timeout(root.get("process")).ifPresent(steps::add); // stage clone, before the clone step
         steps.add(cloneStep(namespaces));
         options.commandOverride().ifPresent(argv -> problems.addAll(EngineChecks.checkOverride(root, argv, callerEnv)));
@@ -156,7 +160,37 @@ public final class Pipeline {
         steps.addAll(ProcessSection.steps(root, caller, callerEnv, options, namespaces, filters));
         // Stable sort: within a stage, engine steps and plugin steps keep the order they were added in.
         steps.sort(Comparator.comparing(Step::stage));
-        return new Plan(name, steps);
+        return new Plan(name, withoutDuplicateCgroups(steps));
+    }
+
+    /**
+     * One {@code cgroup-create}/{@code cgroup-place}/{@code cgroup-remove} per path: the cgroup plugin and the
+     * {@code resources} section both want the sandbox's cgroup when they share a hierarchy (v2); the first one stays.
+     */
+    static List<Step> withoutDuplicateCgroups(List<Step> steps) {
+        Set<String> seen = new java.util.HashSet<>();
+        List<Step> out = new ArrayList<>();
+        for (Step step : steps) {
+            boolean cgroupDir = step.op().equals("cgroup-create") || step.op().equals("cgroup-place") || step.op().equals("cgroup-remove");
+            if (cgroupDir && !seen.add(step.op() + "\0" + step.arg("path").orElse(""))) continue;
+            out.add(step);
+        }
+        return out;
+    }
+
+    /**
+     * Every sandbox of root gets a cgroup of its own, so that teardown finds every process it left (issue 8): when no
+     * plugin gave it one (the cgroup plugin does for {@code namespaces.cgroup}), the steps of {@link SandboxCgroup}
+     * for the one hierarchy {@link SandboxCgroup#tracking} names. Added after the plugins' steps, so within each stage
+     * they come last (the cgroup placement after the id maps, as the cgroup plugin's). Rootless (no delegated
+     * subtree here), or where the hierarchy can't be written (root of a user namespace): none; the monitor is then a
+     * child subreaper and kills the process tree.
+     */
+    private List<Step> defaultCgroup(String name, List<Step> steps) {
+        if (!caller.isRoot() || steps.stream().anyMatch(s -> s.op().equals("cgroup-create"))) return List.of();
+        Optional<Path> path = SandboxCgroup.tracking(host, name);
+        if (path.isEmpty() || !host.canCreateCgroupUnder(path.get().getParent().getParent())) return List.of();
+        return SandboxCgroup.steps(List.of(path.get())).stream().map(s -> s.withPlugin("engine")).toList();
     }
 
     private Step cloneStep(SpecNode namespaces) {
@@ -171,7 +205,7 @@ public final class Pipeline {
         String flagText = String.join("|", flags);
         return Step.of(Stage.CLONE, "clone").arg("flags", flagText)
                 .summary(flags.isEmpty() ? "start the child in the caller's namespaces"
-                        : "start the child in new " + String.join(", ", from) + " namespaces; it waits for the controller")
+                        : "start the child in new " + String.join(", ", from) + " namespaces; it waits for the monitor")
                 .syscall("clone(" + (flagText.isEmpty() ? "SIGCHLD" : flagText + "|SIGCHLD") + ")")
                 .build().withPlugin(from.isEmpty() ? "engine" : String.join(",", from));
     }

@@ -30,33 +30,51 @@ import java.util.stream.Stream;
  * (or that it was unset), the content digest of every other file compiled into the plan (a seccomp
  * profile), and the type of each host path that shaped the plan (a bind source that is a file or a directory).
  *
+ * <p>An entry is the canonical plan file ({@link PlanFile#canonical}) after a header of these checks (docs/cli.md,
+ * "The plan cache"); it is read back with {@link PlanFile#parse}.
+ *
  * <p>A hit lets {@code sandbox up} skip YAML parsing, schema validation and plugin loading, which are
  * most of its start-up time (docs/performance.md). Plans that name a running sandbox
  * ({@code join: {sandbox: ...}}) are never cached: that pid changes.
  */
 public final class PlanCache {
 
-    /** Version 3: entries end with {@code end TAB <steps>} (a file cut at a line boundary is a miss); include and var lines. */
-    private static final String MAGIC = "sandbox-plan-cache 3";
+    /**
+     * Version 4: a header of validation lines, then {@code plan TAB <bytes>} and the canonical plan file
+     * ({@link PlanFile#canonical}) byte for byte; an entry cut short is a miss. Version 3 had its own step lines.
+     */
+    static final String MAGIC = "sandbox-plan-cache 4";
     private static final int KEEP = 64;
     private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
 
     /**
-     * A cached plan with the warnings its validation printed, what the spec was made of (includes,
-     * variables) and the host files besides the spec compiled into it (a seccomp profile) with the
-     * content digest it was compiled from.
+     * A cached plan with the runtime dir and the spec it names (its canonical file, {@link #text()}), the warnings its
+     * validation printed, what the spec was made of (includes, variables) and the host files besides the spec
+     * compiled into it (a seccomp profile) with the content digest it was compiled from.
      */
-    public record Entry(Plan plan, Path runtimeDir, List<String> warnings, LoadedSpec.Inputs spec, Map<Path, String> files) {
+    public record Entry(Plan plan, Path runtimeDir, PlanFile.Source source, List<String> warnings, LoadedSpec.Inputs spec,
+                        Map<Path, String> files) {
         public Entry {
+            source = source == null ? PlanFile.Source.NONE : source;
+            warnings = List.copyOf(warnings);
             files = Map.copyOf(files);
         }
 
+        public Entry(Plan plan, Path runtimeDir, List<String> warnings, LoadedSpec.Inputs spec, Map<Path, String> files) {
+            this(plan, runtimeDir, PlanFile.Source.NONE, warnings, spec, files);
+        }
+
         public Entry(Plan plan, Path runtimeDir, List<String> warnings) {
-            this(plan, runtimeDir, warnings, LoadedSpec.Inputs.NONE, Map.of());
+            this(plan, runtimeDir, PlanFile.Source.NONE, warnings, LoadedSpec.Inputs.NONE, Map.of());
         }
 
         public Entry(Plan plan, Path runtimeDir, List<String> warnings, Map<Path, String> files) {
-            this(plan, runtimeDir, warnings, LoadedSpec.Inputs.NONE, files);
+            this(plan, runtimeDir, PlanFile.Source.NONE, warnings, LoadedSpec.Inputs.NONE, files);
+        }
+
+        /** The canonical plan file: what the entry stores and what the runtime executes. */
+        public String text() {
+            return PlanFile.canonical(plan, runtimeDir, source).text();
         }
     }
 
@@ -177,26 +195,29 @@ public final class PlanCache {
 
     /**
      * The entry for {@code key} when it is complete, trusted and still true: every included file has the
-     * content it was compiled from, every referenced variable the value (or unset state) it had.
+     * content it was compiled from, every referenced variable the value (or unset state) it had; and its plan is
+     * a canonical plan file ({@link PlanFile#parse}, and rendering it again gives the same bytes).
      */
     public Optional<Entry> load(String key, Variables variables) {
         Path file = dir.resolve(key + ".plan");
         try {
             if (!Files.isRegularFile(file) || !trusted(dir) || !trusted(file)) return Optional.empty();
-            List<String> lines = Files.readAllLines(file);
-            if (lines.isEmpty() || !lines.get(0).equals(MAGIC)) return Optional.empty();
-            String name = null;
-            Path runtime = null;
+            byte[] bytes = Files.readAllBytes(file);
             List<String> warnings = new ArrayList<>();
             Map<Path, String> inputs = new java.util.LinkedHashMap<>();
-            List<Step> steps = new ArrayList<>();
-            boolean complete = false;
-            for (String line : lines.subList(1, lines.size())) {
+            int at = 0;
+            String planText = null;
+            for (int n = 0; planText == null; n++) {
+                int end = indexOf(bytes, (byte) '\n', at);
+                if (end < 0) return Optional.empty(); // cut inside the header
+                String line = new String(bytes, at, end - at, StandardCharsets.UTF_8);
+                at = end + 1;
+                if (n == 0) {
+                    if (!line.equals(MAGIC)) return Optional.empty();
+                    continue;
+                }
                 String[] f = line.split("\t", -1);
-                if (complete) return Optional.empty(); // anything after the end line
                 switch (f[0]) {
-                    case "name" -> name = unescape(f[1]);
-                    case "runtime" -> runtime = Path.of(unescape(f[1]));
                     case "assume" -> {
                         if (!typeOf(Path.of(unescape(f[2]))).equals(f[1])) return Optional.empty();
                     }
@@ -218,29 +239,43 @@ public final class PlanCache {
                         if (variables.value(unescape(f[1])).isPresent()) return Optional.empty();
                     }
                     case "warning" -> warnings.add(unescape(f[1]));
-                    case "step" -> steps.add(step(f));
-                    // Why: without it, an entry cut short (a crash before the data reached the disk) would
-                    // load as a plan with fewer steps, e.g. without the finish steps that drop privileges.
-                    case "end" -> complete = Integer.parseInt(f[1]) == steps.size();
+                    case "plan" -> {
+                        // Why a length: without it, an entry cut short (a crash before the data reached the disk) would
+                        // load as a plan with fewer steps, e.g. without the finish steps that drop privileges.
+                        if (Integer.parseInt(f[1]) != bytes.length - at) return Optional.empty();
+                        planText = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                                .decode(java.nio.ByteBuffer.wrap(bytes, at, bytes.length - at)).toString();
+                    }
                     default -> {
                         return Optional.empty();
                     }
                 }
             }
-            if (!complete || name == null || runtime == null || steps.isEmpty()) return Optional.empty();
+            PlanFile.Parsed parsed = PlanFile.parse(planText);
+            if (parsed.plan().steps().isEmpty()) return Optional.empty();
+            Entry entry = new Entry(parsed.plan(), parsed.runtimeDir(), parsed.source(), warnings, LoadedSpec.Inputs.NONE, inputs);
+            // only the canonical text itself: what runs is exactly what was stored
+            if (!entry.text().equals(planText)) return Optional.empty();
             Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
-            return Optional.of(new Entry(new Plan(name, steps), runtime, warnings, inputs));
+            return Optional.of(entry);
         } catch (IOException | RuntimeException e) {
             return Optional.empty(); // a torn or foreign entry is a miss, never an error
         }
     }
 
+    private static int indexOf(byte[] bytes, byte b, int from) {
+        for (int i = from; i < bytes.length; i++) {
+            if (bytes[i] == b) return i;
+        }
+        return -1;
+    }
+
     /** Stores a plan; failures are ignored (the cache is an optimisation). */
     public void store(String key, Entry entry) {
         StringBuilder out = new StringBuilder(MAGIC).append('\n');
-        out.append("name\t").append(escape(entry.plan().name())).append('\n');
-        out.append("runtime\t").append(escape(entry.runtimeDir().toString())).append('\n');
         for (Step step : entry.plan().steps()) {
+            // the sandbox's cgroup is the runtime's to create (and a leftover one its to finish), like the runtime dir
+            if (step.op().startsWith("cgroup-")) continue;
             for (String key2 : List.of("source", "path")) {
                 step.arg(key2).filter(p -> p.startsWith("/") && step.stage().ordinal() <= Stage.MOUNTS.ordinal()
                                 && !p.startsWith(entry.runtimeDir().toString()))
@@ -257,19 +292,20 @@ public final class PlanCache {
                 // a digest, not the value: a variable may hold a secret
                 ? "var\t" + escape(name) + "\t" + digest(value.get().getBytes(StandardCharsets.UTF_8)) : "unset\t" + escape(name)).append('\n'));
         for (String w : entry.warnings()) out.append("warning\t").append(escape(w)).append('\n');
-        for (Step s : entry.plan().steps()) {
-            out.append("step\t").append(s.stage().name()).append('\t').append(escape(s.op())).append('\t').append(escape(s.plugin()))
-                    .append('\t').append(escape(s.summary())).append('\t').append(escape(s.syscall()));
-            for (Step.Arg a : s.args()) out.append('\t').append(escape(a.key())).append('=').append(escape(a.value()));
-            out.append('\n');
-        }
-        out.append("end\t").append(entry.plan().steps().size()).append('\n');
+        String planText = entry.text();
+        // text that is not Unicode (a lone surrogate in the spec's own text) is not cached: it would not read back
+        if (!StandardCharsets.UTF_8.newEncoder().canEncode(planText)) return;
         Path tmp = null;
         try {
+            byte[] text = planText.getBytes(StandardCharsets.UTF_8);
+            out.append("plan\t").append(text.length).append('\n');
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             if (!trusted(dir)) return;
             tmp = Files.createTempFile(dir, "entry", ".tmp");
-            Files.writeString(tmp, out);
+            try (var w = Files.newOutputStream(tmp)) {
+                w.write(out.toString().getBytes(StandardCharsets.UTF_8));
+                w.write(text);
+            }
             Files.move(tmp, dir.resolve(key + ".plan"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             tmp = null;
@@ -339,15 +375,6 @@ public final class PlanCache {
         if (Files.isDirectory(p)) return "dir";
         if (Files.exists(p)) return "file";
         return "missing";
-    }
-
-    private static Step step(String[] f) {
-        List<Step.Arg> args = new ArrayList<>();
-        for (int i = 6; i < f.length; i++) {
-            int eq = f[i].indexOf('=');
-            args.add(new Step.Arg(unescape(f[i].substring(0, eq)), unescape(f[i].substring(eq + 1))));
-        }
-        return new Step(Stage.valueOf(f[1]), unescape(f[2]), args, unescape(f[3]), unescape(f[4]), unescape(f[5]));
     }
 
     static String escape(String s) {

@@ -43,6 +43,23 @@ class OciExportTest {
     }
 
     @Test
+    void resourcesBecomeLinuxResourcesInTheSandboxsCgroupAsRootOnly() throws Exception {
+        String yaml = "apiVersion: sandbox/v1\nkind: Sandbox\nname: lim\nprocess:\n  command: [/bin/true]\n"
+                + "resources:\n  memory: 2G\n  pids: 512\n  cpus: 0.5\n  cpuWeight: 50\n";
+        OciExport.Result r = OciExport.export(ExportFixtures.model(dir.resolve("lim.yaml"), yaml, 0), dir, ExportFixtures.profiles());
+        JsonNode linux = r.config().get("linux");
+        // swap: docker's memorySwap, omitted in the spec: as much swap as memory (up does the same)
+        assertEquals("{\"memory\":{\"limit\":2147483648,\"swap\":4294967296},\"pids\":{\"limit\":512},"
+                + "\"cpu\":{\"shares\":512,\"quota\":50000,\"period\":100000}}", linux.get("resources").toString());
+        assertEquals("/sandbox/lim", linux.get("cgroupsPath").asText());
+        assertEquals(List.of("export.oci-cpu-weight 10:14"), r.diagnostics().stream().filter(d -> d.path().startsWith("resources"))
+                .map(d -> d.code() + " " + d.location().line() + ":" + d.location().column()).toList());
+        OciExport.Result rootless = OciExport.export(ExportFixtures.model(dir.resolve("lim.yaml"), yaml, 1000), dir, ExportFixtures.profiles());
+        assertFalse(rootless.config().get("linux").has("resources"));
+        assertTrue(rootless.diagnostics().stream().anyMatch(d -> d.code().equals("export.oci-resources-rootless")), rootless.diagnostics().toString());
+    }
+
+    @Test
     void processUserCapabilitiesAndNoNewPrivileges() throws Exception {
         JsonNode c = rich().config();
         assertEquals("1.1.0", c.get("ociVersion").asText());

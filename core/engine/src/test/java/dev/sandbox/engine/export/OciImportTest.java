@@ -130,7 +130,7 @@ class OciImportTest {
         // at the key (or the object) that has no spec equivalent; the text block's first line is 1
         assertEquals("4:5", where.get("import.terminal"));
         assertEquals("11:7 13:7", where.get("import.capability-sets-differ"), "effective differs; ambient for uid 0");
-        assertEquals("15:5 30:3 32:5", where.get("import.unmapped"), "process.rlimits, hooks, linux.resources");
+        assertEquals("15:5 32:19 30:3", where.get("import.unmapped"), "process.rlimits, linux.resources.devices, hooks");
         assertEquals("27:5", where.get("import.mount-type"), "the cgroup mount");
         assertEquals("28:64", where.get("import.bind-not-recursive"));
         assertEquals("21:5", where.get("import.mount-flag-added"), "proc without nosuid,nodev,noexec: one warning");
@@ -152,6 +152,40 @@ class OciImportTest {
         assertFalse(spec.get("namespaces").has("user"));
         // and it is a spec the loader reads back
         ExportFixtures.model(dir.resolve("web.yaml"), OciImport.yaml((com.fasterxml.jackson.databind.node.ObjectNode) spec), 0);
+    }
+
+    @Test
+    void linuxResourcesBecomeTheResourcesSectionAndTheRestIsAWarningAtItsKey() throws Exception {
+        String config = """
+                {
+                  "ociVersion": "1.1.0",
+                  "process": {"args": ["/bin/true"], "cwd": "/"},
+                  "root": {"path": "rootfs"},
+                  "linux": {
+                    "resources": {
+                      "memory": {"limit": 2147483648, "swap": 3221225472, "reservation": 1073741824},
+                      "pids": {"limit": 512},
+                      "cpu": {"shares": 512, "quota": 150000, "period": 100000, "cpus": "0-1"},
+                      "blockIO": {"weight": 500}
+                    }
+                  }
+                }
+                """;
+        OciImport.Result r = OciImport.read(config.getBytes(StandardCharsets.UTF_8), "config.json", dir, "lim", 0, 0, ExportFixtures.profiles());
+        assertFalse(r.hasErrors(), r.diagnostics().toString());
+        assertEquals("{\"memory\":\"2G\",\"memorySwap\":\"3G\",\"pids\":512,\"cpus\":1.5,\"cpuWeight\":50}", r.spec().get("resources").toString());
+        List<String> unmapped = r.diagnostics().stream().filter(d -> d.code().equals("import.unmapped"))
+                .map(d -> d.location().line() + ":" + d.location().column() + " " + d.message()).toList();
+        assertEquals(List.of("7:59 linux.resources.memory.reservation has no spec equivalent; left out",
+                "9:65 linux.resources.cpu.cpus has no spec equivalent; left out",
+                "10:7 linux.resources.blockIO has no spec equivalent; left out"), unmapped);
+        // swap twice the limit is up's default: left out; -1 is no swap limit
+        String defaults = config.replace("\"swap\": 3221225472", "\"swap\": 4294967296");
+        assertFalse(OciImport.read(defaults.getBytes(StandardCharsets.UTF_8), "config.json", dir, "lim", 0, 0, ExportFixtures.profiles())
+                .spec().get("resources").has("memorySwap"));
+        String unlimited = config.replace("\"swap\": 3221225472", "\"swap\": -1");
+        assertEquals(-1, OciImport.read(unlimited.getBytes(StandardCharsets.UTF_8), "config.json", dir, "lim", 0, 0, ExportFixtures.profiles())
+                .spec().get("resources").get("memorySwap").asInt());
     }
 
     @Test

@@ -165,6 +165,19 @@ class PodExportTest {
     }
 
     @Test
+    void memoryAndCpusBecomeTheContainersLimitsTheRestIsAWarningAtItsKey() throws Exception {
+        Path limits = ExportFixtures.EXAMPLES.resolve("build-with-limits.yaml");
+        EffectiveSpec e = ExportFixtures.model(limits, ExportFixtures.read(limits), 0);
+        PodExport.Result r = PodExport.export(e, limits.getParent(), "x/y:z");
+        Pod pod = read(PodExport.yaml(r.pod()));
+        var l = pod.getSpec().getContainers().get(0).getResources().getLimits();
+        assertEquals("2Gi", l.get("memory").toString());
+        assertEquals("1500m", l.get("cpu").toString());
+        assertEquals(List.of("resources.memorySwap", "resources.pids", "resources.cpuWeight").stream().sorted().toList(),
+                r.diagnostics().stream().filter(d -> d.code().equals("export.k8s-unmapped")).map(Diagnostic::path).sorted().toList());
+    }
+
+    @Test
     void theCheckRejectsAFieldTheApiDoesntHave() {
         // hostUser (for hostUsers) and a misplaced key: the model must notice both, or the checks above prove nothing
         for (String yaml : List.of("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {hostUser: false, containers: []}\n",

@@ -40,7 +40,8 @@ class PlanCodecTest {
         PlanCache cache = new PlanCache(dir.resolve("plans"));
         cache.store("k1", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of("s.yaml:1:1: warning[x]: y")));
         PlanCache.Entry back = cache.load("k1").orElseThrow();
-        assertEquals(plan(), back.plan());
+        assertEquals(canonical(plan()), canonical(back.plan()), "the plan file is the same (plugins and syscalls are not in it)");
+        assertEquals(plan().steps().stream().map(Step::summary).toList(), back.plan().steps().stream().map(Step::summary).toList());
         assertEquals(Path.of("/run/sandbox/web"), back.runtimeDir());
         assertEquals(List.of("s.yaml:1:1: warning[x]: y"), back.warnings());
         assertTrue(cache.load("k2").isEmpty());
@@ -82,7 +83,7 @@ class PlanCodecTest {
         Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
         PlanCache cache = new PlanCache(dir.resolve("plans"));
         cache.store("k", new PlanCache.Entry(rawPlan(), Path.of("/run/sandbox/raw"), List.of()));
-        assertEquals(rawPlan(), cache.load("k").orElseThrow().plan());
+        assertEquals(rawPlan(), cache.load("k").orElseThrow().plan(), "no plugin or syscall in it: equal");
         Path spec = dir.resolve("s.yaml");
         Files.writeString(spec, "name: x\n");
         var caller = new dev.sandbox.api.Caller(0, 0, "root");
@@ -107,6 +108,17 @@ class PlanCodecTest {
     }
 
     @Test
+    void theSandboxsOwnCgroupIsNoHostPathTheCacheChecks(@TempDir Path dir) throws IOException {
+        Path cgroup = dir.resolve("cg");
+        Plan plan = new Plan("p", List.of(Step.of(Stage.PREPARE, "cgroup-create").arg("path", cgroup.toString()).build(),
+                Step.of(Stage.SUPERVISE, "cgroup-remove").arg("path", cgroup.toString()).build()));
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan, Path.of("/run/sandbox/p"), List.of()));
+        Files.createDirectory(cgroup);
+        assertTrue(cache.load("k").isPresent(), "a leftover cgroup of the name is the runtime's to finish, not a reason to recompile");
+    }
+
+    @Test
     void aCachedPlanIsNotUsedOnceAFileCompiledIntoItChanged(@TempDir Path dir) throws IOException {
         Path profile = dir.resolve("profile.json");
         Files.writeString(profile, "{\"defaultAction\": \"SCMP_ACT_ERRNO\"}");
@@ -123,17 +135,19 @@ class PlanCodecTest {
     }
 
     @Test
-    void aCachedPlanCutShortAtALineBoundaryIsAMissNotAShorterPlan(@TempDir Path dir) throws IOException {
+    void aCachedPlanCutShortIsAMissNotAShorterPlan(@TempDir Path dir) throws IOException {
         PlanCache cache = new PlanCache(dir.resolve("plans"));
         cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), List.of()));
         Path file = dir.resolve("plans/k.plan");
         List<String> lines = Files.readAllLines(file);
-        assertTrue(lines.get(lines.size() - 1).startsWith("end\t"), "the entry ends with its end line: " + lines);
-        // a crash before the data reached the disk: the exec step and the end line are gone
+        // a crash before the data reached the disk: the exec step is gone, or its last line only
         Files.write(file, lines.subList(0, lines.size() - 2));
         assertTrue(cache.load("k").isEmpty(), "a torn entry must not load as a plan without its last steps");
         Files.write(file, lines.subList(0, lines.size() - 1));
-        assertTrue(cache.load("k").isEmpty(), "no end line: a miss");
+        assertTrue(cache.load("k").isEmpty(), "the last step missing: a miss");
+        byte[] all = String.join("\n", lines).concat("\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        Files.write(file, java.util.Arrays.copyOf(all, all.length - 1));
+        assertTrue(cache.load("k").isEmpty(), "the last newline missing: a miss");
         Files.write(file, lines);
         assertTrue(cache.load("k").isPresent());
         try (var left = Files.list(dir.resolve("plans"))) {
@@ -141,6 +155,108 @@ class PlanCodecTest {
         }
     }
 
+    @Test
+    void theEntryHoldsTheCanonicalPlanFileByteForByteAfterItsHeader(@TempDir Path dir) throws IOException {
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        PlanFile.Source source = new PlanFile.Source("/specs/web.yaml", "ab".repeat(32));
+        PlanCache.Entry entry = new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), source, List.of("w"),
+                dev.sandbox.engine.spec.LoadedSpec.Inputs.NONE, java.util.Map.of());
+        cache.store("k", entry);
+        String stored = Files.readString(dir.resolve("plans/k.plan"));
+        String text = PlanFile.canonical(plan(), Path.of("/run/sandbox/web"), source).text();
+        assertTrue(stored.startsWith(PlanCache.MAGIC + "\n"), stored);
+        assertTrue(stored.endsWith("\nplan\t" + text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + "\n" + text), stored);
+        PlanCache.Entry back = cache.load("k").orElseThrow();
+        assertEquals(text, back.text());
+        assertEquals(source, back.source());
+        // an edit that keeps the length but is not what canonical writes (a lower-case escape) is a miss
+        Files.writeString(dir.resolve("plans/k.plan"), stored.replace("%0Ax", "%0ax"));
+        assertTrue(cache.load("k").isEmpty(), "not canonical: a miss");
+        Files.writeString(dir.resolve("plans/k.plan"), stored.replace("sandbox-plan-cache 4", "sandbox-plan-cache 3"));
+        assertTrue(cache.load("k").isEmpty(), "another version: a miss");
+    }
+
+    private static String canonical(Plan plan) {
+        return PlanFile.canonical(plan, Path.of("/run/sandbox/web"), PlanFile.Source.NONE).text();
+    }
+
+    @Test
+    void theCanonicalFileReadsBackWithItsSummariesRuntimeDirAndSpec() {
+        PlanFile.Source source = new PlanFile.Source("/specs/w\teb %.yaml", "cd".repeat(32));
+        String text = PlanFile.canonical(rawPlan(), Path.of("/run/sandbox/raw"), source).text();
+        PlanFile.Parsed back = PlanFile.parse(text);
+        assertEquals(rawPlan(), back.plan());
+        assertEquals(Path.of("/run/sandbox/raw"), back.runtimeDir());
+        assertEquals(source, back.source());
+        assertEquals(text, PlanFile.canonical(back.plan(), back.runtimeDir(), back.source()).text());
+        assertEquals("run sh " + RAW, back.plan().steps().get(1).summary(), "the comment line is the next step's summary");
+        PlanFile.Parsed bare = PlanFile.parse(PlanFile.canonical(plan(), Path.of("/r/web"), PlanFile.Source.NONE).text());
+        assertEquals(PlanFile.Source.NONE, bare.source());
+    }
+
+    /** A value of the characters that need care: %, TAB, newline, '=', '#', bytes that are not UTF-8, surrogate pairs, CR. */
+    private static String randomValue(java.util.Random random) {
+        String[] parts = {"a", "%", "%25", "\t", "\n", "=", "# ", "\r", " ", "caf\u00e9", "\ud83d\ude00", "%0A", "x=y", "/usr/bin",
+            RawText.decode(new byte[] {(byte) 0xff}), RawText.decode(new byte[] {(byte) 0x80, 'z'}), "\u0660"};
+        StringBuilder out = new StringBuilder();
+        for (int i = random.nextInt(6); i > 0; i--) out.append(parts[random.nextInt(parts.length)]);
+        return out.toString();
+    }
+
+    @Test
+    void everyRandomPlanReadsBackToTheSameFile() {
+        java.util.Random random = new java.util.Random(8);
+        List<java.util.Map.Entry<String, java.util.Set<Stage>>> ops = new java.util.ArrayList<>(dev.sandbox.api.Ops.ALLOWED.entrySet());
+        ops.removeIf(e -> e.getKey().equals(PlanFile.RUNTIME_DIR));
+        ops.sort(java.util.Map.Entry.comparingByKey());
+        for (int n = 0; n < 500; n++) {
+            List<Step> steps = new java.util.ArrayList<>();
+            for (int i = random.nextInt(12); i > 0; i--) {
+                var op = ops.get(random.nextInt(ops.size()));
+                Step.Builder b = Step.of(op.getValue().iterator().next(), op.getKey());
+                for (int k = random.nextInt(4); k > 0; k--) b.arg(List.of("path", "arg", "env", "value").get(random.nextInt(4)), randomValue(random));
+                if (random.nextBoolean()) b.summary(randomValue(random));
+                steps.add(b.build());
+            }
+            steps.sort(java.util.Comparator.comparing(Step::stage));
+            Plan plan = new Plan("p" + randomValue(random), steps);
+            PlanFile.Source source = new PlanFile.Source(random.nextBoolean() ? null : "/s/" + randomValue(random),
+                    random.nextBoolean() ? null : "ab");
+            Path runtime = Path.of("/run/sandbox", "r%\t" + n); // ASCII: this JVM's file names may be ASCII only (LANG=C)
+            String text = PlanFile.canonical(plan, runtime, source).text();
+            PlanFile.Parsed back = PlanFile.parse(text);
+            assertEquals(text, PlanFile.canonical(back.plan(), back.runtimeDir(), back.source()).text(), "plan " + n);
+            for (int i = 0; i < steps.size(); i++) {
+                String summary = steps.get(i).summary().isBlank() ? "" : steps.get(i).summary();
+                assertEquals(List.of(steps.get(i).args(), summary), List.of(back.plan().steps().get(i).args(),
+                        back.plan().steps().get(i).summary()), "plan " + n + " step " + (i + 1));
+            }
+        }
+    }
+
+    @Test
+    void aTextThatIsNotACanonicalPlanFileIsRefusedWithItsLine() {
+        String ok = PlanFile.canonical(plan(), Path.of("/run/sandbox/web"), PlanFile.Source.NONE).text();
+        java.util.Map<String, Integer> bad = new java.util.LinkedHashMap<>();
+        bad.put(ok.replace("# sandbox-plan 1", "# sandbox-plan 2"), 1);
+        bad.put(ok.substring(0, ok.length() - 1), 7);
+        bad.put(ok.replace("prepare\truntime-dir\t", "prepare\tcheck-path\t"), 2);
+        bad.put(ok.replace("\tname=web", ""), 2);
+        bad.put(ok.replace("clone\tclone", "clone\tmount"), 5);
+        bad.put(ok.replace("clone\tclone", "clonk\tclone"), 5);
+        bad.put(ok.replace("clone\tclone\tflags=CLONE_NEWNS", "clone\tclone\tflags"), 5);
+        bad.put(ok.replace("%0A", "%0"), 7);
+        bad.put(ok.replace("%0A", "%\u0660A"), 7);
+        bad.put(ok.replace("# check\n", "# check\n# twice\n"), 4);
+        bad.put(ok + "# dangling\n", 8);
+        bad.put(ok + "prepare\tcheck-path\tpath=/x\n", 8);
+        bad.put(ok + "prepare\truntime-dir\tpath=/x\tname=y\n", 8);
+        bad.forEach((text, line) -> {
+            PlanFile.FormatException e = org.junit.jupiter.api.Assertions.assertThrows(PlanFile.FormatException.class,
+                    () -> PlanFile.parse(text), text);
+            assertEquals(line, e.line(), e.getMessage() + "\n" + text);
+        });
+    }
     @Test
     void aCachedPlanWritableByOthersIsNotTrusted(@TempDir Path dir) throws IOException {
         PlanCache cache = new PlanCache(dir.resolve("plans"));

@@ -1,19 +1,15 @@
 package dev.sandbox.plugins.cgroup;
 
-import dev.sandbox.api.HostFacts;
 import dev.sandbox.api.NamespacePlugin;
 import dev.sandbox.api.PlanContext;
+import dev.sandbox.api.SandboxCgroup;
 import dev.sandbox.api.SectionContext;
 import dev.sandbox.api.SpecContext;
-import dev.sandbox.api.Stage;
-import dev.sandbox.api.Step;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import org.pf4j.Extension;
@@ -31,7 +27,7 @@ import org.pf4j.Extension;
  * {@code cgroup: {join: ...}} enters an existing one (handled by the engine).
  *
  * <h2>Where the sandbox's cgroup lives</h2>
- * It depends on the host's layout ({@link HostFacts#cgroupLayout()}):
+ * It depends on the host's layout ({@link dev.sandbox.api.HostFacts#cgroupLayout()}):
  * <ul>
  *   <li>v2 — {@code <cgroup2 mount>/sandbox/<name>}, e.g. {@code /sys/fs/cgroup/sandbox/web};</li>
  *   <li>hybrid (v1 controllers plus a cgroup2 "unified" mount) — the same in the unified hierarchy,
@@ -43,7 +39,7 @@ import org.pf4j.Extension;
  * <h2>What happens (root)</h2>
  * <ol>
  *   <li>stage {@code prepare}: {@code cgroup-create path=P} for each path — {@code mkdir -p} before anything starts;</li>
- *   <li>stage {@code identity}: {@code cgroup-place path=P} — the controller writes the helper's pid to
+ *   <li>stage {@code identity}: {@code cgroup-place path=P} — the monitor writes the helper's pid to
  *       {@code P/cgroup.procs} before the clone. Order matters: a new cgroup namespace's root is the cgroup of
  *       the process that creates it (cgroup_namespaces(7)); placing the process afterwards would leave the
  *       namespace rooted at the caller's cgroup (nsjail has exactly this bug);</li>
@@ -54,7 +50,8 @@ import org.pf4j.Extension;
  *       empty. Removal runs in the reverse order of creation.</li>
  * </ol>
  * This plugin comes after {@code user} ({@link #after()}): the helper's id maps are written before it is
- * moved into its cgroup.
+ * moved into its cgroup. The steps are {@link SandboxCgroup#steps}; without this section the engine gives every
+ * sandbox of root the same steps for one hierarchy ({@link SandboxCgroup#tracking}), and with it adds none.
  *
  * <h2>Rootless</h2>
  * An unprivileged caller can't create cgroups without a delegated subtree: warning
@@ -65,7 +62,7 @@ import org.pf4j.Extension;
 public class CgroupNamespacePlugin implements NamespacePlugin {
 
     /** The directory under each hierarchy that holds every sandbox's cgroup. */
-    static final String PARENT = "sandbox";
+    static final String PARENT = SandboxCgroup.PARENT;
 
     @Override
     public String id() {
@@ -99,39 +96,14 @@ public class CgroupNamespacePlugin implements NamespacePlugin {
 
     /** The sandbox's cgroup directories for this host's layout; empty when there is no cgroupfs. */
     static List<Path> paths(SpecContext ctx) {
-        HostFacts host = ctx.host();
-        List<Path> roots = switch (host.cgroupLayout()) {
-            case V2, HYBRID -> host.cgroup2Mount().map(List::of).orElse(List.of());
-            case V1 -> host.cgroupV1Mounts();
-            case NONE -> List.of();
-        };
-        return roots.stream().map(root -> root.resolve(PARENT).resolve(ctx.sandboxName())).toList();
+        return SandboxCgroup.paths(ctx.host(), ctx.sandboxName());
     }
 
     @Override
     public void contribute(PlanContext ctx) {
         if (!ctx.caller().isRoot()) return; // not delegated: warned in validate()
-        List<Path> paths = paths(ctx);
-        for (Path path : paths) {
-            ctx.add(Step.of(Stage.PREPARE, "cgroup-create").arg("path", path)
-                    .summary("create the sandbox's cgroup " + path + " (and the shared " + PARENT + " parent) before anything starts")
-                    .syscall("mkdir(\"" + path.getParent() + "\", 0755); mkdir(\"" + path + "\", 0755)").build());
-        }
-        for (Path path : paths) {
-            ctx.add(Step.of(Stage.IDENTITY, "cgroup-place").arg("path", path)
-                    .summary("move the helper into " + path + " before it clones: a new cgroup namespace's root is its creator's cgroup"
-                            + " (cgroup_namespaces(7)), so placement must come first")
-                    .syscall("write " + path.resolve("cgroup.procs") + " \"<helper>\"").build());
-        }
-        List<Path> reversed = new ArrayList<>(paths);
-        Collections.reverse(reversed);
-        for (Path path : reversed) {
-            ctx.add(Step.of(Stage.SUPERVISE, "cgroup-remove").arg("path", path)
-                    .summary("remove the sandbox's cgroup: kill what is left in it, remove it, then the " + PARENT + " parent if empty")
-                    .syscall("kill(pid, SIGKILL) for each pid in " + path.resolve("cgroup.procs") + "; rmdir(\"" + path + "\"); rmdir(\""
-                            + path.getParent() + "\") unless busy")
-                    .build());
-        }
+        // the same steps the engine gives every sandbox of root, for every hierarchy (the engine then adds none)
+        SandboxCgroup.steps(paths(ctx)).forEach(ctx::add);
     }
 
     static String resource(String name) {

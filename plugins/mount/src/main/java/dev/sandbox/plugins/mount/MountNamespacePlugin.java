@@ -99,7 +99,7 @@ import org.pf4j.Extension;
  * NEWROOT is {@code <runtimeDir>/root}, e.g. {@code /run/sandbox/NAME/root}. With a root, every
  * target before pivot_root is NEWROOT + target; without one, the target itself.
  * <ol>
- * <li>Controller, before anything is created: {@code check-path} of every bind source, root source
+ * <li>Monitor, before anything is created: {@code check-path} of every bind source, root source
  *     and overlay directory; {@code check-shared-mount} of the source of every shared/rshared
  *     bind.</li>
  * <li>{@code clone-tree} of every shared/rshared bind source: a detached copy taken while the new

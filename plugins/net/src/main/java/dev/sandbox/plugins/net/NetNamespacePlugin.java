@@ -57,7 +57,7 @@ import org.pf4j.Extension;
  *
  * <h2>What happens</h2>
  * The engine creates the namespace: {@code CLONE_NEWNET} is one of the helper's clone flags. Each link
- * becomes a {@code veth} step in stage {@code connect}, which the controller performs after the clone,
+ * becomes a {@code veth} step in stage {@code connect}, which the monitor performs after the clone,
  * while the child still waits: over rtnetlink it creates the pair with the peer directly in
  * {@code /proc/<child>/ns/net} (RTM_NEWLINK), adds the addresses to both ends (RTM_NEWADDR), brings them up
  * and adds the default route inside (RTM_NEWROUTE). When the namespace dies with the sandbox, the kernel
@@ -66,15 +66,30 @@ import org.pf4j.Extension;
  *
  * <p>Only root can create links: a veth's host end lives in the host's network namespace, which needs
  * CAP_NET_ADMIN in the host's user namespace — a rootless caller's user namespace doesn't give that
- * (kernel rule). Rootless sandboxes get {@code loopback} only.
+ * (kernel rule). Rootless sandboxes get {@code loopback}, and {@code mode: user}: pasta, a user-mode network
+ * stack ({@link UserNet}), one {@code connect user-net} step; with {@code ports} (compose's long form) and
+ * {@code hostLoopback}.
  *
  * <h2>Checks</h2>
  * {@code net.bad-link-name}, {@code net.duplicate-link} (names, host names), {@code net.bad-address}
  * (addresses and gateway), {@code net.gateway-outside-subnet}, {@code net.bad-mtu}, {@code net.bad-mac},
- * {@code net.links-need-root}.
+ * {@code net.links-need-root}; for mode user: {@code net.needs-user-mode}, {@code net.user-mode-with-links},
+ * {@code net.user-mode-loopback}, {@code net.user-mode-tool-missing}, {@code net.tun-not-usable},
+ * {@code net.bad-host-ip}, {@code net.duplicate-port}, {@code net.privileged-port}.
  */
 @Extension
 public class NetNamespacePlugin implements NamespacePlugin {
+
+    private final UserNet.Host host;
+
+    public NetNamespacePlugin() {
+        this(UserNet.Host.REAL);
+    }
+
+    /** Tests point the user-mode network's checks (pasta, /dev/net/tun) elsewhere. */
+    NetNamespacePlugin(UserNet.Host host) {
+        this.host = host;
+    }
 
     static final int MIN_MTU = 68;
     static final int MAX_MTU = 65535;
@@ -100,8 +115,9 @@ public class NetNamespacePlugin implements NamespacePlugin {
             ctx.error(links, "net.links-need-root", "running as " + ctx.caller().userName() + ": a rootless caller can't create veth links,"
                             + " because their host end must be created in the host's network namespace, which needs CAP_NET_ADMIN there"
                             + " (kernel rule; a user namespace doesn't grant it)",
-                    "use loopback only (remove 'links'; loopback: true is the default), or run sandbox as root");
+                    "for a network rootless, use mode: user instead of links (pasta, a user-mode stack); or loopback only (remove 'links'); or run sandbox as root");
         }
+        UserNet.validate(ctx, host);
         Map<String, SpecNode> names = new HashMap<>();
         Map<String, SpecNode> hostNames = new HashMap<>();
         for (SpecNode link : items) {
@@ -211,6 +227,7 @@ public class NetNamespacePlugin implements NamespacePlugin {
             link.mac().ifPresent(m -> step.arg("mac", m));
             ctx.add(step.summary(link.summary()).syscall(link.syscall()).build());
         }
+        if (UserNet.isUserMode(ctx.section())) ctx.add(UserNet.step(ctx.section(), host));
         if (ctx.section().get("loopback").bool(true)) {
             ctx.add(Step.of(Stage.FINISH, "link-up").arg("name", "lo")
                     .summary("bring the loopback interface lo up: a new network namespace starts with it down, so not even 127.0.0.1 works")

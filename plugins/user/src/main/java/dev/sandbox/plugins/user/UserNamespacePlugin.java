@@ -46,7 +46,7 @@ import org.pf4j.Extension;
  * <h2>What happens</h2>
  * The engine creates the namespace: the helper runs {@code unshare(CLONE_NEWUSER)} in stage {@code enter},
  * before anything else, so that it owns every namespace created later. This plugin contributes stage
- * {@code identity} steps, which the controller performs on the helper's pid before the clone, in this order:
+ * {@code identity} steps, which the monitor performs on the helper's pid before the clone, in this order:
  * <ol>
  *   <li>{@code write-setgroups value=deny} (only when deny) — first, because an unprivileged process may
  *       write gid_map only after setgroups is denied (user_namespaces(7));</li>
@@ -239,7 +239,7 @@ public class UserNamespacePlugin implements NamespacePlugin {
                 + r.outside() + (r.count() == 1 ? "" : "-" + r.outsideLast()) + " outside").collect(Collectors.joining(", "));
         String file = "/proc/<helper>/" + map.kind.id + "_map";
         String summary = "map " + map.kind.id + "s: " + lines + (direct
-                ? "; the controller writes " + file + " itself (once: maps are write-once)"
+                ? "; the monitor writes " + file + " itself (once: maps are write-once)"
                 : "; " + map.kind.tool + " (setuid, package uidmap) writes it after checking the ranges against " + map.kind.subordinateFile);
         String syscall = direct
                 ? "write " + file + " \"" + map.ranges.stream().map(Range::line).collect(Collectors.joining("\\n")) + "\""

@@ -60,7 +60,9 @@ class UserNamespacePluginTest {
                 """);
         assertEquals(List.of(
                 "write-id-map kind=uid map=0 0 1 via=direct",
-                "write-id-map kind=gid map=0 0 1 via=direct"), identity(h));
+                "write-id-map kind=gid map=0 0 1 via=direct",
+                // every sandbox of root gets a cgroup (the engine's step), placed after the maps are written
+                "cgroup-place path=/sys/fs/cgroup/unified/sandbox/test"), identity(h));
     }
 
     @Test
@@ -75,7 +77,8 @@ class UserNamespacePluginTest {
         assertEquals(List.of(
                 "write-setgroups value=deny",
                 "write-id-map kind=uid map=0 100000 65536 via=direct",
-                "write-id-map kind=gid map=0 100000 1000,1000 5000 10 via=direct"), identity(h));
+                "write-id-map kind=gid map=0 100000 1000,1000 5000 10 via=direct",
+                "cgroup-place path=/sys/fs/cgroup/unified/sandbox/test"), identity(h));
         assertEquals("write /proc/<helper>/gid_map \"0 100000 1000\\n1000 5000 10\"", h.steps("write-id-map").get(1).syscall());
     }
 
