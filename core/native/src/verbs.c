@@ -885,7 +885,8 @@ static int wait_main(int argc, char **argv)
         return 125;
     }
     int known = -1;
-    if (r.view == V_EXITED || r.view == V_KILLED)
+    /* a monitor still alive after "exited" is tearing down: wait for it (then nothing of the run is left) */
+    if ((r.view == V_EXITED || r.view == V_KILLED) && !r.monitor_alive)
         return r.exit_status >= 0 ? r.exit_status : 125;
     if (r.view == V_DEAD) {
         fprintf(stderr, "sandbox: wait %s: the sandbox is dead: its monitor (pid %d) is gone; sandbox down %s removes it\n", name,
