@@ -51,6 +51,7 @@
  *                                    [terminal signals: kill(C, n) only where
  *                                    C could not get it; timeout: SIGTERM]
  *             <------------------ "TIMEOUT <ms>"     (the timeout step's timer expired)
+ *             <------------------ "STARTED"          (run mode: the target was exec'd)
  *             <------------------ "KILLED <signal> <ms> <why>"  (grace ran out, or a 2nd SIGINT)
  *                                    waitpid(C)
  *             <------------------ "EXIT <status>"   then exit(status)
