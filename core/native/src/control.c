@@ -370,8 +370,12 @@ _Noreturn void supervise(void)
                                { g.timeout_fd, POLLIN, 0 }, { execd ? -1 : g.sync_wr, 0, 0 } };
         if (poll(p, 5, -1) < 0)
             continue; /* EINTR */
-        if (p[4].revents)
+        if (p[4].revents) {
             execd = true;
+            /* the monitor's `up -d` returns on it (an ERROR of C came before it on this socket) */
+            if (g.report_started)
+                send_line("STARTED");
+        }
         if (p[1].revents)
             drain(sfd);
         uint64_t expirations;

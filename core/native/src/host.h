@@ -105,6 +105,10 @@ int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct ho
  * the dir's lock. */
 int journal_teardown(const char *rtdir, FILE *report, struct host_error *e);
 
+/* The same replay without removing the dir: the journal is emptied once every record is undone (a
+ * detached sandbox's record outlives its run: state.json, log). Callers hold the dir's lock. */
+int journal_undo(const char *rtdir, FILE *report, struct host_error *e);
+
 /* Undo implementations (journal.c), also used by M directly. */
 int cgroup_remove(const char *path, struct host_error *e);     /* kill all (cgroup.kill on v2), rmdir depth-first, then the `sandbox` parent if empty */
 

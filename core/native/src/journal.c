@@ -864,7 +864,35 @@ static int remove_runtime_dir(const char *rtdir, FILE *report, struct host_error
     return failures;
 }
 
+/* The reverse replay of journal_teardown; with `empty`, the journal is emptied once every record
+ * was undone (a finished detached sandbox keeps its dir, but nothing of it may be undone twice: a
+ * veth or cgroup name may belong to another sandbox by then). */
+static int replay(const char *rtdir, FILE *report, struct host_error *e, bool empty, bool *gone);
+
+int journal_undo(const char *rtdir, FILE *report, struct host_error *e)
+{
+    bool gone = false;
+    return replay(rtdir, report, e, true, &gone);
+}
+
 int journal_teardown(const char *rtdir, FILE *report, struct host_error *e)
+{
+    struct host_error first = { 0 };
+    bool gone = false;
+    if (replay(rtdir, report, &first, false, &gone) < 0) {
+        *e = first;
+        return -1;
+    }
+    if (gone)
+        return 0;
+    crash_point("teardown-done");
+    if (remove_runtime_dir(rtdir, report, &first) == 0)
+        return 0;
+    *e = first;
+    return -1;
+}
+
+static int replay(const char *rtdir, FILE *report, struct host_error *e, bool empty, bool *gone)
 {
     struct host_error first = { 0 }, one;
     char journal[PATH_MAX];
@@ -872,25 +900,27 @@ int journal_teardown(const char *rtdir, FILE *report, struct host_error *e)
     int dfd = open(rtdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0) {
         if (errno == ENOENT)
-            return 0;
+            return *gone = true, 0;
         host_fail(e, "runtime-dir", "open", rtdir, errno, NULL);
         report_line(report, e);
         return -1;
     }
     size_t len = 0;
     char *text = read_file_at(dfd, "journal", JOURNAL_MAX, &len);
-    close(dfd);
     if (!text && errno != ENOENT) {
+        close(dfd);
         host_fail(e, "journal", "read", journal, errno, NULL);
         report_line(report, e);
         return -1;
     }
     int failures = 0;
+    bool had_journal = text != NULL;
     if (text) {
         struct record *rs = NULL;
         int bad = 0, n = parse_journal(text, len, &rs, &bad);
         if (n < 0) {
             free(text);
+            close(dfd);
             host_fail(e, "journal", "read", journal, EINVAL, "line %d is not <undo-op> TAB key=value...; the runtime dir is kept", bad);
             report_line(report, e);
             return -1;
@@ -909,10 +939,20 @@ int journal_teardown(const char *rtdir, FILE *report, struct host_error *e)
         free(rs);
         free(text);
     }
-    if (failures == 0) {
-        crash_point("teardown-done");
-        failures += remove_runtime_dir(rtdir, report, &first);
+    if (failures == 0 && empty && had_journal) {
+        /* every record is undone: an empty journal (the replay of an empty one is nothing) */
+        int jfd = openat(dfd, "journal", O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+        if (jfd < 0 || fsync(jfd) < 0) {
+            failures++;
+            host_fail(&one, "journal", "truncate", journal, errno, NULL);
+            report_line(report, &one);
+            if (!first.step[0])
+                first = one;
+        }
+        if (jfd >= 0)
+            close(jfd);
     }
+    close(dfd);
     if (failures == 0)
         return 0;
     *e = first;

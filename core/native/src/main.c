@@ -51,6 +51,7 @@
  *                                    [terminal signals: kill(C, n) only where
  *                                    C could not get it; timeout: SIGTERM]
  *             <------------------ "TIMEOUT <ms>"     (the timeout step's timer expired)
+ *             <------------------ "STARTED"          (run mode: the target was exec'd)
  *             <------------------ "KILLED <signal> <ms> <why>"  (grace ran out, or a 2nd SIGINT)
  *                                    waitpid(C)
  *             <------------------ "EXIT <status>"   then exit(status)
@@ -242,6 +243,9 @@ _Noreturn void helper_main(void)
 int main(int argc, char **argv)
 {
     const char *control = NULL;
+    /* the state verbs only read state and send signals: no sealed copy, no monitor */
+    if (argc >= 2 && is_verb(argv[1]))
+        return verbs_main(argc, argv);
     run_from_sealed_copy(argv);
     /* Why: until the final execve nobody may ptrace us or open /proc/<pid>/{root,cwd,fd,mem}: we still
      * hold the host's root, cwd and fds (runc CVE-2016-9962). C inherits it with our memory map. */

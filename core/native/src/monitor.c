@@ -135,6 +135,24 @@ static bool helper_dead(void)
     return m.helper_reaped;
 }
 
+/* A detached sandbox whose target ran: its record (state.json, log, plan) stays until `down`/`gc` or
+ * the next `up` of the name; the host resources go (journal_undo), the lock goes with us. A status
+ * above 128 is taken as "killed by signal status-128" (a shell's convention; the init reports its
+ * target's death so too). */
+static _Noreturn void finish_detached(int code)
+{
+    struct host_error e;
+    m.st.finished_ms = realtime_ms();
+    m.st.exit_status = code;
+    save_state(code > 128 && code < 128 + 65 ? "killed" : "exited", 0);
+    if (journal_undo(m.rtdir, stderr, &e) < 0)
+        say("teardown: something is left (above); `sandbox down %s` or `sandbox gc` tries again", m.name);
+    detach_drain();
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    exit(code);
+}
+
 static _Noreturn void finish_run(int code)
 {
     if (m.helper > 0 && !m.helper_reaped) {
@@ -142,6 +160,8 @@ static _Noreturn void finish_run(int code)
         reap_helper();
     }
     usernet_stop(m.pasta); /* its kill-tree record then finds it gone */
+    if (m.rt_created && detach_running())
+        finish_detached(code);
     if (m.rt_created) {
         struct host_error e;
         m.st.finished_ms = realtime_ms();
@@ -254,9 +274,11 @@ static bool next_msg(char *out, size_t len)
         }
         if (m.rb.len == sizeof m.rb.buf)
             m.rb.len = 0; /* a line longer than the buffer: garbage */
-        struct pollfd p[2] = { { m.sock, POLLIN, 0 }, { m.sfd, POLLIN, 0 } };
-        if (poll(p, 2, -1) < 0)
+        struct pollfd p[3] = { { m.sock, POLLIN, 0 }, { m.sfd, POLLIN, 0 }, { detach_log_fd(), POLLIN, 0 } };
+        if (poll(p, 3, -1) < 0)
             continue;
+        if (p[2].revents)
+            detach_pump(); /* up -d: the target's output to <rt>/log */
         if (p[1].revents)
             forward_signals();
         if (p[0].revents) {
@@ -571,7 +593,7 @@ static char *read_plan(const char *path, size_t *len_out)
 
 int monitor_main(int argc, char **argv)
 {
-    bool consume = false;
+    bool consume = false, detach = false;
     m.self = argv[0];
     /* Why: the launcher exec'd us with every fd its caller had open; none of them is the sandbox's
      * business (the JVM's ProcessBuilder closed them all before, too). */
@@ -581,6 +603,8 @@ int monitor_main(int argc, char **argv)
             m.verbose = true;
         else if (strcmp(argv[i], "--consume") == 0)
             consume = true;
+        else if (strcmp(argv[i], "--detach") == 0)
+            detach = true;
         else if (i + 1 >= argc)
             usage("missing value");
         else if (strcmp(argv[i], "--plan") == 0)
@@ -626,6 +650,8 @@ int monitor_main(int argc, char **argv)
         setup_failed(&e);
     }
     crash_point("monitor-start");
+    if (detach)
+        detach_fork(get(rt, "name")); /* from here on this process is the detached monitor */
 
     /* the runtime dir: <base>/<name>, born locked */
     m.rtdir = strdup(get(rt, "path"));
@@ -655,7 +681,7 @@ int monitor_main(int argc, char **argv)
     m.st = (struct sandbox_state){ .name = m.name, .spec = get(rt, "spec") ? get(rt, "spec") : "",
                                    .spec_sha256 = get(rt, "spec-sha256") ? get(rt, "spec-sha256") : "", .plan_sha256 = "",
                                    .monitor_pid = getpid(), .monitor_start = proc_start_time(getpid()), .cgroup = "",
-                                   .created_ms = realtime_ms(), .exit_status = -1 };
+                                   .created_ms = realtime_ms(), .exit_status = -1, .detached = detach };
     save_state("creating", 0);
 
     /* Without a cgroup, the process tree is how teardown finds every process: orphans of the target
@@ -671,6 +697,8 @@ int monitor_main(int argc, char **argv)
     }
 
     run_host_stage(ST_PREPARE, 0);
+    if (detach_open_log(m.dirfd, &e) < 0)
+        setup_failed(&e);
 
     /* H: forked, not exec'd; the plan is parsed already */
     int sv[2];
@@ -691,6 +719,8 @@ int monitor_main(int argc, char **argv)
         close(m.lockfd);
         close(m.jfd);
         close(m.dirfd);
+        detach_in_helper();
+        g.report_started = true;
         g.ctl = sv[1];
         g.steps = m.plan.steps;
         g.nsteps = m.plan.nsteps;
@@ -703,6 +733,7 @@ int monitor_main(int argc, char **argv)
         helper_main();
     }
     close(sv[1]);
+    detach_after_helper();
     m.sock = sv[0];
     crash_point("helper-forked");
     sigset_t fwd = g.sigs;
@@ -769,7 +800,12 @@ int monitor_main(int argc, char **argv)
                         say("the target did not stop within %s s of %s; sent SIGKILL", s2, signal_name(sig, n1, sizeof n1));
                 }
             }
+        } else if (is_msg(msg, "STARTED")) {
+            if (!error[0])
+                detach_started(); /* up -d returns: the target was exec'd */
         } else if (is_msg(msg, "EXIT")) {
+            if (!error[0])
+                detach_started(); /* it ran (and ended before H saw its exec) */
             crash_point("target-exited");
         }
     }

@@ -132,6 +132,7 @@ struct runtime {
     bool has_init;             /* the plan has an init step: C is the PID 1 loop, never the target itself */
     const struct step *userns; /* the step that created or joined a user namespace (H becomes its root) */
     bool filtered;             /* a seccomp filter is loaded: no more prctl calls of our own */
+    bool report_started;       /* run mode: H sends STARTED once no read end of the sync pipe is left (C exec'd) */
     struct { const char *id; int fd; } trees[MAX_TREES];
     int ntrees;
 };
@@ -145,6 +146,22 @@ _Noreturn void usage(const char *why);
 long parse_grace_ms(const char *v);
 void block_signals(void);
 _Noreturn void helper_main(void);
+
+/* detach.c: `sandbox-init run --detach` (the monitor's detached half and its log) */
+void detach_fork(const char *name);
+bool detach_enabled(void);
+int detach_open_log(int dirfd, struct host_error *e);
+void detach_in_helper(void);
+void detach_after_helper(void);
+int detach_log_fd(void);
+void detach_pump(void);
+void detach_started(void);
+bool detach_running(void);
+void detach_drain(void);
+
+/* verbs.c: ps, wait, down, logs (no JVM) */
+bool is_verb(const char *arg);
+int verbs_main(int argc, char **argv);
 
 /* monitor.c: `sandbox-init run` (M); host.c: the runtime dir's base */
 int monitor_main(int argc, char **argv);

@@ -49,10 +49,10 @@ public final class Launch {
     }
 
     /** The {@code up} arguments the fast path understands; anything else falls back to the full CLI. */
-    record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command, List<Path> envFiles) {
+    record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command, List<Path> envFiles, boolean detach) {
 
         static Optional<UpArgs> parse(String[] args) {
-            boolean verbose = false;
+            boolean verbose = false, detach = false;
             List<Path> envFiles = new ArrayList<>();
             double stop = UpDefaults.STOP_TIMEOUT_SECONDS;
             Path spec = null;
@@ -61,6 +61,8 @@ public final class Launch {
                 String a = args[i];
                 if (a.equals("-v") || a.equals("--verbose")) {
                     verbose = true;
+                } else if (a.equals("-d") || a.equals("--detach")) {
+                    detach = true;
                 } else if (a.equals("--stop-timeout") && i + 1 < args.length) {
                     try {
                         stop = Double.parseDouble(args[++i]);
@@ -86,7 +88,7 @@ public final class Launch {
                 List<String> cmd = new ArrayList<>(List.of(args).subList(i + 1, args.length));
                 command = Optional.of(cmd);
             }
-            return Optional.of(new UpArgs(spec, verbose, stop, command, List.copyOf(envFiles)));
+            return Optional.of(new UpArgs(spec, verbose, stop, command, List.copyOf(envFiles), detach));
         }
     }
 
@@ -100,7 +102,7 @@ public final class Launch {
                 dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
         PrintWriter err = new PrintWriter(System.err, true);
         return Optional.of(Up.run(sandbox, env, err, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false,
-                up.envFiles())));
+                up.envFiles(), up.detach())));
     }
 
     static Optional<Integer> cachedUp(String[] args, Map<String, String> env) {
@@ -120,7 +122,7 @@ public final class Launch {
         PrintWriter err = new PrintWriter(System.err, true);
         entry.get().warnings().forEach(err::println);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),
-                Duration.ofMillis((long) (up.stopTimeout() * 1000)), up.verbose(), err, env));
+                Duration.ofMillis((long) (up.stopTimeout() * 1000)), up.verbose(), err, env, up.detach()));
         if (up.verbose()) err.println("sandbox: using the compiled plan cached for " + up.spec());
         return Optional.of(controller.run(entry.get().plan(), entry.get().runtimeDir(), entry.get().source().path(),
                 entry.get().source().sha256()));

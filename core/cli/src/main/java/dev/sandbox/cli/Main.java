@@ -19,7 +19,9 @@ import picocli.CommandLine.Option;
         synopsisSubcommandLabel = "COMMAND",
         footer = {"", "Exit codes: 0 ok, 1 the spec has errors, 2 usage; for 'up': the target's status, 128+N when it was killed by"
                 + " signal N, 125 when sandbox failed, 126/127 when the target can't be executed / found; for 'diff --fail-on weaken': 3 when"
-                + " a change weakens isolation."})
+                + " a change weakens isolation.",
+                "", "Sandboxes by name (native, no JVM; each has --help): ps [-a] [--format json], logs [-f] NAME, wait NAME,"
+                + " down [--timeout S] NAME...|--all, gc."})
 public final class Main implements Runnable {
 
     @Option(names = "--plugins-dir", paramLabel = "DIR", description = "Also load plugins from DIR (repeatable).", scope = CommandLine.ScopeType.INHERIT)

@@ -25,7 +25,12 @@ final class Up {
 
     /** One {@code up}: the spec, the options, and whether plugin dirs beyond the default ones were given. */
     record Request(Path spec, Optional<List<String>> command, boolean verbose, double stopTimeoutSeconds, boolean extraPluginDirs,
-                   List<Path> envFiles) {}
+                   List<Path> envFiles, boolean detach) {
+        Request(Path spec, Optional<List<String>> command, boolean verbose, double stopTimeoutSeconds, boolean extraPluginDirs,
+                List<Path> envFiles) {
+            this(spec, command, verbose, stopTimeoutSeconds, extraPluginDirs, envFiles, false);
+        }
+    }
 
     private Up() {}
 
@@ -51,7 +56,7 @@ final class Up {
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
-                Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env));
+                Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
         PlanFile.Source source = PlanFile.Source.of(checked.spec());
         return controller.run(plan, runtimeDir, source.path(), source.sha256());
     }

@@ -31,12 +31,16 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--stop-timeout", paramLabel = "SECONDS", description = "After forwarding SIGTERM/SIGHUP/SIGINT, wait this long before SIGKILL (default: ${DEFAULT-VALUE}).")
     double stopTimeout = UpDefaults.STOP_TIMEOUT_SECONDS;
 
+    @Option(names = {"-d", "--detach"}, description = "Return once the target runs (prints the sandbox's name); its output goes to a log "
+            + "(sandbox logs NAME); stop it with sandbox down NAME.")
+    boolean detach;
+
     @Mixin EnvFiles envFiles;
 
     @Override
     public Integer call() {
         return Up.run(main.sandbox(), main.env, main.err, new Up.Request(spec,
                 command.isEmpty() ? Optional.empty() : Optional.of(List.copyOf(command)), verbose, stopTimeout, !main.pluginDirs.isEmpty(),
-                List.copyOf(envFiles.files)));
+                List.copyOf(envFiles.files), detach));
     }
 }

@@ -28,7 +28,11 @@ public final class Controller {
     public static final int SETUP_FAILED = 125;
 
     /** How {@code up} runs: the runtime binary, the grace period before SIGKILL, verbosity, where to print, the environment. */
-    public record Options(Path helper, Duration stopTimeout, boolean verbose, PrintWriter err, Map<String, String> env) {}
+    public record Options(Path helper, Duration stopTimeout, boolean verbose, PrintWriter err, Map<String, String> env, boolean detach) {
+        public Options(Path helper, Duration stopTimeout, boolean verbose, PrintWriter err, Map<String, String> env) {
+            this(helper, stopTimeout, verbose, err, env, false);
+        }
+    }
 
     private final Options options;
 
@@ -59,6 +63,7 @@ public final class Controller {
         List<String> argv = new ArrayList<>(List.of(helper.toString(), "run", "--plan", planFile.toString(), "--consume",
                 "--grace-ms", Long.toString(options.stopTimeout().toMillis())));
         if (options.verbose()) argv.add("--trace");
+        if (options.detach()) argv.add("--detach"); // up -d: the monitor returns once the target runs (PROTOCOL.md, STARTED)
         options.err().flush();
         if ("3".equals(options.env().get("SANDBOX_HANDOFF")) && handOff(argv)) return 0;
         try {
