@@ -151,10 +151,32 @@ class ExecIT {
     }
 
     @Test
-    void tIsRefusedClearlyUntilItExists() {
-        Cli.Result r = Cli.run("exec", "-it", NAME, "--", "true");
-        assertEquals(125, r.exit(), r::toString);
-        assertTrue(r.err().contains("not implemented yet"), r::toString);
+    void tGivesThePtyOfTheSandboxsDevpts() {
+        // without a terminal of our own the bytes are proxied all the same (no raw mode to set)
+        Cli.Result r = Cli.run("exec", "-t", NAME, "--", "/bin/sh", "-c", "echo tty=$(tty); echo ctty=$(ps -o tty= -p $$); exit 5");
+        assertEquals(5, r.exit(), r::toString);
+        Map<String, String> seen = ItHost.probe(r.out().replace("\r", ""));
+        assertTrue(seen.get("tty").matches("/dev/pts/\\d+"), r::toString);
+        assertEquals(seen.get("tty").substring(5), seen.get("ctty"), "the pty is the command's controlling terminal\n" + r);
+    }
+
+    @Test
+    void tOnATerminalIsRawAndCtrlCReachesTheCommandInsideThroughItsPty() {
+        assumeTrue(Files.isExecutable(Path.of(PtyRun.SCRIPT)), "script(1) (util-linux) is missing");
+        String launcher = Cli.DIST.resolve("bin/sandbox").toString();
+        try (PtyRun run = PtyRun.start("sh -c 'before=$(stty -g); " + launcher + " exec -it " + NAME
+                + " -- /bin/sh; s=$?; [ \"$(stty -g)\" = \"$before\" ] && echo terminal-restored; exit $s'")) {
+            run.type("echo in-$((40+2))\n");
+            run.awaitOut("in-42", Duration.ofSeconds(30));
+            run.type("sleep 100\n");
+            run.awaitProgram("sleep", Duration.ofSeconds(30));
+            run.type("\u0003"); // a byte for the sandbox's pty in raw mode: its line discipline sends SIGINT to the sleep
+            run.type("echo after-$((1+1))\n"); // the shell inside is back at its prompt
+            run.awaitOut("after-2", Duration.ofSeconds(30));
+            run.type("exit 6\n");
+            assertEquals(6, run.awaitExit(Duration.ofSeconds(30)), run::toString);
+            run.awaitOut("terminal-restored", Duration.ofSeconds(5));
+        }
     }
 
     /** A record whose monitor is gone (kill -9): exec and join refuse it; one whose pids name other processes too. */

@@ -31,7 +31,7 @@ final class ExecCommand implements Callable<Integer> {
     @Option(names = {"-i", "--interactive"}, description = "Keep standard input open (it always is: accepted for docker's -it habit).")
     boolean interactive;
 
-    @Option(names = {"-t", "--tty"}, description = "A pty from the sandbox's own devpts (not implemented yet).")
+    @Option(names = {"-t", "--tty"}, description = "A pty from the sandbox's own devpts as the command's terminal, proxied to yours (raw mode, window size).")
     boolean tty;
 
     @Option(names = {"-u", "--user"}, paramLabel = "USER", description = "UID[:GID] or NAME[:GROUP] (from the sandbox's /etc/passwd, /etc/group)"
@@ -75,10 +75,6 @@ final class ExecCommand implements Callable<Integer> {
             }
             default -> { }
         }
-        if (tty) {
-            return refuse("-t (a pty from the sandbox's devpts) is not implemented yet; run without -t (stdin, stdout and stderr are"
-                    + " yours unchanged)");
-        }
         String text;
         try {
             text = Files.readString(state.dir().resolve("plan"));
@@ -93,7 +89,7 @@ final class ExecCommand implements Callable<Integer> {
         Plan plan;
         try {
             plan = ExecPlan.compile(state, text, record, caller.isRoot(), new ExecPlan.Options(Optional.ofNullable(user), List.copyOf(env),
-                    Optional.ofNullable(cwd), command.isEmpty() ? Optional.empty() : Optional.of(List.copyOf(command))));
+                    Optional.ofNullable(cwd), command.isEmpty() ? Optional.empty() : Optional.of(List.copyOf(command)), tty));
         } catch (ExecPlan.ExecException e) {
             return refuse(e.getMessage());
         }

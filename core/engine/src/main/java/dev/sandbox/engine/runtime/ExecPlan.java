@@ -25,7 +25,12 @@ import java.util.Set;
 public final class ExecPlan {
 
     /** What {@code exec} was asked for; empty values keep the sandbox's own. */
-    public record Options(Optional<String> user, List<String> env, Optional<String> cwd, Optional<List<String>> command) {}
+    public record Options(Optional<String> user, List<String> env, Optional<String> cwd, Optional<List<String>> command, boolean tty) {
+
+        public Options(Optional<String> user, List<String> env, Optional<String> cwd, Optional<List<String>> command) {
+            this(user, env, cwd, command, false);
+        }
+    }
 
     /** A refusal, printed as one line {@code sandbox: exec NAME: <message>}. */
     public static final class ExecException extends Exception {
@@ -133,6 +138,7 @@ public final class ExecPlan {
         boolean cwdDone = false;
         for (Step s : theirs) {
             if (!KEPT.contains(s.op())) continue; // hostname, links, init: the sandbox's, done once; exec: ours below
+            if (options.tty() && s.op().equals("new-session")) continue; // the pty step makes its own session
             if (user.isPresent() && IDENTITY.contains(s.op())) {
                 if (!identityDone) out.addAll(identity(user.get(), hadGroups));
                 identityDone = true;
@@ -155,7 +161,9 @@ public final class ExecPlan {
                 continue;
             }
             out.add(s);
+            if (options.tty() && s.op().equals("close-fds")) out.add(pty());
         }
+        if (options.tty() && out.stream().noneMatch(s -> s.op().equals("pty"))) out.add(0, pty());
         if (user.isPresent() && !identityDone) out.addAll(identity(user.get(), hadGroups));
         if (options.cwd().isPresent() && !cwdDone) out.add(chdir(options.cwd().get()));
 
@@ -185,6 +193,13 @@ public final class ExecPlan {
         Path root = Path.of("/proc", Long.toString(pid), "root");
         if (!Files.isReadable(root)) return true;
         return Files.exists(root.resolve("bin/sh"), LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** -t: a pty of the sandbox's devpts as the command's terminal, its master proxied by the monitor (PROTOCOL.md, "pty"). */
+    private static Step pty() {
+        return Step.of(Stage.FINISH, "pty")
+                .summary("a pty of the sandbox's own devpts as controlling terminal and stdin/stdout/stderr; its master goes to the monitor")
+                .syscall("open(\"/dev/ptmx\"); ioctl(TIOCGPTPEER); setsid(); ioctl(TIOCSCTTY); sendmsg(SCM_RIGHTS)").build();
     }
 
     private static Step chdir(String dir) {
