@@ -90,6 +90,12 @@ class ExecPlanTest {
     }
 
     @Test
+    void tPutsThePtyAfterCloseFdsInPlaceOfTheNewSession() throws Exception {
+        List<Step> f = finish(new ExecPlan.Options(Optional.empty(), List.of(), Optional.empty(), Optional.of(List.of("sh")), true));
+        assertEquals(List.of("close-fds", "pty", "setrlimit", "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "seccomp", "exec"), ops(f));
+    }
+
+    @Test
     void badOptionsAreRefusedWithTheirReason() {
         assertThrows(ExecPlan.ExecException.class, () -> finish(new ExecPlan.Options(Optional.of("1:x-no-such-group-x"), List.of(),
                 Optional.empty(), Optional.empty())));
