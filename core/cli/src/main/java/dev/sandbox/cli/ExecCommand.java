@@ -21,7 +21,7 @@ import picocli.CommandLine.ParentCommand;
 
 @Command(name = "exec", mixinStandardHelpOptions = true,
         description = {"Run a command inside a running sandbox: all of its namespaces (its root included), its cgroup, its process identity"
-                + " (uid, gid, groups, capabilities, no_new_privs, seccomp) — the tool's 'nsenter -a'.",
+                + " (uid, gid, groups, capabilities, no_new_privs, seccomp): the tool's 'nsenter -a'.",
                 "Exit status: the command's; 128+N when it was killed by signal N; 125 when sandbox failed (no such sandbox, a dead"
                         + " one); 126/127 when the command can't be executed / doesn't exist."})
 final class ExecCommand implements Callable<Integer> {
