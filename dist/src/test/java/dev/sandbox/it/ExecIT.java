@@ -114,6 +114,17 @@ class ExecIT {
     }
 
     @Test
+    void aSigtermToExecReachesTheCommand() {
+        try (LaunchedSandbox e = LaunchedSandbox.start("exec", NAME, "--", "/bin/sh", "-c",
+                "trap 'echo got-term; exit 3' TERM; echo waiting; sleep 100 & wait")) {
+            e.awaitOut("waiting", Duration.ofSeconds(60));
+            e.signal("TERM"); // to the exec's monitor: forwarded as for up
+            assertEquals(3, e.awaitExit(Duration.ofSeconds(30)), e::toString);
+            assertTrue(e.out().contains("got-term"), e::toString);
+        }
+    }
+
+    @Test
     void optionsOverrideUserEnvironmentAndDirectory() {
         Cli.Result r = Cli.run("exec", "--user", "1000:1001", "--env", "GREETING=hi", "--cwd", "/proc", NAME, "--",
                 "/bin/sh", "-c", "id -u; id -g; echo greeting=$GREETING; echo pwd=$(pwd); grep CapEff /proc/self/status");
@@ -197,6 +208,9 @@ class ExecIT {
             assertEquals(125, r.exit(), r::toString);
             assertEquals(1, r.err().lines().count(), r::toString);
             assertTrue(r.err().contains("sandbox 'ex-dead' is dead"), r::toString);
+            Cli.Result i = Cli.run(List.of(), env, "inspect", "ex-dead");
+            assertEquals(0, i.exit(), i::toString);
+            assertTrue(i.out().contains("\"status\" : \"dead\""), "inspect shows a dead record as dead\n" + i);
 
             // the bug of issue 8: a record naming live processes with other start times (a reused pid) is not trusted
             Path stale = Files.createDirectories(base.resolve("ex-stale"));
