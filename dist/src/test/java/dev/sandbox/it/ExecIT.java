@@ -190,6 +190,34 @@ class ExecIT {
         }
     }
 
+    /** examples/ns-lab.sh, the lsns/nsenter experiments of docs/cli.md, prints exactly the output documented there. */
+    @Test
+    void theNamespaceLabExampleGivesTheDocumentedOutput() throws IOException {
+        String doc = Files.readString(Cli.ROOT.resolve("docs/cli.md"));
+        int at = doc.indexOf("$ examples/ns-lab.sh\n");
+        assertTrue(at >= 0, "docs/cli.md shows the output of examples/ns-lab.sh");
+        String expected = doc.substring(at + "$ examples/ns-lab.sh\n".length(), doc.indexOf("```", at));
+        ProcessBuilder pb = new ProcessBuilder(Cli.ROOT.resolve("examples/ns-lab.sh").toString());
+        pb.environment().put("SANDBOX", Cli.DIST.resolve("bin/sandbox").toString());
+        pb.environment().put("LAB_NAME", "ex-lab");
+        Path out = Files.createTempFile("ex-lab", ".out");
+        try {
+            pb.redirectOutput(out.toFile()).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            Process p = pb.start();
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS), "ns-lab.sh did not end");
+            String got = Files.readString(out);
+            assertEquals(0, p.exitValue(), got);
+            assertEquals(expected, got.replace("uid 0 (you)", "uid 1000 (you)"));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        } finally {
+            Files.deleteIfExists(out);
+            for (int i = 0; i < 100 && Files.exists(Path.of("/run/sandbox/ex-lab")); i++) ItHost.sleepMs(50);
+            ItHost.assertNothingLeftOf("ex-lab");
+        }
+    }
+
     /** A record whose monitor is gone (kill -9): exec and join refuse it; one whose pids name other processes too. */
     @Test
     void aDeadSandboxAndAStaleRecordAreRefused() throws IOException {
