@@ -177,15 +177,10 @@ public final class ExecPlan {
             if (eq <= 0) throw new ExecException("--env " + kv + ": expected KEY=VALUE");
             env.put(kv.substring(0, eq), kv.substring(eq + 1));
         }
-        List<String> argv = options.command().orElseGet(() -> defaultCommand(pid));
+        List<String> argv = options.command().orElse(List.of("/bin/sh"));
         out.add(Step.of(Stage.FINISH, "exec").args("arg", argv).args("env", env.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList())
                 .summary("run " + String.join(" ", argv)).build());
         return out;
-    }
-
-    /** The sandbox's shell; refused when it has none (then the command must be given). */
-    private static List<String> defaultCommand(long pid) {
-        return List.of("/bin/sh");
     }
 
     /** Whether the sandbox's root has {@code /bin/sh} (true when we can't look: the exec then says so). */
@@ -271,6 +266,9 @@ public final class ExecPlan {
     }
 
     private static Optional<String[]> lookup(Path file, int column, String value) {
+        // Why no symbolic links: through /proc/PID/root an absolute link would resolve on the host
+        // (the JDK has no openat2 RESOLVE_IN_ROOT), naming ids from a file that is not the sandbox's
+        if (Files.isSymbolicLink(file) || Files.isSymbolicLink(file.getParent())) return Optional.empty();
         try {
             for (String line : Files.readAllLines(file)) {
                 String[] f = line.split(":", -1);

@@ -106,6 +106,17 @@ class ExecPlanTest {
     }
 
     @Test
+    void namesAreLookedUpInTheSandboxsPasswdAndGroup() throws Exception {
+        // this process's root stands for the sandbox's: its /etc/passwd has root
+        long self = ProcessHandle.current().pid();
+        assertEquals(List.of(0L, 0L), java.util.Arrays.stream(ExecPlan.user("root", self)).boxed().toList());
+        assertEquals(List.of(0L, 0L), java.util.Arrays.stream(ExecPlan.user("root:root", self)).boxed().toList());
+        assertEquals(List.of(4242L, 7L), java.util.Arrays.stream(ExecPlan.user("4242:7", self)).boxed().toList());
+        assertThrows(ExecPlan.ExecException.class, () -> ExecPlan.user("no-such-user-x", self));
+        assertThrows(ExecPlan.ExecException.class, () -> ExecPlan.user(":5", self));
+    }
+
+    @Test
     void execRecordsAreToldApartFromSandboxes() {
         assertEquals("web@exec-42", ExecPlan.recordName("web", 42));
         assertTrue(ExecPlan.isExecRecord("web@exec-42"));
