@@ -12,6 +12,7 @@
 #include "runtime.h"
 
 #include <libgen.h>
+#include <termios.h>
 
 static struct {
     const char *self;          /* argv[0]: the binary, named in messages about H */
@@ -32,7 +33,11 @@ static struct {
     struct sandbox_state st;
     char cgroup[PATH_MAX];
     struct { char buf[65536]; size_t len; } rb;
-} m = { .dirfd = -1, .lockfd = -1, .jfd = -1, .sock = -1, .sfd = -1 };
+    int pty;                   /* exec -t: the pty master C sent with SCM_RIGHTS (PTY message), -1 without */
+    pid_t proxy;               /* the process that copies between the caller's terminal and the pty */
+    bool raw;                  /* the caller's terminal was put in raw mode: restored from `termios` at the end */
+    struct termios termios;
+} m = { .dirfd = -1, .lockfd = -1, .jfd = -1, .sock = -1, .sfd = -1, .pty = -1 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -153,12 +158,34 @@ static _Noreturn void finish_detached(int code)
     exit(code);
 }
 
+static void stop_proxy(void)
+{
+    if (m.proxy > 0) {
+        /* the target is gone: what it wrote is in the pty's buffer; the proxy copies it out and ends on
+         * EIO/HUP of the master (no slave left open), or is stopped after a short drain */
+        for (int i = 0; i < 50 && waitpid(m.proxy, NULL, WNOHANG) == 0; i++)
+            usleep(10000);
+        if (kill(m.proxy, SIGKILL) == 0)
+            waitpid(m.proxy, NULL, 0);
+        m.proxy = 0;
+    }
+    if (m.raw) {
+        tcsetattr(0, TCSADRAIN, &m.termios);
+        m.raw = false;
+    }
+    if (m.pty >= 0) {
+        close(m.pty);
+        m.pty = -1;
+    }
+}
+
 static _Noreturn void finish_run(int code)
 {
     if (m.helper > 0 && !m.helper_reaped) {
         kill(m.helper, SIGKILL);
         reap_helper();
     }
+    stop_proxy();
     usernet_stop(m.pasta); /* its kill-tree record then finds it gone */
     if (m.rt_created && detach_running())
         finish_detached(code);
@@ -282,11 +309,25 @@ static bool next_msg(char *out, size_t len)
         if (p[1].revents)
             forward_signals();
         if (p[0].revents) {
-            ssize_t n = read(m.sock, m.rb.buf + m.rb.len, sizeof m.rb.buf - m.rb.len);
+            /* recvmsg, not read: the PTY message of `exec -t` carries the pty master (SCM_RIGHTS); read()
+             * would drop it (unix(7): ancillary data is discarded when not asked for) */
+            union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+            struct iovec iov = { m.rb.buf + m.rb.len, sizeof m.rb.buf - m.rb.len };
+            struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+            ssize_t n = recvmsg(m.sock, &mh, MSG_CMSG_CLOEXEC);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)
                 return false;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+                    int fd;
+                    memcpy(&fd, CMSG_DATA(c), sizeof fd);
+                    if (m.pty >= 0)
+                        close(m.pty); /* one pty per run */
+                    m.pty = fd;
+                }
+            }
             m.rb.len += (size_t)n;
         }
     }
@@ -467,6 +508,108 @@ static void let_namespace_root_in(pid_t helper)
         host_fail(&e, "identity runtime-dir", "chmod", m.rtdir, errno, "the sandbox's root must be able to reach %s/root", m.rtdir);
         host_step_failed(&m.plan.steps[0], &e);
     }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* exec -t: the pty proxy                                                                      */
+
+static void write_all_fd(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* The proxy P, forked by M: bytes from our stdin to the pty master, from the master to our stdout,
+ * the caller's window size onto the pty at the start and on every SIGWINCH (ioctl_tty(2) TIOCGWINSZ,
+ * TIOCSWINSZ). The caller's terminal is in raw mode (cfmakeraw, termios(3)): Ctrl-C, Ctrl-Z, Ctrl-\
+ * are bytes for the sandbox's pty, whose line discipline makes them signals there. M restores the
+ * terminal when the run ends. */
+static _Noreturn void proxy_main(void)
+{
+    close(m.sock);
+    close(m.lockfd); /* M's lock must go with M */
+    if (m.jfd >= 0)
+        close(m.jfd);
+    if (m.dirfd >= 0)
+        close(m.dirfd);
+    if (m.sfd >= 0)
+        close(m.sfd);
+    sigset_t winch;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    int wfd = signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK);
+    bool in_open = true;
+    char buf[16384];
+    for (bool resize = true;;) {
+        if (resize) {
+            struct winsize ws;
+            if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+                ioctl(m.pty, TIOCSWINSZ, &ws);
+            resize = false;
+        }
+        struct pollfd p[3] = { { m.pty, POLLIN, 0 }, { in_open ? 0 : -1, POLLIN, 0 }, { wfd, POLLIN, 0 } };
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(0);
+        }
+        if (p[2].revents) {
+            struct signalfd_siginfo si;
+            while (read(wfd, &si, sizeof si) == sizeof si) {
+            }
+            resize = true;
+        }
+        if (p[0].revents) {
+            ssize_t n = read(m.pty, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                _exit(0); /* EIO: no slave is open any more (pty(7)) */
+            write_all_fd(1, buf, (size_t)n);
+        }
+        if (in_open && p[1].revents) {
+            ssize_t n = read(0, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                /* end of our input: the pty's EOF character (VEOF, ^D) ends a read of a canonical reader */
+                struct termios t;
+                char eof = tcgetattr(m.pty, &t) == 0 ? (char)t.c_cc[VEOF] : 4;
+                write_all_fd(m.pty, &eof, 1);
+                in_open = false;
+                continue;
+            }
+            write_all_fd(m.pty, buf, (size_t)n);
+        }
+    }
+}
+
+static void start_proxy(void)
+{
+    if (m.pty < 0 || m.proxy > 0)
+        return;
+    if (isatty(0) && tcgetattr(0, &m.termios) == 0) {
+        struct termios raw = m.termios;
+        cfmakeraw(&raw);
+        if (tcsetattr(0, TCSADRAIN, &raw) == 0)
+            m.raw = true;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        proxy_main();
+    if (pid < 0) {
+        say("exec -t: fork of the pty proxy: %s", errno_name(errno));
+        return;
+    }
+    m.proxy = pid;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -807,6 +950,8 @@ int monitor_main(int argc, char **argv)
             if (!error[0])
                 detach_started(); /* it ran (and ended before H saw its exec) */
             crash_point("target-exited");
+        } else if (is_msg(msg, "PTY")) {
+            start_proxy();
         }
     }
     reap_helper();

@@ -59,6 +59,7 @@ const struct op ops[] = {
     { ST_FINISH, "close-fds", "", op_close_fds, EX_CHILD },
     { ST_FINISH, "seccomp", "default *arch *rule", op_seccomp, EX_CHILD },
     { ST_FINISH, "new-session", "", op_new_session, EX_CHILD },
+    { ST_FINISH, "pty", "", op_pty, EX_CHILD },
     { ST_FINISH, "init", "", op_init, EX_CHILD },
     { ST_FINISH, "exec", "+arg *env", op_exec, EX_CHILD },
 };

@@ -239,6 +239,54 @@ void op_new_session(const struct step *s)
 }
 
 
+#ifndef TIOCGPTPEER
+#define TIOCGPTPEER _IO('T', 0x41)
+#endif
+
+/* `sandbox exec -t`: a pty of the sandbox's own devpts (we are in its mount namespace: /dev/ptmx is
+ * its pts/ptmx), its slave our controlling terminal and stdin/stdout/stderr, the master sent to the
+ * monitor with SCM_RIGHTS (unix(7)) on the control socket, which proxies it to the caller's terminal.
+ * Why TIOCGPTPEER (ioctl_tty(2), Linux 4.13) rather than open(ptsname()): the slave is opened from the
+ * master itself, never by a path a process in the sandbox could replace. */
+void op_pty(const struct step *s)
+{
+    (void)s;
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) {
+        int err = errno;
+        die(125, "open", NULL, "/dev/ptmx", err, "sandbox exec -t needs the sandbox's own devpts (/dev/ptmx; `mount` with {type: dev}"
+            " gives one): run without -t");
+    }
+    int unlock = 0;
+    check(ioctl(master, TIOCSPTLCK, &unlock), "ioctl(TIOCSPTLCK)", NULL, "/dev/ptmx");
+    int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    check(slave, "ioctl(TIOCGPTPEER)", NULL, "/dev/ptmx");
+    /* a new session whose controlling terminal is the pty (credentials(7)): Ctrl-C typed into it is
+     * the pty's SIGINT to our foreground group, as on any terminal */
+    check(setsid(), "setsid", NULL, NULL);
+    check(ioctl(slave, TIOCSCTTY, 0), "ioctl(TIOCSCTTY)", NULL, "/dev/ptmx");
+    for (int fd = 0; fd <= 2; fd++)
+        check(dup2(slave, fd), "dup2", NULL, "/dev/ptmx");
+    if (slave > 2)
+        close(slave);
+    char msg[] = "PTY\n";
+    struct iovec iov = { msg, sizeof msg - 1 };
+    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &master, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(g.ctl, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    check(n, "sendmsg(SCM_RIGHTS)", NULL, NULL);
+    close(master);
+}
+
 /* The init: PID 1 of the sandbox. Reaps every orphan, forwards signals to the target and exits
  * with the target's status once it is gone (the kernel then kills the rest of the pid namespace). */
 static _Noreturn void init_loop(pid_t target)

@@ -233,6 +233,7 @@ void op_capabilities(const struct step *s);
 void op_no_new_privs(const struct step *s);
 void op_close_fds(const struct step *s);
 void op_new_session(const struct step *s);
+void op_pty(const struct step *s);
 void op_init(const struct step *s);
 void op_exec(const struct step *s);
 

@@ -34,10 +34,16 @@ final class LaunchedSandbox implements AutoCloseable {
 
     /** Starts {@code bin/sandbox ARGS} with stdin from /dev/null. */
     static LaunchedSandbox start(String... args) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Cli.DIST.resolve("bin/sandbox").toString());
+        return start(List.of(), Cli.DIST, java.util.Map.of(), args);
+    }
+
+    /** {@code prefix} (e.g. runuser -u sbtest --) {@code home/bin/sandbox ARGS} with {@code env} added, stdin from /dev/null. */
+    static LaunchedSandbox start(List<String> prefix, Path home, java.util.Map<String, String> env, String... args) {
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.add(home.resolve("bin/sandbox").toString());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().putAll(env);
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         try {
             Path out = Files.createTempFile("sandbox-it-bg", ".out");

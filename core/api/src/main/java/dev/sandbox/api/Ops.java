@@ -45,6 +45,7 @@ public final class Ops {
             Map.entry("no-new-privs", Set.of(Stage.FINISH)),
             Map.entry("close-fds", Set.of(Stage.FINISH)),
             Map.entry("new-session", Set.of(Stage.FINISH)),
+            Map.entry("pty", Set.of(Stage.FINISH)),
             Map.entry("seccomp", Set.of(Stage.FINISH)),
             Map.entry("init", Set.of(Stage.FINISH)),
             Map.entry("exec", Set.of(Stage.FINISH)),
@@ -69,7 +70,7 @@ public final class Ops {
      * the target or reorder the kernel's required sequence.
      */
     public static final Set<String> ENGINE_ONLY = Set.of("join", "unshare-user", "unshare", "clone", "close-fds", "setrlimit", "setgroups",
-            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "seccomp", "timeout", "runtime-dir",
+            "setresgid", "setresuid", "capabilities", "no-new-privs", "chdir", "exec", "new-session", "pty", "seccomp", "timeout", "runtime-dir",
             "cgroup-set");
 
     /** May a plugin contribute this step? */

@@ -70,7 +70,9 @@ final class CompletionScript {
                   base=$(%5$s)
                   [ -d "$base" ] || return 0
                   for d in "$base"/*; do
-                    # hidden entries (.NAME.new-*) are being born or removed; a sandbox without a live pid is not running
+                    # hidden entries (.NAME.new-*) are being born or removed; a sandbox without a live pid is not running;
+                    # NAME@exec-ID is an exec session inside NAME (docs/cli.md, exec), not a sandbox
+                    case ${d##*/} in *@exec-*) continue ;; esac
                     [ -f "$d/pid" ] && [ -r "$d/pid" ] || continue
                     pid=
                     read -r pid < "$d/pid"

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 @Command(name = "sandbox", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Build a Linux sandbox from a YAML spec, out of kernel namespaces.",
         subcommands = {ValidateCommand.class, PlanCommand.class, ConfigCommand.class, UpCommand.class, DiffCommand.class, ExportCommand.class,
-                ImportCommand.class, SchemaCommand.class, PluginsCommand.class,
+                ImportCommand.class, SchemaCommand.class, PluginsCommand.class, ExecCommand.class, InspectCommand.class,
                 CompletionCommand.class},
         synopsisSubcommandLabel = "COMMAND",
         footer = {"", "Exit codes: 0 ok, 1 the spec has errors, 2 usage; for 'up': the target's status, 128+N when it was killed by"

@@ -50,6 +50,7 @@ class CompletionScriptTest {
         entry(runtime, "stale", "4194305"); // above the kernel's largest pid_max: never a live process
         entry(runtime, "torn", "12ab");
         entry(runtime, ".web2.new-x1y2", live); // being born: hidden
+        entry(runtime, "web@exec-42", live); // an exec session inside web, not a sandbox
         Files.createDirectory(runtime.resolve("starting")); // no pid file yet
         Files.writeString(runtime.resolve("plain-file"), "");
 
@@ -103,7 +104,7 @@ class CompletionScriptTest {
     private Bash complete(Path runtime, List<List<String>> lines) throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/bin/bash")), "bash is not installed");
         CommandLine cli = new CommandLine(new Main(new PrintWriter(new StringWriter()), new PrintWriter(new StringWriter()), Map.of()));
-        cli.addSubcommand("exec", new ExecLike());
+        if (!cli.getSubcommands().containsKey("exec")) cli.addSubcommand("exec", new ExecLike());
         Path script = Files.writeString(tmp.resolve("sandbox.bash"), CompletionScript.generate(cli));
         StringBuilder test = new StringBuilder();
         test.append("source ").append(script).append('\n');

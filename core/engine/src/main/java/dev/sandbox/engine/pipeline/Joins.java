@@ -4,8 +4,7 @@ import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
-import java.io.IOException;
-import java.nio.file.Files;
+import dev.sandbox.engine.runtime.SandboxState;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,8 +30,13 @@ final class Joins {
                         .map(pid -> "/proc/" + pid + "/ns/" + entry.get().procName())
                         .orElse(null);
                 if (path == null) {
-                    problems.add(Diagnostic.error("join.sandbox-not-running", "no running sandbox named '" + other + "' to join",
-                            join.path(), join.location(), "start it first with 'sandbox up', or join by path"));
+                    var state = SandboxState.read(runtimeBase, other);
+                    boolean dead = state.isPresent() && state.get().liveness() == SandboxState.Liveness.DEAD;
+                    problems.add(Diagnostic.error("join.sandbox-not-running", dead
+                                    ? "sandbox '" + other + "' is dead (its monitor or target is gone); nothing to join"
+                                    : "no running sandbox named '" + other + "' to join",
+                            join.path(), join.location(), dead ? "remove its record with 'sandbox gc', then start it again"
+                                    : "start it first with 'sandbox up', or join by path"));
                     continue;
                 }
             }
@@ -51,13 +55,14 @@ final class Joins {
         return others;
     }
 
-    /** The pid of a running sandbox from its runtime state, if it is still alive. */
+    /**
+     * The pid of a running sandbox's target, from its state.json: only when its monitor and target still
+     * run with the recorded start times and the target still has the recorded namespaces (a pid alone may
+     * name another process by now: issue 8, "A stale pid file joins the wrong namespace").
+     */
     static java.util.Optional<Long> sandboxPid(Path runtimeBase, String name) {
-        try {
-            long pid = Long.parseLong(Files.readString(runtimeBase.resolve(name).resolve("pid")).trim());
-            return Files.exists(Path.of("/proc/" + pid)) ? java.util.Optional.of(pid) : java.util.Optional.empty();
-        } catch (IOException | NumberFormatException e) {
-            return java.util.Optional.empty();
-        }
+        return SandboxState.read(runtimeBase, name)
+                .filter(s -> s.liveness() == SandboxState.Liveness.RUNNING)
+                .map(s -> s.target().pid());
     }
 }
