@@ -284,6 +284,8 @@ static char **list_names(size_t *n)
     for (struct dirent *ent; names && (ent = readdir(d)) != NULL;) {
         if (ent->d_name[0] == '.')
             continue; /* ., .., .plan-*, .NAME.new-*, .NAME.stale-* */
+        if (strstr(ent->d_name, "@exec-"))
+            continue; /* the record of a `sandbox exec` into NAME (docs/cli.md): not a sandbox of its own */
         if (ent->d_type != DT_DIR && ent->d_type != DT_UNKNOWN)
             continue;
         if (*n == cap) {
