@@ -50,24 +50,6 @@ void host_step_label(const struct step *s, char *out, size_t len)
 /* ------------------------------------------------------------------------------------------ */
 /* The runtime dir                                                                            */
 
-/* RuntimePaths.base: $SANDBOX_RUNTIME_DIR, else /run/sandbox for root, else $XDG_RUNTIME_DIR/sandbox
- * (when that is a writable dir), else /tmp/sandbox-<uid>. */
-int runtime_base(char *out, size_t len)
-{
-    const char *override = getenv("SANDBOX_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
-    struct stat st;
-    int n;
-    if (override && *override)
-        n = snprintf(out, len, "%s", override);
-    else if (geteuid() == 0)
-        n = snprintf(out, len, "/run/sandbox");
-    else if (xdg && *xdg && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && access(xdg, W_OK) == 0)
-        n = snprintf(out, len, "%s/sandbox", xdg);
-    else
-        n = snprintf(out, len, "/tmp/sandbox-%u", (unsigned)geteuid());
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 static const char *user_name(uid_t uid, char *buf, size_t len)
 {
     struct passwd *pw = getpwuid(uid);

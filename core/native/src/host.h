@@ -70,6 +70,8 @@ int veth_delete(const char *host_name, struct host_error *e);
  * process tree, for sandboxes without a cgroup). */
 int journal_open(int dirfd, int *fd, struct host_error *e);   /* creates "journal" (O_EXCL, 0600) */
 int journal_add(int fd, const char *op, const char *key, const char *value, struct host_error *e);
+/* "kill-tree pid=P start=T": the one record with two keys */
+int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct host_error *e);
 
 /* Replays <rt>/journal in reverse, each record idempotent (ENOENT/ENODEV/ESRCH are success), then
  * removes the runtime dir itself. Prints one "sandbox: cleanup: ..." line per failure to `report`
@@ -95,13 +97,17 @@ struct sandbox_state {
     int exit_status;           /* -1 until known */
     bool detached;
 };
-int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e); /* ns_pid > 0: also records the inodes of /proc/<ns_pid>/ns/<type> */
+/* ns_pid > 0: also records the inodes of /proc/<ns_pid>/ns/TYPE; ns_pid 0: keeps those of the last call */
+int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e);
 /* field 22 of /proc/<pid>/stat, 0 when the process is gone */
 unsigned long long proc_start_time(pid_t pid);
 
 /* `sandbox-init gc BASE`: finishes every dead sandbox in BASE (lock takeable): journal_teardown; prints
  * "removed NAME" per sandbox to stdout. Returns the exit status (0, or 1 when something was left). */
-int gc_main(const char *base);
+int gc_main(const char *base);   /* base NULL: runtime_base() */
+/* The base dir of runtime dirs, as RuntimePaths.base (Java): $SANDBOX_RUNTIME_DIR, else /run/sandbox
+ * for root, else $XDG_RUNTIME_DIR/sandbox (a dir we may write), else /tmp/sandbox-<uid>. -1: too long. */
+int runtime_base(char *out, size_t len);
 
 /* ---- crash points (tests only): SANDBOX_CRASH_AT=<name> makes the process that reaches the point
  * named <name> kill itself with SIGKILL there. Names are listed in docs/architecture.md. ---- */

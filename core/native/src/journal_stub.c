@@ -15,6 +15,32 @@ void crash_point(const char *name)
         raise(SIGKILL);
 }
 
+/* RuntimePaths.base: $SANDBOX_RUNTIME_DIR, else /run/sandbox for root, else $XDG_RUNTIME_DIR/sandbox
+ * (when that is a writable dir), else /tmp/sandbox-<uid>. */
+int runtime_base(char *out, size_t len)
+{
+    const char *override = getenv("SANDBOX_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    int n;
+    if (override && *override)
+        n = snprintf(out, len, "%s", override);
+    else if (geteuid() == 0)
+        n = snprintf(out, len, "/run/sandbox");
+    else if (xdg && *xdg && stat(xdg, &st) == 0 && S_ISDIR(st.st_mode) && access(xdg, W_OK) == 0)
+        n = snprintf(out, len, "%s/sandbox", xdg);
+    else
+        n = snprintf(out, len, "/tmp/sandbox-%u", (unsigned)geteuid());
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct host_error *e)
+{
+    char key[32], val[32];
+    snprintf(key, sizeof key, "pid=%d\tstart", (int)pid); /* the key is written as it is */
+    snprintf(val, sizeof val, "%llu", start);
+    return journal_add(fd, "kill-tree", key, val, e);
+}
+
 static void put_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {

@@ -642,13 +642,8 @@ int monitor_main(int argc, char **argv)
     for (int i = 0; i < m.plan.nsteps; i++)
         cgroup |= strcmp(m.plan.steps[i].op->name, "cgroup-create") == 0;
     if (!cgroup) {
-        char start[32];
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-        snprintf(start, sizeof start, "%llu", m.st.monitor_start);
-        char pidkey[32];
-        /* the record is "kill-tree TAB pid=P TAB start=T": the key carries the first field */
-        snprintf(pidkey, sizeof pidkey, "pid=%d\tstart", (int)getpid());
-        if (journal_add(m.jfd, "kill-tree", pidkey, start, &e) < 0)
+        if (journal_add_kill_tree(m.jfd, getpid(), m.st.monitor_start, &e) < 0)
             setup_failed(&e);
     }
 

@@ -145,9 +145,8 @@ long parse_grace_ms(const char *v);
 void block_signals(void);
 _Noreturn void helper_main(void);
 
-/* monitor.c: `sandbox-init run` (M); host.c: the runtime dir's base */
+/* monitor.c: `sandbox-init run` (M) */
 int monitor_main(int argc, char **argv);
-int runtime_base(char *out, size_t len);
 void remove_tree(const char *path); /* host.c: rm -rf without following symlinks */
 
 /* errors.c: reporting a failed step */
