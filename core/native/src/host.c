@@ -349,7 +349,15 @@ int host_cgroup_create(const struct step *s, struct host_error *e)
     char label[128];
     host_step_label(s, label, sizeof label);
     const char *dir = get(s, "path");
-    if (mkdir_parents(dir, 0755) < 0 || mkdir(dir, 0755) < 0) {
+    int rc = -1;
+    /* another sandbox's teardown removes the shared `sandbox` parent when it is empty: when that
+     * happens between the two mkdirs (ENOENT), make it again */
+    for (int attempt = 0; attempt < 10 && rc < 0; attempt++) {
+        rc = mkdir_parents(dir, 0755) < 0 ? -1 : mkdir(dir, 0755);
+        if (rc < 0 && errno != ENOENT)
+            break;
+    }
+    if (rc < 0) {
         if (errno != EEXIST)
             return host_fail(e, label, "mkdir", dir, errno, "creating a cgroup needs root or a delegated cgroup");
         if (cgroup_has_procs(dir))
