@@ -141,6 +141,15 @@ void remove_tree(const char *path)
     remove_tree_at(AT_FDCWD, path);
 }
 
+/* An fcntl (POSIX) lock on the lock file: the Java controller of earlier versions held the lock that
+ * way (FileChannel.lock), and flock and fcntl locks don't see each other (flock(2)). Such a dir is
+ * alive. */
+bool fcntl_locked(int fd)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    return fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 /* A dir whose lock can be taken is dead: it is moved away while we hold its lock (no second starter
  * can take it for dead too), then finished from its journal. Returns 0 (look again), or -1: running. */
 static int finish_dead(const char *base, const char *name, const char *dir, struct host_error *e)
@@ -154,7 +163,7 @@ static int finish_dead(const char *base, const char *name, const char *dir, stru
             return host_fail(e, "prepare runtime-dir", "open", lock, errno, NULL);
         /* no lock file: being created or removed right now by someone who holds nothing we could
          * take, or left by an older version; take it for dead only when it is still there */
-    } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    } else if (fcntl_locked(fd) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
         close(fd);
         return host_fail(e, "prepare runtime-dir", "lock", lock, EAGAIN,
                          "a sandbox named '%s' is running or starting; stop it or choose another name", name);

@@ -402,7 +402,7 @@ int gc_main(const char *base)
         snprintf(dir, sizeof dir, "%s/%s", base, de->d_name);
         snprintf(lock, sizeof lock, "%s/lock", dir);
         int fd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (fd < 0 || fcntl_locked(fd) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
             if (fd >= 0)
                 close(fd);
             continue;

@@ -148,6 +148,7 @@ _Noreturn void helper_main(void);
 /* monitor.c: `sandbox-init run` (M) */
 int monitor_main(int argc, char **argv);
 void remove_tree(const char *path); /* host.c: rm -rf without following symlinks */
+bool fcntl_locked(int fd);          /* host.c: an fcntl lock (an earlier version's controller) is held on fd's file */
 
 /* errors.c: reporting a failed step */
 #define NESTED_HINT "sandbox itself runs under a seccomp filter (Seccomp: 2 in /proc/self/status), most likely " \
