@@ -691,6 +691,10 @@ int monitor_main(int argc, char **argv)
     crash_point("entered");
     run_host_stage(ST_IDENTITY, hpid);
     let_namespace_root_in(hpid);
+    if (helper_dead()) { /* killed while we wrote its maps (they can be written into a zombie) */
+        helper_died(ST_IDENTITY, NULL);
+        finish_run(125);
+    }
     send_msg("GO");
 
     got = next_msg(msg, sizeof msg);
@@ -710,6 +714,10 @@ int monitor_main(int argc, char **argv)
     save_state("running", child);
     crash_point("state-running");
     run_host_stage(ST_CONNECT, child);
+    if (helper_dead()) {
+        helper_died(ST_CONNECT, NULL);
+        finish_run(125);
+    }
     send_msg("GO");
     crash_point("released");
 
