@@ -215,12 +215,7 @@ static void trace(const char *line)
     const char *us = strrchr(line, ' ');
     bool started = us && strcmp(us, " started") == 0;
     long long n = 0;
-    if (!started) {
-        const char *p = us;
-        while (p > line && p[-1] != ' ')
-            p--;
-        (void)p;
-        /* "... <N> us": N is the second last field */
+    if (!started) { /* "... <N> us": N is the second last field */
         char copy[256];
         snprintf(copy, sizeof copy, "%s", line);
         char *last = strrchr(copy, ' ');
