@@ -180,6 +180,18 @@ static void forward_signals(void)
     struct signalfd_siginfo si;
     while (m.sfd >= 0 && read(m.sfd, &si, sizeof si) == sizeof si) {
         int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            /* as a child subreaper (no cgroup) the target's orphans become ours when they exit: reap
+             * them as they go, keeping H's status for the end */
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                if (pid == m.helper) {
+                    m.helper_reaped = true;
+                    m.helper_status = status;
+                }
+            continue;
+        }
         /* Why every TERM/HUP/INT/QUIT, also the terminal's: only H can tell a terminal's signal from
          * a kill (si_code SI_KERNEL in H); it drops our copy of one it got itself (PROTOCOL.md,
          * "Signals"). Others (WINCH, USR1, CHLD ...) are M's own business: dropped. */
