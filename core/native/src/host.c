@@ -50,8 +50,6 @@ void host_step_label(const struct step *s, char *out, size_t len)
 /* ------------------------------------------------------------------------------------------ */
 /* The runtime dir                                                                            */
 
-/* RuntimePaths.base: $SANDBOX_RUNTIME_DIR, else /run/sandbox for root, else $XDG_RUNTIME_DIR/sandbox
- * (when that is a writable dir), else /tmp/sandbox-<uid>. */
 static const char *user_name(uid_t uid, char *buf, size_t len)
 {
     struct passwd *pw = getpwuid(uid);
@@ -143,6 +141,15 @@ void remove_tree(const char *path)
     remove_tree_at(AT_FDCWD, path);
 }
 
+/* An fcntl (POSIX) lock on the lock file: the Java controller of earlier versions held the lock that
+ * way (FileChannel.lock), and flock and fcntl locks don't see each other (flock(2)). Such a dir is
+ * alive. */
+bool fcntl_locked(int fd)
+{
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    return fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+}
+
 /* A dir whose lock can be taken is dead: it is moved away while we hold its lock (no second starter
  * can take it for dead too), then finished from its journal. Returns 0 (look again), or -1: running. */
 static int finish_dead(const char *base, const char *name, const char *dir, struct host_error *e)
@@ -156,7 +163,7 @@ static int finish_dead(const char *base, const char *name, const char *dir, stru
             return host_fail(e, "prepare runtime-dir", "open", lock, errno, NULL);
         /* no lock file: being created or removed right now by someone who holds nothing we could
          * take, or left by an older version; take it for dead only when it is still there */
-    } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    } else if (fcntl_locked(fd) || flock(fd, LOCK_EX | LOCK_NB) < 0) {
         close(fd);
         return host_fail(e, "prepare runtime-dir", "lock", lock, EAGAIN,
                          "a sandbox named '%s' is running or starting; stop it or choose another name", name);
@@ -351,7 +358,15 @@ int host_cgroup_create(const struct step *s, struct host_error *e)
     char label[128];
     host_step_label(s, label, sizeof label);
     const char *dir = get(s, "path");
-    if (mkdir_parents(dir, 0755) < 0 || mkdir(dir, 0755) < 0) {
+    int rc = -1;
+    /* another sandbox's teardown removes the shared `sandbox` parent when it is empty: when that
+     * happens between the two mkdirs (ENOENT), make it again */
+    for (int attempt = 0; attempt < 10 && rc < 0; attempt++) {
+        rc = mkdir_parents(dir, 0755) < 0 ? -1 : mkdir(dir, 0755);
+        if (rc < 0 && errno != ENOENT)
+            break;
+    }
+    if (rc < 0) {
         if (errno != EEXIST)
             return host_fail(e, label, "mkdir", dir, errno, "creating a cgroup needs root or a delegated cgroup");
         if (cgroup_has_procs(dir))

@@ -229,6 +229,18 @@ static void forward_signals(void)
     struct signalfd_siginfo si;
     while (m.sfd >= 0 && read(m.sfd, &si, sizeof si) == sizeof si) {
         int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            /* as a child subreaper (no cgroup) the target's orphans become ours when they exit: reap
+             * them as they go, keeping H's status for the end */
+            int status;
+            pid_t pid;
+            while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                if (pid == m.helper) {
+                    m.helper_reaped = true;
+                    m.helper_status = status;
+                }
+            continue;
+        }
         /* Why every TERM/HUP/INT/QUIT, also the terminal's: only H can tell a terminal's signal from
          * a kill (si_code SI_KERNEL in H); it drops our copy of one it got itself (PROTOCOL.md,
          * "Signals"). Others (WINCH, USR1, CHLD ...) are M's own business: dropped. */
@@ -264,12 +276,7 @@ static void trace(const char *line)
     const char *us = strrchr(line, ' ');
     bool started = us && strcmp(us, " started") == 0;
     long long n = 0;
-    if (!started) {
-        const char *p = us;
-        while (p > line && p[-1] != ' ')
-            p--;
-        (void)p;
-        /* "... <N> us": N is the second last field */
+    if (!started) { /* "... <N> us": N is the second last field */
         char copy[256];
         snprintf(copy, sizeof copy, "%s", line);
         char *last = strrchr(copy, ' ');
@@ -892,6 +899,10 @@ int monitor_main(int argc, char **argv)
     crash_point("entered");
     run_host_stage(ST_IDENTITY, hpid);
     let_namespace_root_in(hpid);
+    if (helper_dead()) { /* killed while we wrote its maps (they can be written into a zombie) */
+        helper_died(ST_IDENTITY, NULL);
+        finish_run(125);
+    }
     send_msg("GO");
 
     got = next_msg(msg, sizeof msg);
@@ -911,6 +922,10 @@ int monitor_main(int argc, char **argv)
     save_state("running", child);
     crash_point("state-running");
     run_host_stage(ST_CONNECT, child);
+    if (helper_dead()) {
+        helper_died(ST_CONNECT, NULL);
+        finish_run(125);
+    }
     send_msg("GO");
     crash_point("released");
 

@@ -163,10 +163,10 @@ void detach_drain(void);
 bool is_verb(const char *arg);
 int verbs_main(int argc, char **argv);
 
-/* monitor.c: `sandbox-init run` (M); host.c: the runtime dir's base */
+/* monitor.c: `sandbox-init run` (M) */
 int monitor_main(int argc, char **argv);
-int runtime_base(char *out, size_t len);
 void remove_tree(const char *path); /* host.c: rm -rf without following symlinks */
+bool fcntl_locked(int fd);          /* host.c: an fcntl lock (an earlier version's controller) is held on fd's file */
 
 /* errors.c: reporting a failed step */
 #define NESTED_HINT "sandbox itself runs under a seccomp filter (Seccomp: 2 in /proc/self/status), most likely " \

@@ -222,6 +222,27 @@ class RootlessIT {
     }
 
     @Test
+    void aHelperKilledAfterEnteredIsNamedWithItsStepNotTheUidMapHint() {
+        // issue 8: a killed helper looked like a refused uid_map ("an unprivileged caller may only map its own uid ...")
+        String name = "fsit-rl-killed";
+        Path spec = specs.spec(name + ".yaml", "name: " + name + "\n"
+                + "namespaces:\n"
+                + "  user: {}\n"
+                + "  pid: {}\n"
+                + "process:\n"
+                + "  command: [/bin/echo, target-ran]\n");
+        readable(spec);
+        Cli.Result r = up(spec, Map.of("SANDBOX_CRASH_AT", "helper-entered"), null);
+
+        assertEquals(125, r.exit(), r::toString);
+        assertFalse(r.out().contains("target-ran"), r::toString);
+        assertTrue(r.err().matches("(?s).*sandbox: helper: \\S+sandbox-init was killed by signal 9 during (identity|clone) "
+                + "\\(step (identity|clone):\\d+ [a-z-]+\\)\n"), r::toString); // it dies as the maps are written: either side of GO
+        assertFalse(r.err().contains("may only map"), r::toString);
+        assertFalse(Files.exists(runtimeDir(name)), "the runtime dir is left");
+    }
+
+    @Test
     void aRootlessSpecWithoutAUserNamespaceIsRefusedWithUserRequiredRootless() {
         Path spec = specs.spec("fsit-rl-nouser.yaml", "name: fsit-rl-nouser\n"
                 + "namespaces:\n"
