@@ -38,8 +38,9 @@ public record SpecOrigin(Path repositoryTop, String pathInRepository, String blo
 
     /**
      * The working tree {@code file} (a real path) is in: the nearest directory above it holding {@code .git} as a
-     * directory, or as a file that starts with {@code gitdir: } (a linked worktree, a submodule). Only file checks, as
-     * git's own discovery makes them without {@code GIT_DIR}; empty outside a working tree.
+     * directory, or as a file that starts with {@code gitdir: } (a linked worktree, a submodule). Only file checks; unlike
+     * git's discovery, {@code GIT_DIR}, {@code GIT_CEILING_DIRECTORIES} and filesystem boundaries are not considered (as
+     * JGit's {@code findGitDir}, which {@code inspect} resolves with). Empty outside a working tree.
      */
     public static Optional<Path> repositoryTop(Path file) {
         for (Path dir = file.getParent(); dir != null; dir = dir.getParent()) {
