@@ -118,6 +118,7 @@ struct sandbox_state {
     const char *status;        /* "creating", "running", "exited", "killed", "stopping" */
     const char *spec;          /* the spec's path, "" when unknown */
     const char *spec_sha256;
+    const char *git_repo, *git_path, *git_blob, *git_commit;   /* the spec's git origin (docs/git.md); NULL or "" = none */
     const char *plan_sha256;
     pid_t monitor_pid; unsigned long long monitor_start;   /* start time: field 22 of /proc/PID/stat */
     pid_t helper_pid;  unsigned long long helper_start;

@@ -1062,6 +1062,20 @@ int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct 
     json_opt_string(f, st->spec);
     fputs(",\n  \"specSha256\": ", f);
     json_opt_string(f, st->spec_sha256);
+    /* what up knew of the spec's git origin; `sandbox inspect` resolves it to a commit (docs/git.md) */
+    if (st->git_repo && *st->git_repo && st->git_path && *st->git_path && st->git_blob && *st->git_blob) {
+        fputs(",\n  \"git\": {\"repository\": ", f);
+        json_string(f, st->git_repo);
+        fputs(", \"path\": ", f);
+        json_string(f, st->git_path);
+        fputs(", \"blob\": ", f);
+        json_string(f, st->git_blob);
+        fputs(", \"commit\": ", f);
+        json_opt_string(f, st->git_commit);
+        fputs("}", f);
+    } else {
+        fputs(",\n  \"git\": null", f);
+    }
     fputs(",\n  \"planSha256\": ", f);
     json_opt_string(f, st->plan_sha256);
     fputs(",\n", f);

@@ -65,6 +65,7 @@ struct rec {
     bool has_state;
     char status[32];
     char spec[PATH_MAX];
+    char git_repo[PATH_MAX], git_path[PATH_MAX], git_blob[72], git_commit[72]; /* the spec's git origin; "" = none */
     int exit_status; /* -1: not known */
     long long created_ms, started_ms, finished_ms;
     pid_t mpid, hpid, tpid;
@@ -240,6 +241,13 @@ static int load(const char *name, struct rec *r)
         r->has_state = true;
         json_str(text, "status", r->status, sizeof r->status);
         json_str(text, "spec", r->spec, sizeof r->spec);
+        const char *git = json_at(text, "git"); /* {"repository": .., "path": .., "blob": .., "commit": ..} or null */
+        if (git && *git == '{') {
+            json_str(git, "repository", r->git_repo, sizeof r->git_repo);
+            json_str(git, "path", r->git_path, sizeof r->git_path);
+            json_str(git, "blob", r->git_blob, sizeof r->git_blob);
+            json_str(git, "commit", r->git_commit, sizeof r->git_commit);
+        }
         r->exit_status = (int)json_num(text, "exitStatus", -1);
         r->created_ms = json_num(text, "createdMs", 0);
         r->started_ms = json_num(text, "startedMs", 0);
@@ -530,6 +538,24 @@ static int ps_main(int argc, char **argv)
                 json_string(stdout, r->spec);
             else
                 fputs("null", stdout);
+            /* as recorded at start: `sandbox inspect` resolves the commit and uncommitted changes (JGit) */
+            fputs(", \"git\": ", stdout);
+            if (r->git_repo[0] && r->git_path[0] && r->git_blob[0]) {
+                fputs("{\"repository\": ", stdout);
+                json_string(stdout, r->git_repo);
+                fputs(", \"path\": ", stdout);
+                json_string(stdout, r->git_path);
+                fputs(", \"blob\": ", stdout);
+                json_string(stdout, r->git_blob);
+                fputs(", \"commit\": ", stdout);
+                if (r->git_commit[0])
+                    json_string(stdout, r->git_commit);
+                else
+                    fputs("null", stdout);
+                fputs("}", stdout);
+            } else {
+                fputs("null", stdout);
+            }
             printf(", \"detached\": %s}", r->detached ? "true" : "false");
         }
         fputs(shown ? "\n]\n" : "]\n", stdout);

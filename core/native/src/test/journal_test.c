@@ -623,6 +623,7 @@ static void test_state(void)
     int dirfd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
     struct sandbox_state st = {
         .name = "q\"b\\s\n\t\x01 \xc3\xa9 \xff", .status = "running", .spec = "/specs/a.yaml", .spec_sha256 = "ab12",
+        .git_repo = "/src/r\"e\\po", .git_path = "specs/a.yaml", .git_blob = "30c3d9aa5e1d0a39e86df8a1964c48cdaeb6732c",
         .plan_sha256 = "", .monitor_pid = 10, .monitor_start = 1000, .helper_pid = 11, .helper_start = 1001,
         .target_pid = 0, .cgroup = NULL, .created_ms = 1700000000123LL, .started_ms = 0, .finished_ms = 0,
         .exit_status = -1, .detached = true,
@@ -650,6 +651,8 @@ static void test_state(void)
              "  \"status\": \"running\",\n"
              "  \"spec\": \"/specs/a.yaml\",\n"
              "  \"specSha256\": \"ab12\",\n"
+             "  \"git\": {\"repository\": \"/src/r\\\"e\\\\po\", \"path\": \"specs/a.yaml\", "
+             "\"blob\": \"30c3d9aa5e1d0a39e86df8a1964c48cdaeb6732c\", \"commit\": null},\n"
              "  \"planSha256\": null,\n"
              "  \"monitor\": {\"pid\": 10, \"startTime\": 1000},\n"
              "  \"helper\": {\"pid\": 11, \"startTime\": 1001},\n"
@@ -670,6 +673,17 @@ static void test_state(void)
     CHECK(stat(file, &s) == 0 && (s.st_mode & 07777) == 0600, "state.json is 0600");
     char *tmp = path_of(base, ".state.json.tmp");
     CHECK(!exists(tmp), "no temp file is left");
+
+    st.git_commit = "80e8cc2b8aea9c1ad02b1d6754226f7778034b70";
+    CHECK(state_write(dirfd, &st, 0, &e) == 0, "state_write with a commit");
+    text = read_text(file);
+    CHECK(text && strstr(text, "\"commit\": \"80e8cc2b8aea9c1ad02b1d6754226f7778034b70\"}"), "the revision's commit:\n%s", text);
+    free(text);
+    st.git_repo = st.git_path = st.git_blob = st.git_commit = NULL;
+    CHECK(state_write(dirfd, &st, 0, &e) == 0, "state_write without git");
+    text = read_text(file);
+    CHECK(text && strstr(text, "\"specSha256\": \"ab12\",\n  \"git\": null,\n"), "no git origin:\n%s", text);
+    free(text);
 
     st.status = "exited";
     st.exit_status = 3;

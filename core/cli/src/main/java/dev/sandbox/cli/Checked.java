@@ -28,6 +28,16 @@ record Checked(LoadedSpec spec, List<Diagnostic> diagnostics, Optional<SpecSourc
         return new Checked(spec, all, loaded.revisionSource());
     }
 
+    /**
+     * What the plan's runtime-dir step records about the spec: path, SHA-256 and its git origin (docs/git.md,
+     * "Provenance"). A file's origin takes no git library; a spec read from a revision adds that revision's commit.
+     */
+    dev.sandbox.engine.runtime.PlanFile.Source source() {
+        dev.sandbox.engine.runtime.PlanFile.Source source = dev.sandbox.engine.runtime.PlanFile.Source.of(spec);
+        // JGit is loaded already for a revision; a file never gets here
+        return revisionSource.isPresent() ? ProvenanceJson.recorded(source, revisionSource.get(), spec) : source;
+    }
+
     boolean hasErrors() {
         return diagnostics.stream().anyMatch(Diagnostic::isError);
     }

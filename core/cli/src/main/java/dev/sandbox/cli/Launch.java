@@ -124,7 +124,6 @@ public final class Launch {
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),
                 Duration.ofMillis((long) (up.stopTimeout() * 1000)), up.verbose(), err, env, up.detach()));
         if (up.verbose()) err.println("sandbox: using the compiled plan cached for " + up.spec());
-        return Optional.of(controller.run(entry.get().plan(), entry.get().runtimeDir(), entry.get().source().path(),
-                entry.get().source().sha256()));
+        return Optional.of(controller.run(entry.get().plan(), entry.get().runtimeDir(), entry.get().source()));
     }
 }

@@ -55,7 +55,7 @@ final class PlanCommand implements Callable<Integer> {
             return 1;
         }
         String name = plan.name();
-        PlanFile.Source source = PlanFile.Source.of(checked.spec());
+        PlanFile.Source source = checked.source();
         PlanFile.Rendered file = PlanFile.canonical(plan, runtimeDir, source);
         List<Output.FileStep> steps = Output.fileSteps(file, PlanFile.runtimeDirStep(name, runtimeDir, source));
         switch (format) {

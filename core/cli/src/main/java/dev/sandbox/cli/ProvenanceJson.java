@@ -39,18 +39,18 @@ final class ProvenanceJson {
         }
     }
 
+    /** A spec read from a revision: its repository, path, blob id (of the bytes read) and the revision's commit. */
+    static dev.sandbox.engine.runtime.PlanFile.Source recorded(dev.sandbox.engine.runtime.PlanFile.Source source, SpecSource revisionSource,
+                                                            dev.sandbox.engine.spec.LoadedSpec spec) {
+        if (!(revisionSource instanceof GitSpecSource git) || spec.inputs().files().isEmpty()) return source;
+        GitSpecSource.Revision rev = git.gitRevision();
+        return source.withGit(rev.workTree().toString(), git.path(), SpecOrigin.blobId(spec.inputs().files().get(0).bytes()),
+                rev.commit().map(org.eclipse.jgit.lib.ObjectId::name).orElse(null));
+    }
+
     static ObjectNode json(Provenance p) {
         ObjectNode o = Output.JSON.createObjectNode();
-        o.put("repository", p.repository().toString());
-        o.put("path", p.path());
-        o.put("blob", p.blobId());
-        if (p.revision().isPresent()) o.put("revision", p.revision().get());
-        else o.putNull("revision");
-        if (p.commit().isPresent()) o.put("commit", p.commit().get());
-        else o.putNull("commit");
-        if (p.head().isPresent()) o.put("head", p.head().get());
-        else o.putNull("head");
-        o.put("uncommittedChanges", p.uncommittedChanges());
+        ProvenanceResolver.json(p, o);
         return o;
     }
 }

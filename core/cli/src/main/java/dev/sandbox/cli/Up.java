@@ -57,8 +57,7 @@ final class Up {
         if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
-        PlanFile.Source source = PlanFile.Source.of(checked.spec());
-        return controller.run(plan, runtimeDir, source.path(), source.sha256());
+        return controller.run(plan, runtimeDir, checked.source());
     }
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
@@ -74,7 +73,7 @@ final class Up {
         // every variable the spec referenced, checked again before the plan is used
         PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key ->
                 PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
-                        PlanFile.Source.of(checked.spec()), checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
+                        checked.source(), checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {

@@ -124,6 +124,8 @@ public final class Inspector {
         ObjectNode spec = out.putObject("spec");
         spec.put("path", state.spec());
         spec.put("sha256", state.specSha256());
+        if (state.git() != null) spec.set("git", git(state));
+        else spec.putNull("git");
         ObjectNode planNode = out.putObject("plan");
         Path planFile = state.dir().resolve("plan");
         planNode.put("path", planFile.toString());
@@ -131,6 +133,25 @@ public final class Inspector {
         planNode.put("steps", plan.map(p -> p.steps().size()).orElse(0));
         if (ioctlError != null) out.put("warning", "the ioctl_ns(2) values are missing: " + ioctlError);
         return out;
+    }
+
+    /** The recorded git origin resolved now with JGit (docs/git.md, "Provenance"); what can't be resolved is an {@code error}. */
+    static ObjectNode git(SandboxState state) {
+        SandboxState.Git g = state.git();
+        ObjectNode o = JSON.createObjectNode();
+        // a spec read from REV:path is recorded as written: the revision is what comes before the first ':'
+        Optional<String> revision = g.commit() != null && state.spec() != null && state.spec().indexOf(':') > 0
+                ? Optional.of(state.spec().substring(0, state.spec().indexOf(':'))) : Optional.empty();
+        try {
+            dev.sandbox.engine.provenance.ProvenanceResolver.json(dev.sandbox.engine.provenance.ProvenanceResolver.resolve(
+                    Path.of(g.repository()), g.path(), g.blob(), revision, Optional.ofNullable(g.commit())), o);
+        } catch (IOException | RuntimeException e) {
+            o.put("repository", g.repository());
+            o.put("path", g.path());
+            o.put("blob", g.blob());
+            o.put("error", "cannot resolve it in the repository " + g.repository() + ": " + e.getMessage());
+        }
+        return o;
     }
 
     /** created or joined, from the plan: unshare-user and the clone flags create, join steps join; the rest is inherited. */

@@ -17,4 +17,16 @@ import java.util.Optional;
  *                          false for a spec read from a revision
  */
 public record Provenance(Path repository, String path, String blobId, Optional<String> revision, Optional<String> commit,
-                         Optional<String> head, boolean uncommittedChanges) {}
+                         Optional<String> head, boolean uncommittedChanges) {
+
+    /**
+     * One line, {@code git describe}-like: {@code COMMIT:PATH} (12 hex digits; what {@code git show} takes) when the file
+     * is that commit's and HEAD's; {@code COMMIT:PATH (not HEAD's)} when it matches an older commit but HEAD's file
+     * differs; {@code PATH (uncommitted, blob BLOB)} when no commit holds it.
+     */
+    public String describe() {
+        if (commit.isEmpty()) return path + " (uncommitted, blob " + blobId.substring(0, Math.min(12, blobId.length())) + ")";
+        String at = commit.get().substring(0, Math.min(12, commit.get().length())) + ":" + path;
+        return uncommittedChanges ? at + " (not HEAD's)" : at;
+    }
+}

@@ -30,13 +30,33 @@ public record SpecOrigin(Path repositoryTop, String pathInRepository, String blo
         } catch (IOException e) {
             return Optional.empty();
         }
+        Optional<Path> top = repositoryTop(file);
+        if (top.isEmpty()) return Optional.empty();
+        String path = top.get().relativize(file).toString().replace(java.io.File.separatorChar, '/');
+        return Optional.of(new SpecOrigin(top.get(), path, blobId(content)));
+    }
+
+    /**
+     * The working tree {@code file} (a real path) is in: the nearest directory above it holding {@code .git} as a
+     * directory, or as a file that starts with {@code gitdir: } (a linked worktree, a submodule). Only file checks; unlike
+     * git's discovery, {@code GIT_DIR}, {@code GIT_CEILING_DIRECTORIES} and filesystem boundaries are not considered (as
+     * JGit's {@code findGitDir}, which {@code inspect} resolves with). Empty outside a working tree.
+     */
+    public static Optional<Path> repositoryTop(Path file) {
         for (Path dir = file.getParent(); dir != null; dir = dir.getParent()) {
-            if (Files.exists(dir.resolve(".git"), LinkOption.NOFOLLOW_LINKS)) {
-                String path = dir.relativize(file).toString();
-                return Optional.of(new SpecOrigin(dir, path, blobId(content)));
-            }
+            Path git = dir.resolve(".git");
+            if (Files.isDirectory(git, LinkOption.NOFOLLOW_LINKS)) return Optional.of(dir);
+            if (Files.isRegularFile(git, LinkOption.NOFOLLOW_LINKS) && gitdirFile(git)) return Optional.of(dir);
         }
         return Optional.empty();
+    }
+
+    private static boolean gitdirFile(Path git) {
+        try (java.io.InputStream in = Files.newInputStream(git)) {
+            return new String(in.readNBytes(8), StandardCharsets.US_ASCII).equals("gitdir: ");
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     /** Reads the file and computes its origin. */

@@ -45,6 +45,11 @@ public final class Controller {
      * monitor's argv is handed to the launcher, which then runs it).
      */
     public int run(Plan plan, Path runtimeDir, String specPath, String specSha256) {
+        return run(plan, runtimeDir, new PlanFile.Source(specPath, specSha256));
+    }
+
+    /** The same, with the spec's whole record (its git origin included) for the runtime-dir step. */
+    public int run(Plan plan, Path runtimeDir, PlanFile.Source source) {
         Path helper = options.helper();
         if (!Files.isExecutable(helper)) {
             return fail(new HostStepException("start helper", "execve", helper.toString(), "ENOENT",
@@ -54,7 +59,7 @@ public final class Controller {
         Path planFile;
         try {
             RuntimePaths.ensureTrusted(base);
-            planFile = writePlan(base, plan.name(), PlanFile.canonical(plan, runtimeDir, specPath, specSha256).text());
+            planFile = writePlan(base, plan.name(), PlanFile.canonical(plan, runtimeDir, source).text());
         } catch (HostStepException e) {
             return fail(e);
         } catch (IOException e) {

@@ -124,6 +124,10 @@ public final class PlanCache {
             }
             if (bytes.length > dev.sandbox.engine.spec.SpecLoader.MAX_BYTES) return Optional.empty();
             sha.update(bytes);
+            // the runtime-dir step records the spec's git repository (docs/git.md, "Provenance"): a repository made or
+            // removed around the spec is a different plan
+            Path real = abs.toRealPath();
+            add(sha, "git " + dev.sandbox.engine.provenance.SpecOrigin.repositoryTop(real).map(Path::toString).orElse("-") + " " + real);
             for (Path f : envFiles) {
                 Optional<byte[]> content = boundedRead(f.toAbsolutePath().normalize());
                 if (content.isEmpty()) return Optional.empty(); // the loader reports it

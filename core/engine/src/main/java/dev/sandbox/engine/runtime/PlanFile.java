@@ -42,19 +42,35 @@ public final class PlanFile {
 
     /**
      * The spec a plan was compiled from, as the {@code runtime-dir} step records it: its absolute path (or
-     * {@code REV:path} for a spec read from a git revision) and the SHA-256 of its bytes; either may be null.
+     * {@code REV:path} for a spec read from a git revision) and the SHA-256 of its bytes; either may be null. When the
+     * spec is in a git repository also what is cheap to know at start (docs/git.md, "Provenance"): the repository's top
+     * ({@code gitRepo}), the spec's path in it ({@code gitPath}, '/'-separated) and its git blob id ({@code gitBlob});
+     * for a spec read from a revision, the revision's commit ({@code gitCommit}). The git fields are all null or
+     * (but {@code gitCommit}) all set.
      */
-    public record Source(String path, String sha256) {
+    public record Source(String path, String sha256, String gitRepo, String gitPath, String gitBlob, String gitCommit) {
         public static final Source NONE = new Source(null, null);
 
-        /** The spec's absolute path and the SHA-256 (hex) of the bytes it was loaded from. */
+        public Source(String path, String sha256) {
+            this(path, sha256, null, null, null, null);
+        }
+
+        /** The spec's absolute path and the SHA-256 (hex) of the bytes it was loaded from, with its git origin when it has one. */
         public static Source of(dev.sandbox.engine.spec.LoadedSpec spec) {
             List<dev.sandbox.engine.spec.LoadedSpec.Input> files = spec.inputs().files();
             if (files.isEmpty()) return new Source(spec.file() != null ? spec.file().toAbsolutePath().normalize().toString() : null, null);
             // a blob of a git revision has no host file: REV:path, as the user wrote it
             dev.sandbox.engine.spec.LoadedSpec.Input first = files.get(0);
-            return new Source(first.file() != null ? first.file().toAbsolutePath().normalize().toString() : spec.displayName(),
+            Source source = new Source(first.file() != null ? first.file().toAbsolutePath().normalize().toString() : spec.displayName(),
                     PlanFile.sha256(first.bytes()));
+            if (first.file() == null) return source;
+            // pure file checks and one SHA-1: no git library on up's path (docs/performance.md)
+            return dev.sandbox.engine.provenance.SpecOrigin.of(first.file(), first.bytes())
+                    .map(o -> source.withGit(o.repositoryTop().toString(), o.pathInRepository(), o.blobId(), null)).orElse(source);
+        }
+
+        public Source withGit(String repo, String gitPath, String blob, String commit) {
+            return new Source(path, sha256, repo, gitPath, blob, commit);
         }
     }
 
@@ -75,8 +91,8 @@ public final class PlanFile {
         }
     }
 
-    public static Rendered canonical(Plan plan, java.nio.file.Path runtimeDir, Source source) {
-        return canonical(plan, runtimeDir, source.path(), source.sha256());
+    public static Rendered canonical(Plan plan, java.nio.file.Path runtimeDir, String specPath, String specSha256) {
+        return canonical(plan, runtimeDir, new Source(specPath, specSha256));
     }
 
     /**
@@ -88,14 +104,13 @@ public final class PlanFile {
      * {@code sandbox plan --format file} prints; {@link #parse(String)} reads it back. {@code lines.get(i)} is the
      * step of line {@code i} (1-based; null for the header, the runtime-dir line and comment lines).
      */
-    public static Rendered canonical(Plan plan, java.nio.file.Path runtimeDir, String specPath, String specSha256) {
+    public static Rendered canonical(Plan plan, java.nio.file.Path runtimeDir, Source source) {
         StringBuilder out = new StringBuilder(HEADER).append('\n');
         List<Step> lines = new ArrayList<>();
         lines.add(null);
         lines.add(null);
         out.append("prepare\t" + RUNTIME_DIR + "\tpath=").append(escape(runtimeDir.toString())).append("\tname=").append(escape(plan.name()));
-        if (specPath != null) out.append("\tspec=").append(escape(specPath));
-        if (specSha256 != null) out.append("\tspec-sha256=").append(escape(specSha256));
+        for (String[] kv : sourceArgs(source)) out.append('\t').append(kv[0]).append('=').append(escape(kv[1]));
         out.append('\n');
         lines.add(null);
         for (Step step : plan.steps()) {
@@ -118,12 +133,21 @@ public final class PlanFile {
      */
     public static Step runtimeDirStep(String name, java.nio.file.Path runtimeDir, Source source) {
         Step.Builder b = Step.of(dev.sandbox.api.Stage.PREPARE, RUNTIME_DIR).arg("path", runtimeDir).arg("name", name);
-        if (source.path() != null) b.arg("spec", source.path());
-        if (source.sha256() != null) b.arg("spec-sha256", source.sha256());
+        for (String[] kv : sourceArgs(source)) b.arg(kv[0], kv[1]);
         return b.summary("create the sandbox's runtime dir (lock, journal, state.json, plan) and lock it; a dead sandbox of the same"
                         + " name is finished first, a running one is an error")
                 .syscall("mkdir(\"" + runtimeDir + "\", 0700); open(\"" + runtimeDir.resolve("lock") + "\"); flock(LOCK_EX|LOCK_NB)")
                 .build().withPlugin("engine");
+    }
+
+    /** The keys of the runtime-dir step after path= and name=, in this order (those whose value is null left out). */
+    private static final List<String> SOURCE_KEYS = List.of("spec", "spec-sha256", "git-repo", "git-path", "git-blob", "git-commit");
+
+    private static List<String[]> sourceArgs(Source source) {
+        String[] values = {source.path(), source.sha256(), source.gitRepo(), source.gitPath(), source.gitBlob(), source.gitCommit()};
+        List<String[]> out = new ArrayList<>();
+        for (int i = 0; i < values.length; i++) if (values[i] != null) out.add(new String[] {SOURCE_KEYS.get(i), values[i]});
+        return out;
     }
 
     /**
@@ -146,13 +170,19 @@ public final class PlanFile {
         for (Step.Arg a : args(head, 2)) {
             if (dir.put(a.key(), a.value()) != null) throw new FormatException(2, "key " + a.key() + " twice");
         }
-        if (!List.of("path", "name", "spec", "spec-sha256").containsAll(dir.keySet())) {
+        List<String> all = java.util.stream.Stream.concat(java.util.stream.Stream.of("path", "name"), SOURCE_KEYS.stream()).toList();
+        if (!all.containsAll(dir.keySet())) {
             throw new FormatException(2, "unknown key in " + RUNTIME_DIR + ": " + dir.keySet());
         }
         List<String> order = dir.keySet().stream().toList();
-        List<String> expected = java.util.stream.Stream.of("path", "name", "spec", "spec-sha256").filter(dir::containsKey).toList();
+        List<String> expected = all.stream().filter(dir::containsKey).toList();
         if (!order.equals(expected) || !dir.containsKey("path") || !dir.containsKey("name")) {
-            throw new FormatException(2, RUNTIME_DIR + " needs path=, name= (then spec=, spec-sha256=) in this order");
+            throw new FormatException(2, RUNTIME_DIR + " needs path=, name= (then spec=, spec-sha256=, git-repo=, git-path=, git-blob=,"
+                    + " git-commit=) in this order");
+        }
+        long git = java.util.stream.Stream.of("git-repo", "git-path", "git-blob").filter(dir::containsKey).count();
+        if (git != 0 && git != 3 || dir.containsKey("git-commit") && git == 0) {
+            throw new FormatException(2, RUNTIME_DIR + ": git-repo=, git-path= and git-blob= come together (git-commit= only with them)");
         }
         List<Step> steps = new ArrayList<>();
         String summary = null;
@@ -186,7 +216,8 @@ public final class PlanFile {
         } catch (java.nio.file.InvalidPathException e) {
             throw new FormatException(2, "the runtime dir is no path here: " + e.getMessage());
         }
-        return new Parsed(new Plan(dir.get("name"), steps), runtimeDir, new Source(dir.get("spec"), dir.get("spec-sha256")));
+        return new Parsed(new Plan(dir.get("name"), steps), runtimeDir, new Source(dir.get("spec"), dir.get("spec-sha256"),
+                dir.get("git-repo"), dir.get("git-path"), dir.get("git-blob"), dir.get("git-commit")));
     }
 
     private static List<Step.Arg> args(String[] fields, int from) {

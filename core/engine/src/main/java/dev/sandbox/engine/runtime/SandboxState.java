@@ -21,7 +21,20 @@ import java.util.Optional;
  */
 public record SandboxState(Path dir, String name, String status, String spec, String specSha256, Proc monitor, Proc target,
                            String cgroup, Long createdMs, Long startedMs, Long finishedMs, Integer exitStatus, boolean detached,
-                           Map<String, Long> namespaces) {
+                           Map<String, Long> namespaces, Git git) {
+
+    public SandboxState(Path dir, String name, String status, String spec, String specSha256, Proc monitor, Proc target, String cgroup,
+                        Long createdMs, Long startedMs, Long finishedMs, Integer exitStatus, boolean detached, Map<String, Long> namespaces) {
+        this(dir, name, status, spec, specSha256, monitor, target, cgroup, createdMs, startedMs, finishedMs, exitStatus, detached,
+                namespaces, null);
+    }
+
+    /**
+     * The spec's git origin as {@code up} recorded it (state.json's {@code git}; docs/git.md, "Provenance"): the
+     * repository's top, the spec's path in it, its blob id, and for a spec read from a revision that revision's commit
+     * (else null).
+     */
+    public record Git(String repository, String path, String blob, String commit) {}
 
     /** A process as state.json records it: host pid and start time (clock ticks after boot). */
     public record Proc(long pid, long startTime) {
@@ -68,7 +81,7 @@ public record SandboxState(Path dir, String name, String status, String spec, St
         return Optional.of(new SandboxState(dir, n.path("name").asText(name), n.path("status").asText(""), text(n, "spec"),
                 text(n, "specSha256"), proc(n.path("monitor")), proc(n.path("target")), text(n, "cgroup"), number(n, "createdMs"),
                 number(n, "startedMs"), number(n, "finishedMs"), n.path("exitStatus").isInt() ? n.path("exitStatus").asInt() : null,
-                n.path("detached").asBoolean(false), Map.copyOf(ns)));
+                n.path("detached").asBoolean(false), Map.copyOf(ns), git(n.path("git"))));
     }
 
     /** Where the record stands: the start times (and the target's namespaces) are compared with /proc. */
@@ -128,6 +141,11 @@ public record SandboxState(Path dir, String name, String status, String spec, St
         } catch (IOException | RuntimeException e) {
             return 0;
         }
+    }
+
+    private static Git git(JsonNode n) {
+        if (!n.isObject() || text(n, "repository") == null || text(n, "path") == null || text(n, "blob") == null) return null;
+        return new Git(text(n, "repository"), text(n, "path"), text(n, "blob"), text(n, "commit"));
     }
 
     private static Proc proc(JsonNode n) {

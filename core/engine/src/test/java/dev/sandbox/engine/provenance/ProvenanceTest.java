@@ -29,6 +29,80 @@ class ProvenanceTest {
     }
 
     @Test
+    void blobIdIsWhatGitHashObjectPrints(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        byte[] binary = new byte[256];
+        for (int i = 0; i < 256; i++) binary[i] = (byte) i;
+        byte[] big = new byte[200_003];
+        new java.util.Random(7).nextBytes(big);
+        java.util.List<byte[]> contents = java.util.List.of(new byte[0], "x: 1\n".getBytes(StandardCharsets.UTF_8),
+                "caf\u00e9\r\n".getBytes(StandardCharsets.UTF_8), binary, big);
+        for (byte[] content : contents) {
+            Path f = dir.resolve("f");
+            Files.write(f, content);
+            Process p;
+            try {
+                p = new ProcessBuilder("git", "hash-object", "--no-filters", f.toString()).redirectErrorStream(true).start();
+            } catch (java.io.IOException e) {
+                org.junit.jupiter.api.Assumptions.assumeTrue(false, "no git CLI here");
+                return;
+            }
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            assertEquals(0, p.waitFor(), out);
+            assertEquals(out, SpecOrigin.blobId(content), content.length + " bytes");
+        }
+    }
+
+    @Test
+    void aGitFileOfALinkedWorktreeMakesATopAndAnyOtherFileDoesNot(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path top = dir.toRealPath().resolve("wt");
+        Files.createDirectories(top.resolve("specs"));
+        Files.writeString(top.resolve(".git"), "gitdir: /src/app/.git/worktrees/wt\n");
+        Path spec = Files.writeString(top.resolve("specs/s.yaml"), "x: 1\n");
+        SpecOrigin o = SpecOrigin.of(spec).orElseThrow();
+        assertEquals(top, o.repositoryTop());
+        assertEquals("specs/s.yaml", o.pathInRepository());
+        Files.writeString(top.resolve(".git"), "not a gitdir line\n");
+        assertEquals(Optional.empty(), SpecOrigin.repositoryTop(spec), "a .git file without 'gitdir: ' is no repository");
+        Files.delete(top.resolve(".git"));
+        Files.createSymbolicLink(top.resolve(".git"), dir.resolve("elsewhere"));
+        Files.createDirectories(dir.resolve("elsewhere"));
+        assertEquals(Optional.empty(), SpecOrigin.repositoryTop(spec), "a symbolic link named .git is not followed");
+        // the real path counts: a spec reached through a link is found in the repository it really is in
+        Files.delete(top.resolve(".git"));
+        Files.createDirectory(top.resolve(".git"));
+        Path link = dir.resolve("link");
+        Files.createSymbolicLink(link, top.resolve("specs"));
+        SpecOrigin viaLink = SpecOrigin.of(link.resolve("s.yaml")).orElseThrow();
+        assertEquals(top, viaLink.repositoryTop());
+        assertEquals("specs/s.yaml", viaLink.pathInRepository());
+    }
+
+    @Test
+    void aFileAsAnOlderCommitHadItMatchesThatCommitButNotHead() throws Exception {
+        try (TestRepo repo = new TestRepo()) {
+            Path spec = repo.write("s.yaml", "x: 1\n");
+            repo.commit("one");
+            repo.write("other.yaml", "y: 1\n");
+            RevCommit second = repo.commit("two (s.yaml unchanged)");
+            repo.write("s.yaml", "x: 2\n");
+            RevCommit third = repo.commit("three");
+            repo.write("s.yaml", "x: 1\n");
+            Provenance p = ProvenanceResolver.resolve(SpecOrigin.of(spec).orElseThrow());
+            assertEquals(Optional.of(second.name()), p.commit(), "the newest commit with that blob at that path");
+            assertEquals(Optional.of(third.name()), p.head());
+            assertTrue(p.uncommittedChanges());
+            assertEquals(second.name().substring(0, 12) + ":s.yaml (not HEAD's)", p.describe());
+            repo.write("s.yaml", "x: 2\n");
+            Provenance clean = ProvenanceResolver.resolve(SpecOrigin.of(spec).orElseThrow());
+            assertEquals(third.name().substring(0, 12) + ":s.yaml", clean.describe());
+            repo.write("s.yaml", "x: 3\n");
+            Provenance none = ProvenanceResolver.resolve(SpecOrigin.of(spec).orElseThrow());
+            assertEquals("s.yaml (uncommitted, blob " + SpecOrigin.blobId("x: 3\n".getBytes(StandardCharsets.UTF_8)).substring(0, 12) + ")",
+                    none.describe());
+        }
+    }
+
+    @Test
     void originFindsTheTopAndThePathWithoutGitClasses() throws Exception {
         try (TestRepo repo = new TestRepo()) {
             Path spec = repo.write("deep/er/s.yaml", "x: 1\n");

@@ -194,6 +194,35 @@ class PlanCodecTest {
         assertEquals(PlanFile.Source.NONE, bare.source());
     }
 
+    @Test
+    void theSpecsGitOriginIsPartOfTheRuntimeDirStepAndReadsBack(@TempDir Path dir) {
+        PlanFile.Source source = new PlanFile.Source("/src/a p%/specs/web.yaml", "cd".repeat(32))
+                .withGit("/src/a p%", "specs/web.yaml", "30c3d9aa5e1d0a39e86df8a1964c48cdaeb6732c", null);
+        String text = PlanFile.canonical(plan(), Path.of("/run/sandbox/web"), source).text();
+        assertEquals("prepare\truntime-dir\tpath=/run/sandbox/web\tname=web\tspec=/src/a p%25/specs/web.yaml\tspec-sha256=" + "cd".repeat(32)
+                + "\tgit-repo=/src/a p%25\tgit-path=specs/web.yaml\tgit-blob=30c3d9aa5e1d0a39e86df8a1964c48cdaeb6732c", text.lines().toList().get(1));
+        PlanFile.Parsed back = PlanFile.parse(text);
+        assertEquals(source, back.source());
+        PlanFile.Source fromRevision = new PlanFile.Source("HEAD~1:web.yaml", "cd".repeat(32)).withGit("/src", "web.yaml", "ab".repeat(20), "ef".repeat(20));
+        String rev = PlanFile.canonical(plan(), Path.of("/run/sandbox/web"), fromRevision).text();
+        assertTrue(rev.lines().toList().get(1).endsWith("\tgit-commit=" + "ef".repeat(20)), rev);
+        assertEquals(fromRevision, PlanFile.parse(rev).source());
+        // the plan cache keeps them
+        PlanCache cache = new PlanCache(dir.resolve("plans"));
+        cache.store("k", new PlanCache.Entry(plan(), Path.of("/run/sandbox/web"), source, List.of(), dev.sandbox.engine.spec.LoadedSpec.Inputs.NONE,
+                java.util.Map.of()));
+        assertEquals(source, cache.load("k").orElseThrow().source());
+        // only together, in order
+        String line = text.lines().toList().get(1);
+        for (String broken : List.of(line.replaceAll("\tgit-path=[^\t]*", ""), line + "\tgit-blob=ab",
+                line.replace("\tgit-repo=/src/a p%25\tgit-path=specs/web.yaml", "\tgit-path=specs/web.yaml\tgit-repo=/src/a p%25"),
+                line.replaceAll("\tgit-[a-z]+=[^\t]*", "") + "\tgit-commit=ab")) {
+            String t = text.replace(line, broken);
+            PlanFile.FormatException e = org.junit.jupiter.api.Assertions.assertThrows(PlanFile.FormatException.class, () -> PlanFile.parse(t), broken);
+            assertEquals(2, e.line(), e.getMessage());
+        }
+    }
+
     /** A value of the characters that need care: %, TAB, newline, '=', '#', bytes that are not UTF-8, surrogate pairs, CR. */
     private static String randomValue(java.util.Random random) {
         String[] parts = {"a", "%", "%25", "\t", "\n", "=", "# ", "\r", " ", "caf\u00e9", "\ud83d\ude00", "%0A", "x=y", "/usr/bin",
