@@ -98,6 +98,7 @@ public final class Launch {
         String homeProp = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         if (parsed.isEmpty() || homeProp == null) return Optional.empty();
         UpArgs up = parsed.get();
+        Up.rawArgCount = args.length;
         dev.sandbox.engine.Sandbox sandbox = new dev.sandbox.engine.Sandbox(
                 dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
         PrintWriter err = new PrintWriter(System.err, true);
@@ -117,8 +118,13 @@ public final class Launch {
         Optional<String> key = PlanCache.key(up.spec(), up.command(), caller, env, home, pluginDirs, up.envFiles());
         if (key.isEmpty()) return Optional.empty();
         // an entry is used only when the files the spec included and the variables it read are still as they were
-        Optional<PlanCache.Entry> entry = PlanCache.forCaller(caller, env).load(key.get(), Variables.load(env, up.envFiles()));
+        PlanCache cache = PlanCache.forCaller(caller, env);
+        Optional<PlanCache.Entry> entry = cache.load(key.get(), Variables.load(env, up.envFiles()));
         if (entry.isEmpty()) return Optional.empty();
+        // the native front missed (or was not asked): leave it an entry for the next identical call
+        Up.rawArgCount = args.length;
+        Up.nativeEntry(cache, env, home, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false, up.envFiles(),
+                up.detach()), pluginDirs, cache.loadedFiles(), entry.get(), cache.loadedVariables());
         PrintWriter err = new PrintWriter(System.err, true);
         entry.get().warnings().forEach(err::println);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),
