@@ -19,4 +19,6 @@ uint64_t front_fnv1a64(const char *s, size_t n);
 bool front_env_keyed(const char *name, size_t n);
 /* `sandbox-init up ARGS...`: returns with *argv = `run --plan ...` on a hit; execs the launcher on a miss */
 void front_main(int *argc, char ***argv);
+/* `sandbox-init source-stamp write|check HOME STAMP`: the source checkout launcher's staleness check */
+int source_stamp_main(int argc, char **argv);
 #endif
