@@ -533,7 +533,7 @@ static int stamp_walk(struct buf *b, char *path, size_t len, size_t cap)
     return r;
 }
 
-int source_stamp_main(int argc, char **argv)
+static int source_stamp(int argc, char **argv, struct buf *bp, char **tp)
 {
     if (argc != 5 || (strcmp(argv[2], "write") != 0 && strcmp(argv[2], "check") != 0)) {
         fprintf(stderr, "usage: sandbox-init source-stamp write|check HOME STAMP\n");
@@ -545,25 +545,24 @@ int source_stamp_main(int argc, char **argv)
     struct stat built;
     if (stat("dist/target/sandbox/.built", &built) != 0)
         return 2;
-    struct buf b = {0};
     char head[96];
     snprintf(head, sizeof head, "sandbox-source-stamp 1 %lld\n",
              (long long)built.st_mtim.tv_sec * 1000000000LL + built.st_mtim.tv_nsec);
-    buf_str(&b, head);
+    buf_str(bp, head);
     if (strcmp(argv[2], "write") == 0) {
         char path[PATH_MAX];
         for (size_t i = 0; i < sizeof source_roots / sizeof *source_roots; i++) {
             snprintf(path, sizeof path, "%s", source_roots[i]);
-            if (stamp_walk(&b, path, strlen(path), sizeof path) != 0)
+            if (stamp_walk(bp, path, strlen(path), sizeof path) != 0)
                 return 2;
         }
-        buf_str(&b, "end\n");
+        buf_str(bp, "end\n");
         char tmp[PATH_MAX];
         snprintf(tmp, sizeof tmp, "%s.%d", stamp, (int)getpid());
         int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
             return 2;
-        bool ok = write(fd, b.p, b.len) == (ssize_t)b.len;
+        bool ok = write(fd, bp->p, bp->len) == (ssize_t)bp->len;
         ok = close(fd) == 0 && ok;
         if (!ok || rename(tmp, stamp) != 0) {
             unlink(tmp);
@@ -572,7 +571,7 @@ int source_stamp_main(int argc, char **argv)
         return 0;
     }
     size_t len;
-    char *t = slurp(stamp, &len);
+    char *t = *tp = slurp(stamp, &len);
     if (!t || strlen(t) != len || strncmp(t, head, strlen(head)) != 0)
         return 2; /* no stamp, or one of another build */
     bool ended = false;
@@ -600,4 +599,14 @@ int source_stamp_main(int argc, char **argv)
             return 1;
     }
     return ended ? 0 : 2;
+}
+
+int source_stamp_main(int argc, char **argv)
+{
+    struct buf b = {0};
+    char *t = NULL;
+    int r = source_stamp(argc, argv, &b, &t);
+    free(b.p);
+    free(t);
+    return r;
 }

@@ -32,8 +32,69 @@ static bool escaped(const char *in, size_t n, const char *want)
     return ok;
 }
 
+static int sh(const char *cmd)
+{
+    int r = system(cmd);
+    return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+static int stamp(const char *verb, const char *home)
+{
+    char *argv[] = {"sandbox-init", "source-stamp", (char *)verb, (char *)home, NULL, NULL};
+    char st[PATH_MAX], cwd[PATH_MAX];
+    snprintf(st, sizeof st, "%s/dist/target/.sources", home);
+    argv[4] = st;
+    if (!getcwd(cwd, sizeof cwd))
+        return -1;
+    int r = source_stamp_main(5, argv);
+    if (chdir(cwd) != 0)
+        return -1;
+    return r;
+}
+
+/* the source checkout's staleness stamp: fresh, then each kind of change is stale, no stamp is 2 */
+static void source_stamp_cases(void)
+{
+    char home[] = "/tmp/front-test-XXXXXX", cmd[PATH_MAX * 2];
+    if (!mkdtemp(home)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    snprintf(cmd, sizeof cmd, "cd %s && mkdir -p core/a core/target dist/target/sandbox bin && echo x > core/a/f.c && "
+             "echo p > pom.xml && echo b > core/target/out && touch dist/target/sandbox/.built", home);
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 2); /* no stamp yet */
+    CHECK(stamp("write", home) == 0);
+    CHECK(stamp("check", home) == 0);
+    snprintf(cmd, sizeof cmd, "echo y > %s/core/target/out2", home); /* target/ is the build's own */
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 0);
+    snprintf(cmd, sizeof cmd, "echo y >> %s/core/a/f.c", home); /* an edit */
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 1);
+    CHECK(stamp("write", home) == 0);
+    snprintf(cmd, sizeof cmd, "touch %s/core/a/new.c", home); /* a new file */
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 1);
+    CHECK(stamp("write", home) == 0);
+    snprintf(cmd, sizeof cmd, "rm %s/core/a/new.c", home); /* a removed file */
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 1);
+    CHECK(stamp("write", home) == 0);
+    snprintf(cmd, sizeof cmd, "mkdir %s/plugins", home); /* a root that was absent */
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 1);
+    CHECK(stamp("write", home) == 0);
+    snprintf(cmd, sizeof cmd, "sleep 0.01; touch %s/dist/target/sandbox/.built", home); /* another build */
+    CHECK(sh(cmd) == 0);
+    CHECK(stamp("check", home) == 2);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", home);
+    CHECK(sh(cmd) == 0);
+}
+
 int main(void)
 {
+    source_stamp_cases();
     /* the published FNV-1a 64 vectors, and the ones NativeIndexTest checks */
     CHECK(front_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
     CHECK(front_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cULL);
