@@ -51,6 +51,13 @@ public final class Launch {
     /** The {@code up} arguments the fast path understands; anything else falls back to the full CLI. */
     record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command, List<Path> envFiles, boolean detach) {
 
+        /**
+         * Every option of {@code up} this parser takes: the one table of them. UpCommand (picocli: help, completion)
+         * must declare the same (LaunchUpArgsTest), and the native front (front.c) parses none: an argument vector is
+         * part of its key, and the entry carries the runtime's arguments derived here (docs/performance.md).
+         */
+        static final List<String> OPTIONS = List.of("-v", "--verbose", "-d", "--detach", "--stop-timeout", "--env-file");
+
         static Optional<UpArgs> parse(String[] args) {
             boolean verbose = false, detach = false;
             List<Path> envFiles = new ArrayList<>();
