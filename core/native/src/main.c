@@ -71,6 +71,7 @@
  * stderr, except when the control socket itself is unusable; M prints one line per failure.
  */
 #include "runtime.h"
+#include "front.h"
 
 /* ------------------------------------------------------------------------------------------ */
 
@@ -246,6 +247,11 @@ int main(int argc, char **argv)
     /* the state verbs only read state and send signals: no sealed copy, no monitor */
     if (argc >= 2 && is_verb(argv[1]))
         return verbs_main(argc, argv);
+    /* `up`: the warm path (front.c); returns as `run --plan <cached plan>` on a hit, else it execs the launcher */
+    if (argc >= 2 && strcmp(argv[1], "up") == 0)
+        front_main(&argc, &argv);
+    if (argc >= 2 && strcmp(argv[1], "source-stamp") == 0)
+        return source_stamp_main(argc, argv);
     run_from_sealed_copy(argv);
     /* Why: until the final execve nobody may ptrace us or open /proc/<pid>/{root,cwd,fd,mem}: we still
      * hold the host's root, cwd and fds (runc CVE-2016-9962). C inherits it with our memory map. */

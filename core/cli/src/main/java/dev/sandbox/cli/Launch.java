@@ -51,6 +51,13 @@ public final class Launch {
     /** The {@code up} arguments the fast path understands; anything else falls back to the full CLI. */
     record UpArgs(Path spec, boolean verbose, double stopTimeout, Optional<List<String>> command, List<Path> envFiles, boolean detach) {
 
+        /**
+         * Every option of {@code up} this parser takes: the one table of them. UpCommand (picocli: help, completion)
+         * must declare the same (LaunchUpArgsTest), and the native front (front.c) parses none: an argument vector is
+         * part of its key, and the entry carries the runtime's arguments derived here (docs/performance.md).
+         */
+        static final List<String> OPTIONS = List.of("-v", "--verbose", "-d", "--detach", "--stop-timeout", "--env-file");
+
         static Optional<UpArgs> parse(String[] args) {
             boolean verbose = false, detach = false;
             List<Path> envFiles = new ArrayList<>();
@@ -98,6 +105,7 @@ public final class Launch {
         String homeProp = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         if (parsed.isEmpty() || homeProp == null) return Optional.empty();
         UpArgs up = parsed.get();
+        Up.rawArgCount = args.length;
         dev.sandbox.engine.Sandbox sandbox = new dev.sandbox.engine.Sandbox(
                 dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
         PrintWriter err = new PrintWriter(System.err, true);
@@ -117,8 +125,13 @@ public final class Launch {
         Optional<String> key = PlanCache.key(up.spec(), up.command(), caller, env, home, pluginDirs, up.envFiles());
         if (key.isEmpty()) return Optional.empty();
         // an entry is used only when the files the spec included and the variables it read are still as they were
-        Optional<PlanCache.Entry> entry = PlanCache.forCaller(caller, env).load(key.get(), Variables.load(env, up.envFiles()));
+        PlanCache cache = PlanCache.forCaller(caller, env);
+        Optional<PlanCache.Entry> entry = cache.load(key.get(), Variables.load(env, up.envFiles()));
         if (entry.isEmpty()) return Optional.empty();
+        // the native front missed (or was not asked): leave it an entry for the next identical call
+        Up.rawArgCount = args.length;
+        Up.nativeEntry(cache, env, home, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false, up.envFiles(),
+                up.detach()), pluginDirs, cache.loadedFiles(), entry.get(), cache.loadedVariables());
         PrintWriter err = new PrintWriter(System.err, true);
         entry.get().warnings().forEach(err::println);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),

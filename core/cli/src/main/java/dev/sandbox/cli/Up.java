@@ -5,6 +5,7 @@ import dev.sandbox.api.Plan;
 import dev.sandbox.engine.Sandbox;
 import dev.sandbox.engine.pipeline.Pipeline;
 import dev.sandbox.engine.runtime.Controller;
+import dev.sandbox.engine.runtime.NativeIndex;
 import dev.sandbox.engine.runtime.PlanCache;
 import dev.sandbox.engine.runtime.PlanFile;
 import dev.sandbox.engine.runtime.RuntimePaths;
@@ -71,9 +72,47 @@ final class Up {
         var dirs = Sandbox.defaultPluginDirs(Path.of(home), env, List.of());
         // the key covers the spec's bytes and the env files; the entry records every included file's digest and the value of
         // every variable the spec referenced, checked again before the plan is used
-        PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key ->
-                PlanCache.forCaller(caller, env).store(key, new PlanCache.Entry(plan, runtimeDir,
-                        checked.source(), checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs))));
+        PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key -> {
+            PlanCache cache = PlanCache.forCaller(caller, env);
+            PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, checked.source(),
+                    checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs));
+            cache.store(key, entry);
+            List<Path> files = new ArrayList<>();
+            for (var include : checked.spec().inputs().includes()) {
+                if (include.file() == null) return; // a blob of a git revision: not cached
+                files.add(include.file());
+            }
+            files.addAll(inputs.keySet());
+            nativeEntry(cache, env, Path.of(home), request, dirs, files, entry, List.copyOf(checked.spec().inputs().variables().keySet()));
+        });
+    }
+
+    /** Main's argument count when Launch called us for a plain {@code up} (then /proc/self/cmdline ends with them); else -1. */
+    static int rawArgCount = -1;
+
+    /**
+     * The native index entry for this call (NativeIndex, docs/architecture.md "The native cache index"): what the native
+     * front needs to run {@code entry} without a JVM next time. {@code files}: the includes and compiled-in files.
+     */
+    static void nativeEntry(PlanCache cache, Map<String, String> env, Path home, Request request, List<Path> pluginDirs,
+                            List<Path> files, PlanCache.Entry entry, List<String> variables) {
+        if (rawArgCount <= 0 || env.containsKey("SANDBOX_NO_CACHE") || env.containsKey("SANDBOX_HELPER")) return;
+        var start = ProcessHandle.current().info().startInstant();
+        if (start.isEmpty()) return;
+        NativeIndex.keyMaterial(home, rawArgCount).ifPresent(key -> {
+            List<Path> deps = new ArrayList<>();
+            deps.add(request.spec());
+            deps.addAll(request.envFiles());
+            deps.addAll(files);
+            deps.addAll(NativeIndex.installed(home, pluginDirs));
+            List<String> say = new ArrayList<>(entry.warnings());
+            if (request.verbose()) say.add("sandbox: using the compiled plan cached for " + request.spec());
+            List<String> run = new ArrayList<>(List.of("--grace-ms", Long.toString((long) (request.stopTimeoutSeconds() * 1000))));
+            if (request.verbose()) run.add("--trace");
+            if (request.detach()) run.add("--detach");
+            NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, PlanCache.assumed(entry), variables), entry.text(), say, run,
+                    start.get().toEpochMilli());
+        });
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {

@@ -33,4 +33,17 @@ class LaunchUpArgsTest {
         // after SPEC only `-- CMD` may follow: anything else goes to the full CLI, which reports it
         assertTrue(Launch.UpArgs.parse(new String[] {"up", "web.yaml", "-d"}).isEmpty());
     }
+
+    @Test
+    void theFastPathAndPicocliKnowTheSameOptionsOfUp() {
+        java.util.Set<String> picocli = new java.util.TreeSet<>();
+        new picocli.CommandLine(new UpCommand()).getCommandSpec().options().forEach(o -> picocli.addAll(List.of(o.names())));
+        picocli.removeAll(List.of("-h", "--help", "-V", "--version"));
+        assertEquals(new java.util.TreeSet<>(Launch.UpArgs.OPTIONS), picocli, "UpArgs.OPTIONS is up's one table of options");
+        for (String o : Launch.UpArgs.OPTIONS) {
+            boolean value = o.equals("--stop-timeout") || o.equals("--env-file");
+            String[] args = value ? new String[] {"up", o, "1", "web.yaml"} : new String[] {"up", o, "web.yaml"};
+            assertTrue(Launch.UpArgs.parse(args).isPresent(), o + " is taken by the fast path");
+        }
+    }
 }

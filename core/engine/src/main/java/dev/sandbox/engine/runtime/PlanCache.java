@@ -45,7 +45,7 @@ public final class PlanCache {
      */
     static final String MAGIC = "sandbox-plan-cache 4";
     private static final int KEEP = 64;
-    private static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
+    static final List<String> ENV_KEYS = List.of("TERM", "XDG_RUNTIME_DIR", "SANDBOX_RUNTIME_DIR", "HOME");
 
     /**
      * A cached plan with the runtime dir and the spec it names (its canonical file, {@link #text()}), the warnings its
@@ -209,6 +209,8 @@ public final class PlanCache {
             byte[] bytes = Files.readAllBytes(file);
             List<String> warnings = new ArrayList<>();
             Map<Path, String> inputs = new java.util.LinkedHashMap<>();
+            List<Path> files = new ArrayList<>();
+            List<String> variableNames = new ArrayList<>();
             int at = 0;
             String planText = null;
             for (int n = 0; planText == null; n++) {
@@ -234,13 +236,16 @@ public final class PlanCache {
                     case "include" -> {
                         Optional<byte[]> now = boundedRead(Path.of(unescape(f[1])));
                         if (now.isEmpty() || !digest(now.get()).equals(f[2])) return Optional.empty();
+                        files.add(Path.of(unescape(f[1])));
                     }
                     case "var" -> {
                         Optional<String> now = variables.value(unescape(f[1]));
                         if (now.isEmpty() || !digest(now.get().getBytes(StandardCharsets.UTF_8)).equals(f[2])) return Optional.empty();
+                        variableNames.add(unescape(f[1]));
                     }
                     case "unset" -> {
                         if (variables.value(unescape(f[1])).isPresent()) return Optional.empty();
+                        variableNames.add(unescape(f[1]));
                     }
                     case "warning" -> warnings.add(unescape(f[1]));
                     case "plan" -> {
@@ -261,6 +266,9 @@ public final class PlanCache {
             // only the canonical text itself: what runs is exactly what was stored
             if (!entry.text().equals(planText)) return Optional.empty();
             Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis()));
+            files.addAll(inputs.keySet());
+            loadedFiles = List.copyOf(files);
+            loadedVariables = List.copyOf(variableNames);
             return Optional.of(entry);
         } catch (IOException | RuntimeException e) {
             return Optional.empty(); // a torn or foreign entry is a miss, never an error
@@ -277,15 +285,7 @@ public final class PlanCache {
     /** Stores a plan; failures are ignored (the cache is an optimisation). */
     public void store(String key, Entry entry) {
         StringBuilder out = new StringBuilder(MAGIC).append('\n');
-        for (Step step : entry.plan().steps()) {
-            // the sandbox's cgroup is the runtime's to create (and a leftover one its to finish), like the runtime dir
-            if (step.op().startsWith("cgroup-")) continue;
-            for (String key2 : List.of("source", "path")) {
-                step.arg(key2).filter(p -> p.startsWith("/") && step.stage().ordinal() <= Stage.MOUNTS.ordinal()
-                                && !p.startsWith(entry.runtimeDir().toString()))
-                        .ifPresent(p -> out.append("assume\t").append(typeOf(Path.of(p))).append('\t').append(escape(p)).append('\n'));
-            }
-        }
+        assumed(entry).forEach((p, type) -> out.append("assume\t").append(type).append('\t').append(escape(p.toString())).append('\n'));
         entry.files().forEach((path, digest) -> out.append("input\t").append(digest).append('\t').append(escape(path.toString())).append('\n'));
         for (LoadedSpec.Input include : entry.spec().includes()) {
             // a blob of a git revision is never cached (the key needs a file), so every include here is a file
@@ -324,12 +324,48 @@ public final class PlanCache {
         }
     }
 
+    /** The host paths that shaped the plan (a bind source that is a file or a directory) with their type now. */
+    public static Map<Path, String> assumed(Entry entry) {
+        Map<Path, String> out = new java.util.LinkedHashMap<>();
+        for (Step step : entry.plan().steps()) {
+            // the sandbox's cgroup is the runtime's to create (and a leftover one its to finish), like the runtime dir
+            if (step.op().startsWith("cgroup-")) continue;
+            for (String key2 : List.of("source", "path")) {
+                step.arg(key2).filter(p -> p.startsWith("/") && step.stage().ordinal() <= Stage.MOUNTS.ordinal()
+                                && !p.startsWith(entry.runtimeDir().toString()))
+                        .ifPresent(p -> out.put(Path.of(p), typeOf(Path.of(p))));
+            }
+        }
+        return out;
+    }
+
+    /** The cache's directory. */
+    public Path dir() {
+        return dir;
+    }
+
+    /**
+     * What the last successful {@link #load} found the entry depends on: the included and compiled-in files, the
+     * variables the spec referenced (for the native index, {@link NativeIndex}).
+     */
+    private List<Path> loadedFiles = List.of();
+    private List<String> loadedVariables = List.of();
+
+    public List<Path> loadedFiles() {
+        return loadedFiles;
+    }
+
+    public List<String> loadedVariables() {
+        return loadedVariables;
+    }
+
     private void prune() throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             List<Path> plans = files.filter(p -> p.toString().endsWith(".plan"))
                     .sorted(Comparator.comparing((Path p) -> p.toFile().lastModified()).reversed()).toList();
             for (Path old : plans.subList(Math.min(KEEP, plans.size()), plans.size())) Files.deleteIfExists(old);
         }
+        NativeIndex.prune(dir, KEEP);
     }
 
     /** Only our own, not writable by others: a cached plan is executed as is. */

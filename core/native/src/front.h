@@ -1,0 +1,24 @@
+/* front.h: the native front of `sandbox up` (front.c), for main.c and the C tests. */
+#ifndef SANDBOX_FRONT_H
+#define SANDBOX_FRONT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+void front_buf_add(struct buf *b, const char *s, size_t n);
+/* one token of an entry: bytes outside 0x21..0x7e and '%' as %XX (NativeIndex.escape) */
+void front_escape(struct buf *b, const char *s, size_t n);
+/* FNV-1a 64 over the key material: the entry's file name (NativeIndex.fnv1a64) */
+uint64_t front_fnv1a64(const char *s, size_t n);
+/* whether an environment variable is part of the key (NativeIndex.keyed) */
+bool front_env_keyed(const char *name, size_t n);
+/* `sandbox-init up ARGS...`: returns with *argv = `run --plan ...` on a hit; execs the launcher on a miss */
+void front_main(int *argc, char ***argv);
+/* `sandbox-init source-stamp write|check HOME STAMP`: the source checkout launcher's staleness check */
+int source_stamp_main(int argc, char **argv);
+#endif
