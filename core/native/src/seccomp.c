@@ -239,12 +239,18 @@ static bool write_all(int fd, const void *p, size_t n)
     return true;
 }
 
-/* The GNU build ID of our own executable (ld --build-id, Debian's and Fedora's gcc default): a hash
- * of the linked binary, so it changes with any change of the code and not with a rebuild of the same
- * code. Read from our own PT_NOTE segment in memory (dl_iterate_phdr(3)), no file read. */
-static int build_id_of(struct dl_phdr_info *info, size_t size, void *out)
+/* The GNU build ID (ld --build-id, Debian's and Fedora's gcc default) of a loaded object: a hash of
+ * the linked binary, so it changes with any change of the code and not with a rebuild of the same
+ * code. Read from the object's PT_NOTE segments in memory (dl_iterate_phdr(3)), no file read. */
+struct build_id { const char *want; char hex[129]; }; /* want: NULL = the executable, else a name part */
+
+static int build_id_of(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
+    struct build_id *b = arg;
+    /* the executable comes first, with an empty name */
+    if (b->want ? !info->dlpi_name || !strstr(info->dlpi_name, b->want) : info->dlpi_name && *info->dlpi_name)
+        return 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         if (info->dlpi_phdr[i].p_type != PT_NOTE)
             continue;
@@ -255,36 +261,37 @@ static int build_id_of(struct dl_phdr_info *info, size_t size, void *out)
             if (desc + n->n_descsz > end)
                 break;
             if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 && n->n_descsz <= 64) {
-                char *hex = out;
                 for (unsigned j = 0; j < n->n_descsz; j++)
-                    snprintf(hex + 2 * j, 3, "%02x", (unsigned char)desc[j]);
+                    snprintf(b->hex + 2 * j, 3, "%02x", (unsigned char)desc[j]);
                 return 1;
             }
             p = desc + ((n->n_descsz + 3) & ~3U);
         }
     }
-    return 1; /* the first object is the executable: stop there */
+    return 1;
 }
 
 /* Everything the program depends on, verbatim. Values are length-prefixed: they may hold any byte
- * but NUL. Why the build ID and not only VERSION: a changed seccomp.c (how a step maps to libseccomp
- * calls) must not reuse a program compiled by an older build of the same version. Without a build
- * ID: no key, no cache. */
+ * but NUL. Why the build IDs and not only the versions: a changed seccomp.c (how a step maps to
+ * libseccomp calls) or a patched libseccomp of the same version (a distribution's fix) must not
+ * reuse a program compiled by the older build. Without our own build ID: no key, no cache. */
 char *seccomp_key(const struct step *s, size_t *len)
 {
-    static char build_id[129];
-    if (!build_id[0])
-        dl_iterate_phdr(build_id_of, build_id);
-    if (!build_id[0])
+    static struct build_id self, lib = { .want = "libseccomp.so" };
+    if (!self.hex[0]) {
+        dl_iterate_phdr(build_id_of, &self);
+        dl_iterate_phdr(build_id_of, &lib); /* none when linked statically: then our own ID covers it */
+    }
+    if (!self.hex[0])
         return NULL;
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
     if (!f)
         return NULL;
     const struct scmp_version *v = seccomp_version();
-    fprintf(f, CACHE_MAGIC "\nsandbox-init %s build-id %s\nlibseccomp %u.%u.%u\napi %u\nnative-arch %u\nop %s\n",
-            VERSION, build_id, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_api_get(),
-            seccomp_arch_native(), s->op->name);
+    fprintf(f, CACHE_MAGIC "\nsandbox-init %s build-id %s\nlibseccomp %u.%u.%u build-id %s\napi %u\nnative-arch %u\nop %s\n",
+            VERSION, self.hex, v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, lib.hex[0] ? lib.hex : "-",
+            seccomp_api_get(), seccomp_arch_native(), s->op->name);
     for (int i = 0; i < s->nkv; i++) {
         fprintf(f, "%s %zu ", s->kv[i].key, strlen(s->kv[i].val));
         fputs(s->kv[i].val, f);

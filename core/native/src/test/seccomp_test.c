@@ -110,7 +110,7 @@ static void test_step(const struct step *s, const char *root)
     size_t klen;
     char *key = seccomp_key(s, &klen);
     CHECK(file && key && memmem(file, flen, key, klen) != NULL, "the file holds the key material verbatim");
-    CHECK(key && strstr(key, "\nsandbox-init " VERSION " build-id ") && strstr(key, "\nlibseccomp ") && strstr(key, "\napi "),
+    CHECK(key && strstr(key, "\nsandbox-init " VERSION " build-id ") && strstr(key, "\nlibseccomp ") && !strstr(key, "build-id -\n") && strstr(key, "\napi "),
           "the key names sandbox-init's version and build ID, libseccomp's version and the API level: %s", key ? key : "");
     free(key);
     free(file);
@@ -141,6 +141,28 @@ static void test_step(const struct step *s, const char *root)
     /* truncated */
     CHECK(truncate(path, 100) == 0, "truncate");
     CHECK(prep(s, dirfd, &got, &ngot) == 1, "a truncated entry: not used");
+    /* bounded: 70 old entries + a miss → 64 left, the new one among them */
+    for (int i = 0; i < 70; i++) {
+        char old[64];
+        snprintf(old, sizeof old, "%016x.bpf", i);
+        int fd = openat(dirfd, old, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        struct timespec t[2] = { { .tv_sec = 1000 + i }, { .tv_sec = 1000 + i } };
+        CHECK(fd >= 0 && futimens(fd, t) == 0, "an old entry");
+        if (fd >= 0)
+            close(fd);
+    }
+    CHECK(unlinkat(dirfd, name, 0) == 0 && prep(s, dirfd, &got, &ngot) == 1, "a miss");
+    int left = 0;
+    DIR *d = fdopendir(dup(dirfd));
+    if (d)
+        rewinddir(d);
+    for (struct dirent *de; d && (de = readdir(d)) != NULL;)
+        left += strstr(de->d_name, ".bpf") && de->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    CHECK(left == 64, "pruned to 64 entries, not %d", left);
+    CHECK(prep(s, dirfd, &got, &ngot) == 2, "the newest entry kept");
+    CHECK(faccessat(dirfd, "0000000000000000.bpf", F_OK, AT_SYMLINK_NOFOLLOW) < 0, "the oldest went");
     /* no dir: compiled, nothing stored */
     CHECK(prep(s, -1, &got, &ngot) == 1 && ngot == nwant && memcmp(got, want, nwant * sizeof *want) == 0,
           "without a cache dir: compiled");
