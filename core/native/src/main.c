@@ -215,6 +215,9 @@ _Noreturn void helper_main(void)
      * another pid namespace's. C closes it first thing. */
     g.procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 
+    /* Why here: the host's view and the caller's identity, before any join, user namespace or pivot;
+     * C is cloned from us and keeps the programs (seccomp.c, "The filter cache"). */
+    seccomp_prepare();
     open_joins();
     run_stage(ST_ENTER);
     /* Why dumpable for this window only: the monitor (or newuidmap) writes our uid_map/gid_map, and

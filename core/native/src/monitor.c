@@ -91,14 +91,14 @@ static void display(const char *s, char *out, size_t len)
 }
 
 /* The -v line of a step: "%-9s %-16s %6.2f ms  %s" (or "  started" for exec). */
-static void step_line(const struct step *s, double ms, bool started)
+static void step_line(const struct step *s, double ms, bool started, bool cached)
 {
     char summary[4096], took[32];
     display(s->summary, summary, sizeof summary);
     if (started)
         snprintf(took, sizeof took, "  started");
     else
-        snprintf(took, sizeof took, "%6.2f ms", ms);
+        snprintf(took, sizeof took, "%6.2f ms%s", ms, cached ? " (cached)" : "");
     say("%-9s %-16s %s  %s", stage_names[s->stage], s->op->name, took, summary);
 }
 
@@ -260,9 +260,16 @@ static const struct step *step_at_line(int line)
     return NULL;
 }
 
-/* TRACE <stage>:<line> <op> <N> us | TRACE <stage>:<line> exec started */
-static void trace(const char *line)
+/* TRACE <stage>:<line> <op> <N> us [cached] | TRACE <stage>:<line> exec started */
+static void trace(const char *traced)
 {
+    /* " cached": a seccomp filter loaded from the cache (seccomp.c); shown after the duration */
+    char line[1024];
+    snprintf(line, sizeof line, "%s", traced);
+    size_t len = strlen(line);
+    bool cached = len > 7 && strcmp(line + len - 7, " cached") == 0;
+    if (cached)
+        line[len - 7] = '\0';
     const char *colon = strchr(line, ':');
     const struct step *s = colon ? step_at_line(atoi(colon + 1)) : NULL;
     if (!s) {
@@ -286,7 +293,7 @@ static void trace(const char *line)
             n = num ? atoll(num + 1) : 0;
         }
     }
-    step_line(s, (double)n / 1000.0, started);
+    step_line(s, (double)n / 1000.0, started, cached);
 }
 
 /* The next message from H that is not a TRACE line, into out; false at EOF. Signals M gets meanwhile
@@ -703,7 +710,7 @@ static void run_host_stage(enum stage stage, pid_t pid)
             host_step_failed(s, &e);
         }
         if (m.verbose)
-            step_line(s, mono_ms() - t0, false);
+            step_line(s, mono_ms() - t0, false, false);
     }
 }
 

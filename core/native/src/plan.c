@@ -445,7 +445,9 @@ void run_stage(enum stage stage)
         if (!g.filtered)
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (g.trace)
-            send_line("TRACE %s:%d %s %lld us", stage_names[stage], g.cur->line, g.cur->op->name, now_us() - start);
+            send_line("TRACE %s:%d %s %lld us%s", stage_names[stage], g.cur->line, g.cur->op->name, now_us() - start,
+                      g.trace_note ? g.trace_note : "");
+        g.trace_note = NULL;
     }
     g.cur = NULL;
 }

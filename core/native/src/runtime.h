@@ -132,6 +132,7 @@ struct runtime {
     bool has_init;             /* the plan has an init step: C is the PID 1 loop, never the target itself */
     const struct step *userns; /* the step that created or joined a user namespace (H becomes its root) */
     bool filtered;             /* a seccomp filter is loaded: no more prctl calls of our own */
+    const char *trace_note;    /* appended to the step's TRACE line once (" cached": a seccomp filter from the cache) */
     bool report_started;       /* run mode: H sends STARTED once no read end of the sync pipe is left (C exec'd) */
     struct { const char *id; int fd; } trees[MAX_TREES];
     int ntrees;
@@ -237,7 +238,13 @@ void op_pty(const struct step *s);
 void op_init(const struct step *s);
 void op_exec(const struct step *s);
 
-/* seccomp.c */
+/* seccomp.c; the filter cache (H prepares, C loads; the unit test calls the parts) */
 void op_seccomp(const struct step *s);
+void seccomp_prepare(void);
+int seccomp_cache_open(void);
+struct sock_filter;
+char *seccomp_key(const struct step *s, size_t *len);
+int seccomp_export(const struct step *s, struct sock_filter **insns, size_t *n);
+int seccomp_prepare_step(const struct step *s, int dirfd, struct sock_filter **insns, size_t *n);
 
 #endif

@@ -1,10 +1,13 @@
 package dev.sandbox.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -102,5 +105,54 @@ class SeccompIT {
         assertEquals("Permission denied", p.get("tiocsti"), "EACCES, the profile's errnoRet");
         assertEquals("Permission denied", p.get("tiocsti_high"));
         assertEquals("Inappropriate ioctl for device", p.get("tioclinux"), "this profile leaves TIOCLINUX alone");
+    }
+
+    /** Runs the probes with {@code up -v} and the given environment; the result's stderr has the trace. */
+    private static Cli.Result runTraced(Path spec, Map<String, String> env) {
+        Cli.Result r = Cli.run(List.of(), env, "up", "-v", spec.toString(), "--", "/bin/sh", "-c", PROBES);
+        assertEquals(0, r.exit(), r::toString);
+        return r;
+    }
+
+    private static long lines(String err, String... all) {
+        return err.lines().filter(l -> java.util.Arrays.stream(all).allMatch(l::contains)).count();
+    }
+
+    @Test
+    void aWarmStartLoadsTheCompiledFiltersFromTheCacheAndTheyStillDeny() throws Exception {
+        Path cache = specs.dir.resolve("cache");
+        Files.createDirectory(cache, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        Map<String, String> env = Map.of("SANDBOX_CACHE_DIR", cache.toString());
+        Path spec = spec("scit-bpfcache", "");
+
+        Cli.Result cold = runTraced(spec, env);
+        assertEquals(2, lines(cold.err(), "seccomp-cache", "compiled, stored in the cache"), "cold: both filters compiled: " + cold.err());
+        assertEquals(0, lines(cold.err(), "finish", "seccomp", "(cached)"), cold.err());
+        try (var files = Files.list(cache.resolve("bpf"))) {
+            assertEquals(2, files.filter(f -> f.toString().endsWith(".bpf")).count(), "one entry per filter");
+        }
+
+        Cli.Result warm = runTraced(spec, env);
+        assertEquals(2, lines(warm.err(), "seccomp-cache", "from the cache"), "warm: no compilation: " + warm.err());
+        assertEquals(2, lines(warm.err(), "finish", "seccomp", "(cached)"), "the TIOCSTI filter and docker's profile: " + warm.err());
+        Map<String, String> p = ItHost.probe(warm.out());
+        assertEquals("Operation not permitted", p.get("tiocsti"));
+        assertEquals("Operation not permitted", p.get("tiocsti_high"));
+        assertEquals("Operation not permitted", p.get("tioclinux"));
+        assertEquals("no", p.get("mount"), "docker's profile denies mount without CAP_SYS_ADMIN");
+
+        // a cache dir others can write is never used: compiled as before, and still denying
+        Files.setPosixFilePermissions(cache.resolve("bpf"), PosixFilePermissions.fromString("rwxrwx---"));
+        Cli.Result open = runTraced(spec, env);
+        assertEquals(2, lines(open.err(), "seccomp-cache", "no cache dir of ours alone"), open.err());
+        assertFalse(open.err().contains("(cached)"), open.err());
+        p = ItHost.probe(open.out());
+        assertEquals("Operation not permitted", p.get("tiocsti"));
+        assertEquals("no", p.get("mount"));
+
+        // SANDBOX_NO_CACHE: compiled by the step itself, as without the cache
+        Cli.Result off = runTraced(spec, Map.of("SANDBOX_CACHE_DIR", cache.toString(), "SANDBOX_NO_CACHE", "1"));
+        assertFalse(off.err().contains("(cached)"), off.err());
+        assertTrue(ItHost.probe(off.out()).get("tiocsti").equals("Operation not permitted"));
     }
 }
