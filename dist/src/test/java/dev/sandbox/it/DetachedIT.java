@@ -433,6 +433,48 @@ class DetachedIT {
     }
 
     @Test
+    void aFailedUpLeavesTheSandboxWhoseCgroupOrLinkNameItCollidedWithAlone() throws Exception {
+        // the undo record of cgroup-create and veth is journaled before the create: when the create fails
+        // because the name is taken (the same name in another runtime base: one cgroup path; a hostName
+        // another sandbox's link has), the failed up's teardown must not kill or delete the other's
+        Path base = Files.createTempDirectory(Path.of("/tmp"), "det-base-");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx------"));
+        String link = "  net:\n    links:\n      - {type: veth, name: eth0, hostName: det-clash0, address: 198.18.53.2/30, hostAddress: 198.18.53.1/30}\n";
+        Path a = specs.spec("det-clash.yaml", "name: det-clash\nnamespaces:\n  user: {}\n  mount:\n    root: {type: tmpfs}\n    mounts:\n"
+                + Specs.SYSTEM_MOUNTS + "  pid: {init: true}\n" + link + MountsIT.shell("exec sleep 300\n"));
+        Path b = specs.spec("det-clash-b.yaml", "name: det-clash-b\nnamespaces:\n  user: {}\n  mount:\n    root: {type: tmpfs}\n    mounts:\n"
+                + Specs.SYSTEM_MOUNTS + "  pid: {init: true}\n" + link + MountsIT.shell("exec sleep 300\n"));
+        Path sameNameNoLink = specs.spec("det-clash-c.yaml", "name: det-clash\nnamespaces:\n  user: {}\n  mount:\n    root: {type: tmpfs}\n    mounts:\n"
+                + Specs.SYSTEM_MOUNTS + "  pid: {init: true}\n" + MountsIT.shell("exec sleep 300\n"));
+        try {
+            Cli.Result up = upDetached(a, "det-clash");
+            assertEquals(0, up.exit(), up::toString);
+            long target = field(state("det-clash"), "target");
+            assertTrue(Files.exists(Path.of("/sys/class/net/det-clash0")), "the link is there");
+
+            Cli.Result clash = Cli.run(List.of(), env, "up", "-d", b.toString()); // another name, the same hostName
+            started.add("det-clash-b");
+            assertEquals(125, clash.exit(), clash::toString);
+            assertTrue(running(target), "the first sandbox's target survived: " + clash);
+            assertTrue(Files.exists(Path.of("/sys/class/net/det-clash0")), "the first sandbox's link survived: " + clash);
+
+            Map<String, String> other = new HashMap<>(env);
+            other.put("SANDBOX_RUNTIME_DIR", base.toString());
+            Cli.Result twin = Cli.run(List.of(), other, "up", "-d", sameNameNoLink.toString()); // the same name, another base
+            assertEquals(125, twin.exit(), twin::toString);
+            assertTrue(twin.err().contains("cgroup-create") && twin.err().contains("EEXIST"), twin::toString);
+            assertTrue(running(target), "the first sandbox's target survived the twin's teardown: " + twin);
+            Cli.Result ps = sandbox("ps");
+            assertTrue(psLine("det-clash", false).map(l -> l.contains("running")).orElse(false), ps::toString);
+            Cli.Result gc = Cli.run(List.of(), other, "gc");
+            assertEquals(0, gc.exit(), gc::toString);
+            assertTrue(running(target), "gc of the other base left it alone: " + gc);
+        } finally {
+            ItHost.run("rm", "-rf", base.toString());
+        }
+    }
+
+    @Test
     void twentyDetachedSandboxesStartedInParallelThenDownAllLeavesNothing() throws Exception {
         // a runtime base of this test alone: down --all must not touch anyone else's sandboxes
         Path base = Files.createTempDirectory(Path.of("/tmp"), "det-base-");
