@@ -433,6 +433,25 @@ class DetachedIT {
     }
 
     @Test
+    void aMonitorKilledDuringTheSetupOfUpDetachedIsOneLineAnd125() {
+        // SANDBOX_CRASH_AT: the monitor raises SIGKILL after the clone, as a kill -9 would; up -d's waiting
+        // half must say so (it used to exit 125 without a word)
+        Path spec = spec("det-crash", false, "exec sleep 300\n");
+        started.add("det-crash");
+        Map<String, String> crash = new HashMap<>(env);
+        crash.put("SANDBOX_CRASH_AT", "cloned");
+        Cli.Result r = Cli.run(List.of(), crash, "up", "-d", spec.toString());
+        assertEquals(125, r.exit(), r::toString);
+        assertEquals("", r.out(), r::toString);
+        assertEquals(1, r.err().lines().count(), r::toString);
+        assertTrue(r.err().startsWith("sandbox: up -d det-crash: the monitor (pid ") && r.err().contains("killed by signal 9")
+                && r.err().contains("sandbox gc"), r::toString);
+        Cli.Result gc = sandbox("gc");
+        assertEquals(0, gc.exit(), gc::toString);
+        assertTrue(gc.out().contains("removed det-crash"), gc::toString);
+    }
+
+    @Test
     void aFailedUpLeavesTheSandboxWhoseCgroupOrLinkNameItCollidedWithAlone() throws Exception {
         // the undo record of cgroup-create and veth is journaled before the create: when the create fails
         // because the name is taken (the same name in another runtime base: one cgroup path; a hostName
