@@ -223,6 +223,13 @@ static bool lock_held(int dirfd)
     return held;
 }
 
+/* A journal with records: a teardown that did not finish (a finished one empties it, journal.c). */
+static bool journal_left(int dfd)
+{
+    struct stat st;
+    return fstatat(dfd, "journal", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
 /* 0: loaded; -1: no such record (ENOENT) or not one (errno). */
 static int load(const char *name, struct rec *r)
 {
@@ -264,6 +271,8 @@ static int load(const char *name, struct rec *r)
     bool finished = strcmp(r->status, "exited") == 0 || strcmp(r->status, "killed") == 0;
     if (!r->has_state)
         r->view = lock_held(dfd) ? V_CREATING : V_DEAD;
+    else if (finished && !r->monitor_alive && journal_left(dfd))
+        r->view = V_DEAD; /* the monitor was killed during its teardown: records of its journal are not undone */
     else if (finished)
         r->view = strcmp(r->status, "killed") == 0 ? V_KILLED : V_EXITED;
     else if (!r->monitor_alive)
@@ -509,7 +518,8 @@ static int ps_main(int argc, char **argv)
                 printf("\"%s\"", sig_name(r->exit_status - 128, sig, sizeof sig));
             else
                 fputs("null", stdout);
-            bool up = r->view != V_EXITED && r->view != V_KILLED;
+            /* a dead record's target may be gone too: its pid is then no one's, or another process's */
+            bool up = r->view != V_EXITED && r->view != V_KILLED && (r->view != V_DEAD || alive(r->tpid, r->tstart));
             fputs(", \"pid\": ", stdout);
             if (up && r->tpid > 0)
                 printf("%d", (int)r->tpid);
@@ -565,7 +575,8 @@ static int ps_main(int argc, char **argv)
         char (*cells)[5][256] = calloc(shown ? shown : 1, sizeof *cells);
         for (size_t i = 0; cells && i < shown; i++) {
             const struct rec *r = &rs[i];
-            bool up = r->view != V_EXITED && r->view != V_KILLED;
+            /* a dead record's target may be gone too: its pid is then no one's, or another process's */
+            bool up = r->view != V_EXITED && r->view != V_KILLED && (r->view != V_DEAD || alive(r->tpid, r->tstart));
             snprintf(cells[i][0], 256, "%s", r->name);
             status_text(r, cells[i][1], 256);
             if (up && r->tpid > 0)

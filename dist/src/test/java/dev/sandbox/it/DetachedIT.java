@@ -433,6 +433,32 @@ class DetachedIT {
     }
 
     @Test
+    void aMonitorKilledDuringItsTeardownLeavesADeadRecordNotAnExitedOne() throws IOException {
+        // the crash point after the first undo record: the rest of the journal is not undone; ps used to
+        // show `exited (3)` (hidden without -a) with the pid of the gone target
+        Path spec = spec("det-half", false, "exit 3\n");
+        started.add("det-half");
+        Map<String, String> crash = new HashMap<>(env);
+        crash.put("SANDBOX_CRASH_AT", "teardown-step");
+        Cli.Result up = Cli.run(List.of(), crash, "up", "-d", spec.toString());
+        assertEquals(0, up.exit(), up::toString);
+        long monitor = field(state("det-half"), "monitor");
+        long deadline = System.currentTimeMillis() + 10000;
+        while (running(monitor) && System.currentTimeMillis() < deadline) ItHost.sleepMs(20);
+        assertFalse(running(monitor), "the monitor killed itself at teardown-step");
+        assertTrue(Files.size(base().resolve("det-half/journal")) > 0, "records are left in the journal");
+        String line = psLine("det-half", false).orElseThrow(() -> new AssertionError("plain ps lists the dead record"));
+        String[] cols = line.trim().split("\\s+");
+        assertEquals("dead", cols[1], line);
+        assertEquals("-", cols[2], "the gone target's pid is not shown: " + line);
+        assertEquals(125, sandbox("wait", "det-half").exit());
+        Cli.Result gc = sandbox("gc");
+        assertEquals(0, gc.exit(), gc::toString);
+        assertTrue(gc.out().contains("removed det-half"), gc::toString);
+        assertFalse(Files.exists(base().resolve("det-half")), "gc removed the record");
+    }
+
+    @Test
     void aMonitorKilledDuringTheSetupOfUpDetachedIsOneLineAnd125() {
         // SANDBOX_CRASH_AT: the monitor raises SIGKILL after the clone, as a kill -9 would; up -d's waiting
         // half must say so (it used to exit 125 without a word)
