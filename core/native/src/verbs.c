@@ -235,6 +235,11 @@ static int load(const char *name, struct rec *r)
 {
     memset(r, 0, sizeof *r);
     r->exit_status = -1;
+    /* a name is one entry of the base: '', '.', '..' would be the base or its parent (logs .. read <base>/../log) */
+    if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        errno = ENOENT;
+        return -1;
+    }
     if (snprintf(r->name, sizeof r->name, "%s", name) >= (int)sizeof r->name ||
         snprintf(r->rtdir, sizeof r->rtdir, "%s/%s", base, name) >= (int)sizeof r->rtdir) {
         errno = ENAMETOOLONG;

@@ -397,6 +397,14 @@ class DetachedIT {
         assertEquals(1, w.err().lines().count(), w::toString);
         Cli.Result logs = sandbox("logs", "det-knwn");
         assertEquals(1, logs.exit(), logs::toString);
+        for (String bad : List.of("..", ".", "")) { // the base or its parent, never a record (logs .. read <base>/../log)
+            Cli.Result l = sandbox("logs", bad);
+            assertEquals(1, l.exit(), l::toString);
+            assertTrue(l.err().startsWith("sandbox: logs: no sandbox named '" + bad + "'"), l::toString);
+            Cli.Result wt = sandbox("wait", bad);
+            assertEquals(125, wt.exit(), wt::toString);
+            assertTrue(wt.err().startsWith("sandbox: wait: no sandbox named '" + bad + "'"), wt::toString);
+        }
         Cli.Result ps = sandbox("ps", "--bogus");
         assertEquals(2, ps.exit(), ps::toString);
         assertEquals(1, ps.err().lines().count(), ps::toString);
