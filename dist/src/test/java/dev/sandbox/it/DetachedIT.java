@@ -441,6 +441,47 @@ class DetachedIT {
     }
 
     @Test
+    void aRecordNamingHostProcessesWithTheirStartTimesIsDeadAndDownSignalsNoOne() throws Exception {
+        // pids and start times right, namespaces wrong (a garbage or forged state.json): only exec checked the
+        // namespaces; ps said running and down SIGTERMed, then SIGKILLed the host process and waited for the
+        // "monitor" until killed
+        Path base = Files.createTempDirectory(Path.of("/tmp"), "det-base-");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx------"));
+        Process victim = new ProcessBuilder("sleep", "300").start();
+        Process monitor = new ProcessBuilder("sleep", "301").start();
+        Map<String, String> own = new HashMap<>(env);
+        own.put("SANDBOX_RUNTIME_DIR", base.toString());
+        try {
+            Path rt = Files.createDirectory(base.resolve("det-forged"));
+            Files.writeString(rt.resolve("lock"), "");
+            Files.writeString(rt.resolve("journal"), "");
+            Files.writeString(rt.resolve("state.json"), "{\n  \"version\": 1,\n  \"name\": \"det-forged\",\n  \"status\": \"running\",\n"
+                    + "  \"spec\": \"/nonexistent.yaml\",\n"
+                    + "  \"monitor\": {\"pid\": " + monitor.pid() + ", \"startTime\": " + startTime(monitor.pid()) + "},\n"
+                    + "  \"helper\": {\"pid\": " + monitor.pid() + ", \"startTime\": " + startTime(monitor.pid()) + "},\n"
+                    + "  \"target\": {\"pid\": " + victim.pid() + ", \"startTime\": " + startTime(victim.pid()) + "},\n"
+                    + "  \"cgroup\": null,\n  \"detached\": true,\n"
+                    + "  \"namespaces\": {\"pid\": 4026539999, \"user\": 4026539998}\n}\n");
+            Cli.Result ps = Cli.run(List.of(), own, "ps");
+            assertTrue(ps.out().lines().anyMatch(l -> l.matches("det-forged\\s+dead\\s+-\\s.*")), ps::toString);
+            Cli.Result down = Cli.run(List.of(), own, "down", "--timeout", "1", "det-forged");
+            assertEquals(0, down.exit(), down::toString);
+            assertTrue(down.err().contains("is not the sandbox's target") && down.err().contains("not signalled"), down::toString);
+            assertTrue(victim.isAlive() && monitor.isAlive(), "no host process was signalled: " + down);
+            assertFalse(Files.exists(rt), "the record is removed");
+        } finally {
+            victim.destroyForcibly();
+            monitor.destroyForcibly();
+            ItHost.run("rm", "-rf", base.toString());
+        }
+    }
+
+    private static long startTime(long pid) throws IOException {
+        String stat = String.join(" ", Files.readAllLines(Path.of("/proc", Long.toString(pid), "stat")));
+        return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[19]);
+    }
+
+    @Test
     void aMonitorKilledDuringItsTeardownLeavesADeadRecordNotAnExitedOne() throws IOException {
         // the crash point after the first undo record: the rest of the journal is not undone; ps used to
         // show `exited (3)` (hidden without -a) with the pid of the gone target
