@@ -410,7 +410,10 @@ class DetachedIT {
         assertEquals(1, ps.err().lines().count(), ps::toString);
         Cli.Result noName = sandbox("down");
         assertEquals(2, noName.exit(), noName::toString);
-        for (String verb : List.of("ps", "wait", "down", "logs")) {
+        Cli.Result gcBogus = sandbox("gc", "--bogus"); // was the top-level usage, as if gc were unknown
+        assertEquals(2, gcBogus.exit(), gcBogus::toString);
+        assertEquals("sandbox gc: unknown option '--bogus' (sandbox gc --help shows the usage)\n", gcBogus.err(), gcBogus::toString);
+        for (String verb : List.of("ps", "wait", "down", "logs", "gc")) {
             Cli.Result help = sandbox(verb, "--help");
             assertEquals(0, help.exit(), help::toString);
             assertTrue(help.out().startsWith("Usage: sandbox " + verb), help::toString);
