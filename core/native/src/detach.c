@@ -65,7 +65,17 @@ static _Noreturn void parent_half(int rd, pid_t monitor, const char *name)
     int status = 0;
     while (waitpid(monitor, &status, 0) < 0 && errno == EINTR) {
     }
-    _exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : 125);
+    if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+        _exit(WEXITSTATUS(status));
+    /* killed (kill -9, the OOM killer) or ended without a word: it printed nothing, so say it here;
+     * what it created is in its journal (strsignal(3) names the signal) */
+    if (WIFSIGNALED(status))
+        fprintf(stderr, "sandbox: up -d %s: the monitor (pid %d) was killed by signal %d (%s) before the target started; "
+                "'sandbox gc' removes what it left\n", name, (int)monitor, WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        fprintf(stderr, "sandbox: up -d %s: the monitor (pid %d) ended before the target started; "
+                "'sandbox gc' removes what it left\n", name, (int)monitor);
+    _exit(125);
 }
 
 void detach_fork(const char *name)

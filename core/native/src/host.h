@@ -69,8 +69,11 @@ int cgroup_oom_report(const char *path, char *line, size_t len);
 /* Creates the veth of a `connect veth` step with its peer moved into /proc/<child>/ns/net, renames
  * and configures both ends (MTU, MAC, addresses, up, default route via gateway). Refuses a host
  * address another host interface has (EADDRINUSE) before creating anything. On failure nothing of
- * it is left. The messages are VethConfigurator's. */
-int veth_setup(const struct step *s, pid_t child, struct host_error *e);
+ * it is left, unless the rollback of a created link failed: then *left_behind (may be NULL) is set
+ * true. Callers keep their journal record only then: a failure before the create (EEXIST,
+ * EADDRINUSE) means the name is someone else's, and the record's undo would delete their link.
+ * The messages are VethConfigurator's. */
+int veth_setup(const struct step *s, pid_t child, bool *left_behind, struct host_error *e);
 /* Deletes a host link by name; a link that is gone already (ENODEV) is success. Refuses a link that
  * is not a veth (EINVAL) and leaves alone (success) a veth whose peer is on the host: never a
  * sandbox's host end, but e.g. the interface whose name made veth_setup fail with EEXIST. */
@@ -98,6 +101,10 @@ int journal_open(int dirfd, int *fd, struct host_error *e);   /* creates "journa
 int journal_add(int fd, const char *op, const char *key, const char *value, struct host_error *e);
 /* "kill-tree pid=P start=T": the one record with two keys */
 int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct host_error *e);
+/* Takes back the records appended since the journal's size was `at` (ftruncate, fsync): for a create
+ * that failed before it created anything (cgroup-create's mkdir EEXIST, veth EEXIST/EADDRINUSE), whose
+ * record names another sandbox's cgroup or link; replaying it would kill or delete theirs. */
+int journal_forget(int fd, off_t at, struct host_error *e);
 
 /* Replays <rt>/journal in reverse, each record idempotent (ENOENT/ENODEV/ESRCH are success), then
  * removes the runtime dir itself. Prints one "sandbox: cleanup: ..." line per failure to `report`

@@ -611,6 +611,16 @@ int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct ho
     return journal_record(fd, "kill-tree", 2, keys, vals, e);
 }
 
+int journal_forget(int fd, off_t at, struct host_error *e)
+{
+    char path[PATH_MAX];
+    if (ftruncate(fd, at) == 0 && fsync(fd) == 0)
+        return 0;
+    int err = errno;
+    fd_path(fd, path, sizeof path);
+    return host_fail(e, "journal", "ftruncate", path, err, NULL);
+}
+
 int journal_open(int dirfd, int *fd, struct host_error *e)
 {
     char path[PATH_MAX], dir[PATH_MAX];

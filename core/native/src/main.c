@@ -265,8 +265,19 @@ int main(int argc, char **argv)
         return monitor_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "gc") == 0) {
         char base[PATH_MAX];
-        if (argc != 2)
-            usage("gc takes no arguments");
+        /* `sandbox gc ARGS`: the launcher sends every gc here; its usage errors are the state verbs' (exit 2) */
+        if (argc == 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+            printf("Usage: sandbox gc\n"
+                   "Finish the teardown of every dead sandbox of the caller (its monitor gone) from its journal, and\n"
+                   "remove the finished records of detached sandboxes; prints 'removed NAME' for each.\n"
+                   "Exit status: 0; 1 when something could not be removed; 2 on a usage error.\n");
+            return 0;
+        }
+        if (argc != 2) {
+            fprintf(stderr, "sandbox gc: %s '%s' (sandbox gc --help shows the usage)\n",
+                    argv[2][0] == '-' ? "unknown option" : "unexpected argument", argv[2]);
+            return 2;
+        }
         if (runtime_base(base, sizeof base) < 0) {
             fprintf(stderr, "sandbox: gc: no runtime directory (its path is too long)\n");
             return 1;

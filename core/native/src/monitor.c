@@ -659,10 +659,17 @@ static void run_host_stage(enum stage stage, pid_t pid)
         } else if (strcmp(op, "check-shared-mount") == 0) {
             rc = host_check_shared_mount(s, &e);
         } else if (strcmp(op, "cgroup-create") == 0) {
+            off_t at = lseek(m.jfd, 0, SEEK_END);
             rc = journal_add(m.jfd, "cgroup-remove", "path", get(s, "path"), &e);
             crash_point("cgroup-journaled");
-            if (rc == 0)
+            if (rc == 0) {
                 rc = host_cgroup_create(s, &e);
+                /* its mkdir failed: nothing is ours there (EEXIST: another sandbox of this name, e.g. of
+                 * another runtime base, runs in it); the teardown must not kill and remove it */
+                struct host_error e2;
+                if (rc < 0 && at >= 0 && journal_forget(m.jfd, at, &e2) < 0)
+                    say_error(&e2);
+            }
             if (rc == 0) {
                 crash_point("cgroup-created");
                 if (!m.cgroup[0]) {
@@ -685,10 +692,17 @@ static void run_host_stage(enum stage stage, pid_t pid)
             if (rc == 0)
                 crash_point("cgroup-placed");
         } else if (strcmp(op, "veth") == 0) {
+            off_t at = lseek(m.jfd, 0, SEEK_END);
             rc = journal_add(m.jfd, "veth-delete", "name", get(s, "hostName"), &e);
             crash_point("veth-journaled");
-            if (rc == 0)
-                rc = veth_setup(s, pid, &e);
+            if (rc == 0) {
+                bool left = false;
+                rc = veth_setup(s, pid, &left, &e);
+                /* nothing of ours is left (EEXIST, EADDRINUSE: the name is another sandbox's link) */
+                struct host_error e2;
+                if (rc < 0 && !left && at >= 0 && journal_forget(m.jfd, at, &e2) < 0)
+                    say_error(&e2);
+            }
             if (rc == 0) {
                 crash_point("veth-created");
                 crash_point("veth-configured");

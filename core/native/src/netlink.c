@@ -872,7 +872,7 @@ static int socket_in_netns(int netns, struct nl *inside, bool *died)
 
 /* Deleting the host end deletes the sandbox end too (veth_dellink unregisters the peer). A failure
  * here is added to the message of the failure that caused the rollback. */
-static void rollback(struct nl *host, const char *host_name, int index, struct host_error *e)
+static bool rollback(struct nl *host, const char *host_name, int index, struct host_error *e)
 {
     int err = 0;
     if (index <= 0) {
@@ -883,15 +883,16 @@ static void rollback(struct nl *host, const char *host_name, int index, struct h
     if (err == 0)
         err = del_link(host, index);
     if (err == 0 || err == ENODEV)
-        return;
+        return true;
     char buf[32];
     size_t n = strlen(e->hint);
     if (n < sizeof e->hint)
         snprintf(e->hint + n, sizeof e->hint - n, "; delete veth %s: %s (left behind after the failure; remove it "
                  "with 'ip link del %s')", host_name, errname(err, buf, sizeof buf), host_name);
+    return false;
 }
 
-int veth_setup(const struct step *s, pid_t child, struct host_error *e)
+int veth_setup(const struct step *s, pid_t child, bool *left_behind, struct host_error *e)
 {
     char label[128];
     host_step_label(s, label, sizeof label);
@@ -944,8 +945,8 @@ int veth_setup(const struct step *s, pid_t child, struct host_error *e)
     crash_point("veth-configured");
     rc = 0;
 out:
-    if (rc != 0 && created)
-        rollback(&host, l.host_name, index, e);
+    if (rc != 0 && created && !rollback(&host, l.host_name, index, e) && left_behind)
+        *left_behind = true;
     nl_close(&inside);
     nl_close(&host);
     if (netns >= 0)

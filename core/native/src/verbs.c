@@ -72,6 +72,8 @@ struct rec {
     unsigned long long mstart, hstart, tstart;
     bool detached;
     bool monitor_alive;
+    unsigned long long ns_pid, ns_user; /* the target's namespaces as state.json recorded them; 0 = not recorded */
+    bool foreign;                       /* the recorded target pid is alive but not in those namespaces */
     enum view view;
     /* namespaces from the plan: per type 0 none, 1 created, 2 joined */
     int ns[8];
@@ -212,6 +214,24 @@ static bool alive(pid_t pid, unsigned long long start)
     return pid > 0 && start > 0 && proc_start_time(pid) == start;
 }
 
+/* The inode of /proc/PID/ns/TYPE, 0 when it can't be read. */
+static unsigned long long ns_inode(pid_t pid, const char *type)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, type);
+    return stat(path, &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+/* A live pid with the recorded start time whose pid or user namespace is not the recorded one is not
+ * the sandbox's target (a state.json of garbage, or a forged one): never signalled, never running. */
+static bool target_foreign(const struct rec *r)
+{
+    if (!alive(r->tpid, r->tstart))
+        return false;
+    return (r->ns_pid && ns_inode(r->tpid, "pid") != r->ns_pid) || (r->ns_user && ns_inode(r->tpid, "user") != r->ns_user);
+}
+
 /* Is the lock of dirfd held (by a monitor that has not written state.json yet)? */
 static bool lock_held(int dirfd)
 {
@@ -223,11 +243,23 @@ static bool lock_held(int dirfd)
     return held;
 }
 
+/* A journal with records: a teardown that did not finish (a finished one empties it, journal.c). */
+static bool journal_left(int dfd)
+{
+    struct stat st;
+    return fstatat(dfd, "journal", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+}
+
 /* 0: loaded; -1: no such record (ENOENT) or not one (errno). */
 static int load(const char *name, struct rec *r)
 {
     memset(r, 0, sizeof *r);
     r->exit_status = -1;
+    /* a name is one entry of the base: '', '.', '..' would be the base or its parent (logs .. read <base>/../log) */
+    if (!*name || strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        errno = ENOENT;
+        return -1;
+    }
     if (snprintf(r->name, sizeof r->name, "%s", name) >= (int)sizeof r->name ||
         snprintf(r->rtdir, sizeof r->rtdir, "%s/%s", base, name) >= (int)sizeof r->rtdir) {
         errno = ENAMETOOLONG;
@@ -257,13 +289,23 @@ static int load(const char *name, struct rec *r)
         json_process(text, "monitor", &r->mpid, &r->mstart);
         json_process(text, "helper", &r->hpid, &r->hstart);
         json_process(text, "target", &r->tpid, &r->tstart);
+        const char *ns = json_at(text, "namespaces"); /* the last object of state.json */
+        if (ns && *ns == '{') {
+            r->ns_pid = (unsigned long long)json_num(ns, "pid", 0);
+            r->ns_user = (unsigned long long)json_num(ns, "user", 0);
+        }
     }
     free(text);
     plan_namespaces(dfd, r->ns);
     r->monitor_alive = alive(r->mpid, r->mstart);
+    r->foreign = target_foreign(r);
+    if (r->foreign)
+        r->monitor_alive = false; /* nor is the monitor of such a record ours to wait for */
     bool finished = strcmp(r->status, "exited") == 0 || strcmp(r->status, "killed") == 0;
     if (!r->has_state)
         r->view = lock_held(dfd) ? V_CREATING : V_DEAD;
+    else if (finished && !r->monitor_alive && journal_left(dfd))
+        r->view = V_DEAD; /* the monitor was killed during its teardown: records of its journal are not undone */
     else if (finished)
         r->view = strcmp(r->status, "killed") == 0 ? V_KILLED : V_EXITED;
     else if (!r->monitor_alive)
@@ -509,7 +551,8 @@ static int ps_main(int argc, char **argv)
                 printf("\"%s\"", sig_name(r->exit_status - 128, sig, sizeof sig));
             else
                 fputs("null", stdout);
-            bool up = r->view != V_EXITED && r->view != V_KILLED;
+            /* a dead record's target may be gone too: its pid is then no one's, or another process's */
+            bool up = r->view != V_EXITED && r->view != V_KILLED && (r->view != V_DEAD || (alive(r->tpid, r->tstart) && !r->foreign));
             fputs(", \"pid\": ", stdout);
             if (up && r->tpid > 0)
                 printf("%d", (int)r->tpid);
@@ -565,7 +608,8 @@ static int ps_main(int argc, char **argv)
         char (*cells)[5][256] = calloc(shown ? shown : 1, sizeof *cells);
         for (size_t i = 0; cells && i < shown; i++) {
             const struct rec *r = &rs[i];
-            bool up = r->view != V_EXITED && r->view != V_KILLED;
+            /* a dead record's target may be gone too: its pid is then no one's, or another process's */
+            bool up = r->view != V_EXITED && r->view != V_KILLED && (r->view != V_DEAD || (alive(r->tpid, r->tstart) && !r->foreign));
             snprintf(cells[i][0], 256, "%s", r->name);
             status_text(r, cells[i][1], 256);
             if (up && r->tpid > 0)
@@ -813,8 +857,17 @@ static int down_main(int argc, char **argv)
         }
         v->target_fd = -1;
         v->monitor_fd = v->r.monitor_alive ? pidfd_exact(v->r.mpid, v->r.mstart) : -1;
-        if (v->r.view != V_EXITED && v->r.view != V_KILLED)
+        if (v->r.view != V_EXITED && v->r.view != V_KILLED && !v->r.foreign)
             v->target_fd = pidfd_exact(v->r.tpid, v->r.tstart);
+        /* checked again with the pidfd held: the pid can't be reused now */
+        if (v->target_fd >= 0 && target_foreign(&v->r)) {
+            close(v->target_fd);
+            v->target_fd = -1;
+            v->r.foreign = true;
+        }
+        if (v->r.foreign)
+            fprintf(stderr, "sandbox: down %s: pid %d is not the sandbox's target (not in the namespaces its record names); "
+                    "not signalled\n", name, (int)v->r.tpid);
         if (v->target_fd >= 0) {
             /* a dead monitor supervises nothing: nobody would ever stop it gently */
             int sig = v->monitor_fd >= 0 && timeout_s > 0 ? SIGTERM : SIGKILL;
@@ -853,7 +906,8 @@ static int down_main(int argc, char **argv)
             v->failed = true;
         } else if (v->monitor_fd < 0) {
             /* no monitor: the helper may still be there (it kills the target when it notices) */
-            int hfd = pidfd_exact(v->r.hpid, v->r.hstart);
+            /* not for a record whose target pid is someone else's: its helper pid is no better */
+            int hfd = v->r.foreign ? -1 : pidfd_exact(v->r.hpid, v->r.hstart);
             if (hfd >= 0) {
                 pidfd_signal(hfd, SIGKILL);
                 pidfd_wait(hfd, 5000);

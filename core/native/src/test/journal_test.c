@@ -323,6 +323,39 @@ static void test_journal_format(void)
     free(base);
 }
 
+/* journal_forget: a create that failed before creating anything takes its record back, so the replay
+ * never undoes another sandbox's cgroup or link of the same name */
+static void test_forget(void)
+{
+    char *base = temp_dir();
+    char *rt = path_of(base, "forget");
+    mkdir(rt, 0700);
+    int dirfd = open(rt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = -1;
+    struct host_error e;
+    CHECK(journal_open(dirfd, &fd, &e) == 0, "journal_open: %s %s", e.sys, e.err);
+    CHECK(journal_add(fd, "veth-delete", "name", "mine0", &e) == 0, "journal_add");
+    off_t at = lseek(fd, 0, SEEK_END);
+    CHECK(journal_add(fd, "veth-delete", "name", "theirs0", &e) == 0, "journal_add");
+    CHECK(journal_forget(fd, at, &e) == 0, "journal_forget: %s %s", e.sys, e.err);
+    CHECK(journal_add(fd, "veth-delete", "name", "mine1", &e) == 0, "journal_add after journal_forget");
+    char *j = path_of(rt, "journal"), *text = read_text(j);
+    CHECK(text && strcmp(text, "veth-delete\tname=mine0\nveth-delete\tname=mine1\n") == 0,
+          "the forgotten record is gone, a later one follows the kept one:\n%s", text);
+    free(text);
+    CHECK(journal_forget(-1, 0, &e) == -1 && strcmp(e.err, "EBADF") == 0, "a bad fd is an error: %s", e.err);
+    close(fd);
+    close(dirfd);
+    reset_calls();
+    CHECK(journal_teardown(rt, NULL, &e) == 0, "teardown: %s", e.hint);
+    const char *names[] = { "mine1", "mine0" };
+    CHECK(calls_are(names, 2), "the replay undoes only the kept records, in reverse");
+    free(j);
+    free(rt);
+    rmdir(base);
+    free(base);
+}
+
 static void test_reverse_replay(void)
 {
     char *base = temp_dir();
@@ -963,6 +996,7 @@ int main(void)
     unsetenv("SANDBOX_CRASH_AT");
     test_crash_points();
     test_journal_format();
+    test_forget();
     test_reverse_replay();
     test_idempotent();
     test_bad_journals();

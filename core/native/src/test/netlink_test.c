@@ -129,7 +129,7 @@ static int setup(struct kv *kv, int n, pid_t child, char *line, size_t len)
     struct host_error e;
     memset(&e, 0, sizeof e);
     crashes[0] = '\0';
-    int rc = veth_setup(&s, child, &e);
+    int rc = veth_setup(&s, child, NULL, &e);
     line[0] = '\0';
     if (rc)
         host_error_line(&e, line, len);

@@ -397,12 +397,23 @@ class DetachedIT {
         assertEquals(1, w.err().lines().count(), w::toString);
         Cli.Result logs = sandbox("logs", "det-knwn");
         assertEquals(1, logs.exit(), logs::toString);
+        for (String bad : List.of("..", ".", "")) { // the base or its parent, never a record (logs .. read <base>/../log)
+            Cli.Result l = sandbox("logs", bad);
+            assertEquals(1, l.exit(), l::toString);
+            assertTrue(l.err().startsWith("sandbox: logs: no sandbox named '" + bad + "'"), l::toString);
+            Cli.Result wt = sandbox("wait", bad);
+            assertEquals(125, wt.exit(), wt::toString);
+            assertTrue(wt.err().startsWith("sandbox: wait: no sandbox named '" + bad + "'"), wt::toString);
+        }
         Cli.Result ps = sandbox("ps", "--bogus");
         assertEquals(2, ps.exit(), ps::toString);
         assertEquals(1, ps.err().lines().count(), ps::toString);
         Cli.Result noName = sandbox("down");
         assertEquals(2, noName.exit(), noName::toString);
-        for (String verb : List.of("ps", "wait", "down", "logs")) {
+        Cli.Result gcBogus = sandbox("gc", "--bogus"); // was the top-level usage, as if gc were unknown
+        assertEquals(2, gcBogus.exit(), gcBogus::toString);
+        assertEquals("sandbox gc: unknown option '--bogus' (sandbox gc --help shows the usage)\n", gcBogus.err(), gcBogus::toString);
+        for (String verb : List.of("ps", "wait", "down", "logs", "gc")) {
             Cli.Result help = sandbox(verb, "--help");
             assertEquals(0, help.exit(), help::toString);
             assertTrue(help.out().startsWith("Usage: sandbox " + verb), help::toString);
@@ -430,6 +441,134 @@ class DetachedIT {
             assertGone(name, target, monitor);
         }
         assertEquals(List.of(), ItHost.leaksSince(baseline, "det-dead-"));
+    }
+
+    @Test
+    void aRecordNamingHostProcessesWithTheirStartTimesIsDeadAndDownSignalsNoOne() throws Exception {
+        // pids and start times right, namespaces wrong (a garbage or forged state.json): only exec checked the
+        // namespaces; ps said running and down SIGTERMed, then SIGKILLed the host process and waited for the
+        // "monitor" until killed
+        Path base = Files.createTempDirectory(Path.of("/tmp"), "det-base-");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx------"));
+        Process victim = new ProcessBuilder("sleep", "300").start();
+        Process monitor = new ProcessBuilder("sleep", "301").start();
+        Map<String, String> own = new HashMap<>(env);
+        own.put("SANDBOX_RUNTIME_DIR", base.toString());
+        try {
+            Path rt = Files.createDirectory(base.resolve("det-forged"));
+            Files.writeString(rt.resolve("lock"), "");
+            Files.writeString(rt.resolve("journal"), "");
+            Files.writeString(rt.resolve("state.json"), "{\n  \"version\": 1,\n  \"name\": \"det-forged\",\n  \"status\": \"running\",\n"
+                    + "  \"spec\": \"/nonexistent.yaml\",\n"
+                    + "  \"monitor\": {\"pid\": " + monitor.pid() + ", \"startTime\": " + startTime(monitor.pid()) + "},\n"
+                    + "  \"helper\": {\"pid\": " + monitor.pid() + ", \"startTime\": " + startTime(monitor.pid()) + "},\n"
+                    + "  \"target\": {\"pid\": " + victim.pid() + ", \"startTime\": " + startTime(victim.pid()) + "},\n"
+                    + "  \"cgroup\": null,\n  \"detached\": true,\n"
+                    + "  \"namespaces\": {\"pid\": 4026539999, \"user\": 4026539998}\n}\n");
+            Cli.Result ps = Cli.run(List.of(), own, "ps");
+            assertTrue(ps.out().lines().anyMatch(l -> l.matches("det-forged\\s+dead\\s+-\\s.*")), ps::toString);
+            Cli.Result down = Cli.run(List.of(), own, "down", "--timeout", "1", "det-forged");
+            assertEquals(0, down.exit(), down::toString);
+            assertTrue(down.err().contains("is not the sandbox's target") && down.err().contains("not signalled"), down::toString);
+            assertTrue(victim.isAlive() && monitor.isAlive(), "no host process was signalled: " + down);
+            assertFalse(Files.exists(rt), "the record is removed");
+        } finally {
+            victim.destroyForcibly();
+            monitor.destroyForcibly();
+            ItHost.run("rm", "-rf", base.toString());
+        }
+    }
+
+    private static long startTime(long pid) throws IOException {
+        String stat = String.join(" ", Files.readAllLines(Path.of("/proc", Long.toString(pid), "stat")));
+        return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[19]);
+    }
+
+    @Test
+    void aMonitorKilledDuringItsTeardownLeavesADeadRecordNotAnExitedOne() throws IOException {
+        // the crash point after the first undo record: the rest of the journal is not undone; ps used to
+        // show `exited (3)` (hidden without -a) with the pid of the gone target
+        Path spec = spec("det-half", false, "exit 3\n");
+        started.add("det-half");
+        Map<String, String> crash = new HashMap<>(env);
+        crash.put("SANDBOX_CRASH_AT", "teardown-step");
+        Cli.Result up = Cli.run(List.of(), crash, "up", "-d", spec.toString());
+        assertEquals(0, up.exit(), up::toString);
+        long monitor = field(state("det-half"), "monitor");
+        long deadline = System.currentTimeMillis() + 10000;
+        while (running(monitor) && System.currentTimeMillis() < deadline) ItHost.sleepMs(20);
+        assertFalse(running(monitor), "the monitor killed itself at teardown-step");
+        assertTrue(Files.size(base().resolve("det-half/journal")) > 0, "records are left in the journal");
+        String line = psLine("det-half", false).orElseThrow(() -> new AssertionError("plain ps lists the dead record"));
+        String[] cols = line.trim().split("\\s+");
+        assertEquals("dead", cols[1], line);
+        assertEquals("-", cols[2], "the gone target's pid is not shown: " + line);
+        assertEquals(125, sandbox("wait", "det-half").exit());
+        Cli.Result gc = sandbox("gc");
+        assertEquals(0, gc.exit(), gc::toString);
+        assertTrue(gc.out().contains("removed det-half"), gc::toString);
+        assertFalse(Files.exists(base().resolve("det-half")), "gc removed the record");
+    }
+
+    @Test
+    void aMonitorKilledDuringTheSetupOfUpDetachedIsOneLineAnd125() {
+        // SANDBOX_CRASH_AT: the monitor raises SIGKILL after the clone, as a kill -9 would; up -d's waiting
+        // half must say so (it used to exit 125 without a word)
+        Path spec = spec("det-crash", false, "exec sleep 300\n");
+        started.add("det-crash");
+        Map<String, String> crash = new HashMap<>(env);
+        crash.put("SANDBOX_CRASH_AT", "cloned");
+        Cli.Result r = Cli.run(List.of(), crash, "up", "-d", spec.toString());
+        assertEquals(125, r.exit(), r::toString);
+        assertEquals("", r.out(), r::toString);
+        assertEquals(1, r.err().lines().count(), r::toString);
+        assertTrue(r.err().startsWith("sandbox: up -d det-crash: the monitor (pid ") && r.err().contains("killed by signal 9")
+                && r.err().contains("sandbox gc"), r::toString);
+        Cli.Result gc = sandbox("gc");
+        assertEquals(0, gc.exit(), gc::toString);
+        assertTrue(gc.out().contains("removed det-crash"), gc::toString);
+    }
+
+    @Test
+    void aFailedUpLeavesTheSandboxWhoseCgroupOrLinkNameItCollidedWithAlone() throws Exception {
+        // the undo record of cgroup-create and veth is journaled before the create: when the create fails
+        // because the name is taken (the same name in another runtime base: one cgroup path; a hostName
+        // another sandbox's link has), the failed up's teardown must not kill or delete the other's
+        Path base = Files.createTempDirectory(Path.of("/tmp"), "det-base-");
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwx------"));
+        String link = "  net:\n    links:\n      - {type: veth, name: eth0, hostName: det-clash0, address: 198.18.53.2/30, hostAddress: 198.18.53.1/30}\n";
+        Path a = specs.spec("det-clash.yaml", "name: det-clash\nnamespaces:\n  user: {}\n  mount:\n    root: {type: tmpfs}\n    mounts:\n"
+                + Specs.SYSTEM_MOUNTS + "  pid: {init: true}\n" + link + MountsIT.shell("exec sleep 300\n"));
+        Path b = specs.spec("det-clash-b.yaml", "name: det-clash-b\nnamespaces:\n  user: {}\n  mount:\n    root: {type: tmpfs}\n    mounts:\n"
+                + Specs.SYSTEM_MOUNTS + "  pid: {init: true}\n" + link + MountsIT.shell("exec sleep 300\n"));
+        Path sameNameNoLink = specs.spec("det-clash-c.yaml", "name: det-clash\nnamespaces:\n  user: {}\n  mount:\n    root: {type: tmpfs}\n    mounts:\n"
+                + Specs.SYSTEM_MOUNTS + "  pid: {init: true}\n" + MountsIT.shell("exec sleep 300\n"));
+        try {
+            Cli.Result up = upDetached(a, "det-clash");
+            assertEquals(0, up.exit(), up::toString);
+            long target = field(state("det-clash"), "target");
+            assertTrue(Files.exists(Path.of("/sys/class/net/det-clash0")), "the link is there");
+
+            Cli.Result clash = Cli.run(List.of(), env, "up", "-d", b.toString()); // another name, the same hostName
+            started.add("det-clash-b");
+            assertEquals(125, clash.exit(), clash::toString);
+            assertTrue(running(target), "the first sandbox's target survived: " + clash);
+            assertTrue(Files.exists(Path.of("/sys/class/net/det-clash0")), "the first sandbox's link survived: " + clash);
+
+            Map<String, String> other = new HashMap<>(env);
+            other.put("SANDBOX_RUNTIME_DIR", base.toString());
+            Cli.Result twin = Cli.run(List.of(), other, "up", "-d", sameNameNoLink.toString()); // the same name, another base
+            assertEquals(125, twin.exit(), twin::toString);
+            assertTrue(twin.err().contains("cgroup-create") && twin.err().contains("EEXIST"), twin::toString);
+            assertTrue(running(target), "the first sandbox's target survived the twin's teardown: " + twin);
+            Cli.Result ps = sandbox("ps");
+            assertTrue(psLine("det-clash", false).map(l -> l.contains("running")).orElse(false), ps::toString);
+            Cli.Result gc = Cli.run(List.of(), other, "gc");
+            assertEquals(0, gc.exit(), gc::toString);
+            assertTrue(running(target), "gc of the other base left it alone: " + gc);
+        } finally {
+            ItHost.run("rm", "-rf", base.toString());
+        }
     }
 
     @Test

@@ -66,6 +66,7 @@ public final class Main implements Runnable {
         cli.setAllowSubcommandsAsOptionParameters(true);
         cli.setOut(out);
         cli.setErr(err);
+        cli.setParameterExceptionHandler((e, badArgs) -> usageError(err, e));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             internalError(err, e, main.stacktrace);
             return 125;
@@ -76,6 +77,29 @@ public final class Main implements Runnable {
             internalError(err, e, main.stacktrace);
             return 125;
         }
+    }
+
+    /**
+     * A usage error (an unknown verb or option, a missing or bad argument): one line naming it, with picocli's
+     * closest match when there is one, and where the usage is; never the whole usage text (issue 9). Exit 2.
+     */
+    static int usageError(PrintWriter err, CommandLine.ParameterException e) {
+        String verb = e.getCommandLine().getCommandSpec().qualifiedName(" ");
+        String message = e.getMessage();
+        List<String> close = List.of();
+        if (e instanceof CommandLine.UnmatchedArgumentException u) {
+            close = u.getSuggestions();
+            List<String> unmatched = u.getUnmatched();
+            String first = unmatched.isEmpty() ? "" : unmatched.get(0);
+            boolean topLevel = e.getCommandLine().getCommandSpec().parent() == null;
+            if (topLevel && !first.startsWith("-")) message = "unknown command '" + first + "'";
+            else if (first.startsWith("-")) message = "unknown option '" + first + "'";
+            else message = "unexpected argument '" + first + "'";
+        }
+        String hint = close.isEmpty() ? "" : " (did you mean '" + close.get(0) + "'?)";
+        err.println(verb + ": " + message + hint + "; '" + verb + " --help' shows the usage");
+        err.flush();
+        return 2;
     }
 
     /**
