@@ -66,6 +66,7 @@ public final class Main implements Runnable {
         cli.setAllowSubcommandsAsOptionParameters(true);
         cli.setOut(out);
         cli.setErr(err);
+        cli.setParameterExceptionHandler((e, params) -> usageError(err, e));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             internalError(err, e, main.stacktrace);
             return 125;
@@ -76,6 +77,33 @@ public final class Main implements Runnable {
             internalError(err, e, main.stacktrace);
             return 125;
         }
+    }
+
+    /** The verbs the launcher runs natively (bin/sandbox, core/native/src/verbs.c): suggested like picocli's own. */
+    static final java.util.List<String> NATIVE_VERBS = java.util.List.of("ps", "logs", "wait", "down", "gc");
+
+    /**
+     * A usage error (an unknown command or option, a missing or bad value): one line saying what is wrong,
+     * a suggestion when one is close, and where the help is — never the whole usage text (issue 9). Exit 2.
+     */
+    static int usageError(PrintWriter err, CommandLine.ParameterException e) {
+        CommandLine where = e.getCommandLine();
+        String name = where.getCommandSpec().qualifiedName();
+        String message = e.getMessage();
+        String hint = null;
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getUnmatched().isEmpty()) {
+            String word = u.getUnmatched().get(0);
+            boolean command = where.getParent() == null && !word.startsWith("-");
+            java.util.List<String> candidates = new java.util.ArrayList<>(command ? where.getSubcommands().keySet()
+                    : where.getCommandSpec().optionsMap().keySet());
+            if (command) candidates.addAll(NATIVE_VERBS);
+            String close = dev.sandbox.engine.schema.Suggest.closest(word, candidates);
+            message = (command ? "unknown command '" : "unknown option or argument '") + word + "'";
+            if (close != null) hint = "did you mean '" + close + "'?";
+        }
+        err.println("sandbox: " + message + (hint == null ? "" : " (" + hint + ")") + "; see '" + name + " --help'");
+        err.flush();
+        return 2;
     }
 
     /**
