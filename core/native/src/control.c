@@ -187,10 +187,9 @@ static void kill_target(const char *why)
     timerfd_settime(g.tfd, 0, &off, NULL);
 }
 
-/* Sends `sig` to C; TERM, HUP and INT start a stop: SIGKILL when C is still there grace_ms later. */
-static void forward(int sig)
+/* TERM, HUP and INT start a stop: SIGKILL when C is still there grace_ms later. */
+static void start_stop(int sig)
 {
-    kill(g.child, sig);
     if (g.grace_armed || !is_stop_signal(sig))
         return;
     /* Why a grace timer: a PID 1 without a handler ignores SIGTERM, even from the parent namespace. */
@@ -202,6 +201,13 @@ static void forward(int sig)
     } else {
         arm(g.tfd, g.grace_ms);
     }
+}
+
+/* Sends `sig` to C and starts a stop for TERM, HUP and INT. */
+static void forward(int sig)
+{
+    kill(g.child, sig);
+    start_stop(sig);
 }
 
 /* A SIGINT while a stop is in progress means "now" (a second Ctrl-C, as docker compose up does). */
@@ -232,8 +238,9 @@ static bool bit(const char *line, const char *key, int sig, bool *out)
  * blocked mask (do_sigtimedwait; the real mask is kept aside and still counts for delivery), so the
  * idle init would look like a PID 1 with the default action, and a forwarded copy would reach the
  * target on top of the one it got from the terminal. */
-static bool got_it_itself(pid_t pid, int sig)
+static bool got_it_itself(pid_t pid, int sig, bool *ignores)
 {
+    *ignores = false;
     pid_t pgrp = getpgid(pid);
     if (pgrp < 0)
         return true; /* gone: SIGCHLD follows, nothing to forward */
@@ -264,6 +271,7 @@ static bool got_it_itself(pid_t pid, int sig)
         blocked = sigismember(&g.sigs, sig) == 1; /* SigBlk lies while the init waits (see above) */
     else if (!execd)
         blocked = ignored = caught = false;
+    *ignores = ignored && !caught;
     return !init || blocked || ignored || caught;
 }
 
@@ -280,8 +288,15 @@ static void own_signal(int sig, int code, bool c_existed)
     tty[sig].at = now_ms();
     if (kill_now(sig))
         return;
-    if (c_existed && got_it_itself(g.child, sig))
+    bool ignores;
+    if (c_existed && got_it_itself(g.child, sig, &ignores)) {
+        /* A target that ignores the terminal's signal (`trap "" INT`) can't be interrupted by it: the
+         * Ctrl-C still starts a stop (SIGKILL after the stop timeout, at once on a second Ctrl-C), as
+         * for a PID 1 that never gets it. A target that catches it (an interactive shell) decides. */
+        if (ignores)
+            start_stop(sig);
         return;
+    }
     forward(sig);
 }
 

@@ -98,6 +98,22 @@ class CtrlCIT {
     }
 
     @Test
+    void aTargetThatIgnoresSigintIsStoppedAndASecondCtrlCKillsIt() {
+        // found by trying it: `trap "" INT` made two Ctrl-C do nothing, up ran to the end and exited 0
+        Path spec = spec("ctrlc-ignored", "namespaces:\n  pid: {}\nprocess:\n  command: [/bin/sh, -c, 'trap \"\" INT; echo ready; sleep 60']\n");
+        PtyRun run = up("--stop-timeout 60 " + spec);
+        run.awaitOut("ready", READY);
+        run.awaitProgram(SLEEP, READY);
+        long typed = System.nanoTime();
+        run.type("\u0003");
+        ItHost.sleepMs(300);
+        run.type("\u0003");
+        assertEquals(137, run.awaitExit(END), run::toString);
+        assertTrue(Duration.ofNanos(System.nanoTime() - typed).compareTo(PROMPTLY) < 0, "not the 60 s of the target:\n" + run);
+        assertTrue(run.out().contains("sandbox: sent SIGKILL on a second SIGINT"), run::toString);
+    }
+
+    @Test
     void aTargetThatGetsCtrlCItselfDiesOfItAndUpExits130() {
         // no pid namespace: the terminal's SIGINT kills the target; nothing to forward, no stop timeout
         Path spec = spec("ctrlc-plain", "namespaces:\n  uts: {}\nprocess:\n  command: [/bin/sh, -c, 'echo ready; exec sleep 60']\n");

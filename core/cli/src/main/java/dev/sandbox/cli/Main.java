@@ -79,6 +79,9 @@ public final class Main implements Runnable {
         }
     }
 
+    /** The verbs bin/sandbox runs natively (core/native/src/verbs.c), offered as suggestions too. */
+    static final List<String> NATIVE_VERBS = List.of("ps", "logs", "wait", "down", "gc");
+
     /**
      * A usage error (an unknown verb or option, a missing or bad argument): one line naming it, with picocli's
      * closest match when there is one, and where the usage is; never the whole usage text (issue 9). Exit 2.
@@ -92,7 +95,12 @@ public final class Main implements Runnable {
             List<String> unmatched = u.getUnmatched();
             String first = unmatched.isEmpty() ? "" : unmatched.get(0);
             boolean topLevel = e.getCommandLine().getCommandSpec().parent() == null;
-            if (topLevel && !first.startsWith("-")) message = "unknown command '" + first + "'";
+            if (topLevel && !first.startsWith("-")) {
+                message = "unknown command '" + first + "'";
+                // the verbs the launcher runs natively (ps, logs, wait, down, gc) are no picocli subcommands
+                String nativeVerb = dev.sandbox.engine.schema.Suggest.closest(first, NATIVE_VERBS);
+                if (close.isEmpty() && nativeVerb != null) close = List.of(nativeVerb);
+            }
             else if (first.startsWith("-")) message = "unknown option '" + first + "'";
             else message = "unexpected argument '" + first + "'";
         }

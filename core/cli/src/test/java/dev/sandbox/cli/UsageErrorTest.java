@@ -29,6 +29,7 @@ class UsageErrorTest {
     @Test
     void anUnknownCommandIsOneLineWithTheClosestOne() {
         oneLine(run("validat", "x.yaml"), "sandbox: unknown command 'validat' (did you mean 'validate'?); 'sandbox --help' shows the usage");
+        oneLine(run("psx"), "sandbox: unknown command 'psx' (did you mean 'ps'?); 'sandbox --help' shows the usage");
         Result bogus = run("bogus");
         assertEquals(2, bogus.exit(), bogus::toString);
         assertTrue(bogus.err().startsWith("sandbox: unknown command 'bogus'") && bogus.err().lines().count() == 1, bogus::toString);

@@ -5,13 +5,13 @@ import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.HostFacts;
 import dev.sandbox.api.Location;
 import dev.sandbox.api.SpecNode;
+import dev.sandbox.api.SandboxCgroup;
 import dev.sandbox.api.Stage;
 import dev.sandbox.api.Step;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -345,12 +345,9 @@ public final class ResourcesSection {
         if (!l.any()) return List.of();
         Map<String, Placement> placed = placements(l, host, root.get("name").text("sandbox"));
         List<Path> paths = placed.values().stream().map(Placement::path).distinct().toList();
-        List<Step> out = new ArrayList<>();
-        for (Path path : paths) {
-            out.add(Step.of(Stage.PREPARE, "cgroup-create").arg("path", path)
-                    .summary("create the sandbox's cgroup " + path + " (and the shared " + PARENT + " parent) for its resource limits")
-                    .syscall("mkdir(\"" + path.getParent() + "\", 0755); mkdir(\"" + path + "\", 0755)").build());
-        }
+        // the cgroups' create, place and remove steps as every sandbox cgroup has them; the pipeline orders steps by
+        // stage (stably), so the cgroup-set steps below follow the creates within stage prepare
+        List<Step> out = new ArrayList<>(SandboxCgroup.steps(paths));
         List<String> v2 = placed.values().stream().filter(p -> !p.v1()).map(Placement::controller).toList();
         if (!v2.isEmpty()) {
             Path mount = host.cgroup2Mount().orElseThrow();
@@ -367,18 +364,6 @@ public final class ResourcesSection {
         for (Setting s : settings(l, placed, host)) {
             out.add(Step.of(Stage.PREPARE, "cgroup-set").arg("path", s.where().path()).arg("file", s.file()).arg("value", s.value())
                     .summary(s.summary()).syscall("write " + s.where().path().resolve(s.file()) + " \"" + s.value() + "\"").build());
-        }
-        for (Path path : paths) {
-            out.add(Step.of(Stage.IDENTITY, "cgroup-place").arg("path", path)
-                    .summary("move the helper into " + path + " before it clones: everything the sandbox runs is then charged to it")
-                    .syscall("write " + path.resolve("cgroup.procs") + " \"<helper>\"").build());
-        }
-        List<Path> reversed = new ArrayList<>(paths);
-        Collections.reverse(reversed);
-        for (Path path : reversed) {
-            out.add(Step.of(Stage.SUPERVISE, "cgroup-remove").arg("path", path)
-                    .summary("remove the sandbox's cgroup: kill what is left in it, remove it, then the " + PARENT + " parent if empty")
-                    .syscall("kill(pid, SIGKILL) for each pid in " + path.resolve("cgroup.procs") + "; rmdir(\"" + path + "\")").build());
         }
         return out;
     }
