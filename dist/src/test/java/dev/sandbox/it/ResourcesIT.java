@@ -229,6 +229,53 @@ class ResourcesIT {
         }
     }
 
+    /**
+     * {@code inspect} of a running sandbox with limits (issue 14): each limit in the spec's terms with the control file
+     * the plan wrote, and the usage the kernel counts in the same cgroups.
+     */
+    @Test
+    void inspectShowsTheLimitsAndTheCurrentUsage() throws IOException {
+        String name = "insres-inspect";
+        Path spec = limited(name, "{memory: 64M, pids: 32}", "[/bin/sleep, '30']");
+        try {
+            Cli.Result up = Cli.run("up", "-d", spec.toString());
+            assertEquals(0, up.exit(), up::toString);
+            Cli.Result r = Cli.run("inspect", name);
+            assertEquals(0, r.exit(), r::toString);
+            com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+            assertEquals("running", doc.path("status").asText(), r::toString);
+            com.fasterxml.jackson.databind.JsonNode limits = doc.path("resources").path("limits");
+            assertEquals(67108864, limits.path("memory").path("value").asLong(), r::toString);
+            assertEquals("64M", limits.path("memory").path("human").asText(), r::toString);
+            String memCgroup = "/sys/fs/cgroup/memory/sandbox/" + name;
+            assertEquals(memCgroup, limits.path("memory").path("cgroup").asText(), r::toString);
+            assertEquals("67108864", limits.path("memory").path("files").path("memory.limit_in_bytes").asText(), r::toString);
+            assertEquals(read(Path.of(memCgroup, "memory.limit_in_bytes")), limits.path("memory").path("files")
+                    .path("memory.limit_in_bytes").asText(), "the plan's value is the kernel's\n" + r);
+            assertEquals(32, limits.path("pids").path("value").asLong(), r::toString);
+            assertEquals("32", limits.path("pids").path("files").path("pids.max").asText(), r::toString);
+            if (Files.exists(Path.of("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))) {
+                assertEquals("128M", limits.path("memorySwap").path("human").asText(), "docker's default: 2 × memory\n" + r);
+            }
+            assertFalse(limits.has("cpus") || limits.has("cpuWeight"), r::toString);
+
+            com.fasterxml.jackson.databind.JsonNode usage = doc.path("resources").path("usage");
+            assertEquals(memCgroup, usage.path("memory").path("cgroup").asText(), r::toString);
+            long memory = usage.path("memory").path("current").asLong();
+            assertTrue(memory > 0 && memory <= 67108864, "memory in use: " + memory + "\n" + r);
+            assertEquals(0, usage.path("memory").path("oomKills").asLong(-1), r::toString);
+            long pids = usage.path("pids").path("current").asLong();
+            assertTrue(pids >= 1 && pids <= 32, "pids.current " + pids + "\n" + r);
+            assertTrue(usage.path("cpu").path("usageUsec").asLong() > 0, "the sandbox's setup and sleep used some CPU\n" + r);
+
+            Cli.Result down = Cli.run("down", "--timeout", "0", name);
+            assertEquals(0, down.exit(), down::toString);
+        } finally {
+            Cli.run("down", "--timeout", "0", name); // 1 when the test took it down already: fine
+            Cli.run("gc");
+        }
+    }
+
     @Test
     void dockersSwapRuleIsALocatedValidateError() {
         Path spec = limited("res-swap", "\n  memory: 1G\n  memorySwap: 512M", "[/bin/true]");

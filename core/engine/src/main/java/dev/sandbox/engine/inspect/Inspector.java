@@ -22,8 +22,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * {@code sandbox inspect}: one JSON document about a sandbox, from its state.json, its plan file and the
- * target's {@code /proc/<pid>/} files (docs/cli.md, "inspect"): what {@code lsns}, {@code nsenter},
+ * {@code sandbox inspect}: one JSON document about a sandbox, from its state.json, its plan file, the
+ * target's {@code /proc/<pid>/} files and its cgroups' control files ({@link CgroupResources}) (docs/cli.md, "inspect"): what {@code lsns}, {@code nsenter},
  * {@code /proc/PID/ns/*} and the ioctl_ns(2) ioctls show, in one place.
  */
 public final class Inspector {
@@ -121,6 +121,9 @@ public final class Inspector {
             s.arg("mtu").ifPresent(m -> l.put("mtu", Long.parseLong(m)));
             s.arg("mac").ifPresent(m -> l.put("mac", m));
         }));
+        Optional<ObjectNode> resources = plan.flatMap(p -> CgroupResources.of(p, running));
+        if (resources.isPresent()) out.set("resources", resources.get());
+        else out.putNull("resources");
         ObjectNode spec = out.putObject("spec");
         spec.put("path", state.spec());
         spec.put("sha256", state.specSha256());
