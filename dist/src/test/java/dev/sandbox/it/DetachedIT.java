@@ -386,6 +386,28 @@ class DetachedIT {
     }
 
     @Test
+    void downRacingExecEndsBothAndLeavesNothing() throws Exception {
+        // issue 9, "down racing exec": an exec'd command inside, the sandbox downed meanwhile; both return, nothing is left
+        Path spec = spec("det-dnex", true, "exec sleep 300\n");
+        assertEquals(0, upDetached(spec, "det-dnex").exit());
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            var inside = pool.submit(() -> sandbox("exec", "det-dnex", "--", "/bin/sh", "-c", "echo in; exec sleep 60"));
+            var racing = pool.submit(() -> sandbox("exec", "det-dnex", "--", "/bin/true")); // starts while down runs
+            ItHost.sleepMs(700);
+            Cli.Result down = pool.submit(() -> sandbox("down", "--timeout", "2", "det-dnex")).get(60, TimeUnit.SECONDS);
+            assertEquals(0, down.exit(), down::toString);
+            Cli.Result ex = inside.get(60, TimeUnit.SECONDS);
+            assertTrue(ex.exit() != 0, "the command inside ended with its sandbox (a signal's status, or 125): " + ex);
+            Cli.Result r = racing.get(60, TimeUnit.SECONDS);
+            assertTrue(r.exit() == 0 || r.exit() == 125 || r.exit() > 128, "the racing exec either ran or was refused: " + r);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertGone("det-dnex"); // the record of the sandbox and those of the execs into it (det-dnex@exec-*)
+    }
+
+    @Test
     void unknownNamesAndBadUsageGetOneLineWithASuggestion() {
         Path spec = spec("det-known", true, "exec sleep 300\n");
         assertEquals(0, upDetached(spec, "det-known").exit());
