@@ -143,6 +143,15 @@ static void down_nodes(int upto)
         wait_status(pid);
 }
 
+/* The plans of nodes never started (a started node's monitor consumed its own). */
+static void unlink_plans(void)
+{
+    for (int i = 0; i < nlines; i++)
+        for (int k = 3; is(&lines[i], "up", 3) && k + 1 < lines[i].n; k++)
+            if (strcmp(lines[i].f[k], "--plan") == 0)
+                unlink(lines[i].f[k + 1]);
+}
+
 static void ns_path(const char *node, char *out, size_t len)
 {
     if (snprintf(out, len, "%s/netns/%s", rtdir, node) >= (int)len)
@@ -358,6 +367,7 @@ int lab_main(int argc, char **argv)
     if (runtime_dir_create(base, lab, &dirfd, &lockfd, &e) != 0) {
         host_error_line(&e, text, sizeof text);
         fprintf(stderr, "sandbox: %s\n", text);
+        unlink_plans();
         return 125;
     }
     struct sandbox_state st = { .name = lab, .status = "creating", .spec = "", .spec_sha256 = "", .plan_sha256 = "",
@@ -373,6 +383,21 @@ int lab_main(int argc, char **argv)
     if (snprintf(nsdir, sizeof nsdir, "%s/netns", rtdir) >= (int)sizeof nsdir || mkdir(nsdir, 0700) != 0) {
         fprintf(stderr, "sandbox: lab %s: mkdir %s: %s\n", lab, nsdir, errno_text(errno));
         goto fail;
+    }
+    /* the nodes' plans move into the lab's record: whatever happens next, they go with it */
+    for (int i = 0; i < nlines; i++) {
+        struct line *l = &lines[i];
+        for (int k = 3; is(l, "up", 3) && k + 1 < l->n; k++)
+            if (strcmp(l->f[k], "--plan") == 0) {
+                char moved[PATH_MAX];
+                if (snprintf(moved, sizeof moved, "%s/plan-%s", rtdir, l->f[1]) >= (int)sizeof moved
+                    || rename(l->f[k + 1], moved) != 0) {
+                    fprintf(stderr, "sandbox: lab %s: rename %s into %s: %s\n", lab, l->f[k + 1], rtdir, errno_text(errno));
+                    goto fail;
+                }
+                l->f[k + 1] = strdup(moved);
+                break;
+            }
     }
     for (int i = 0; i < nlines; i++)
         if (is(&lines[i], "node", 2) && make_netns(jfd, lines[i].f[1]) != 0)
@@ -418,6 +443,7 @@ int lab_main(int argc, char **argv)
     return 0;
 fail:
     down_nodes(started);
+    unlink_plans();
     if (journal_teardown(rtdir, stderr, &e) != 0) {
         host_error_line(&e, text, sizeof text);
         fprintf(stderr, "sandbox: lab %s: teardown: %s\n", lab, text);
