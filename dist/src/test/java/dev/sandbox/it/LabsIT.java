@@ -183,6 +183,23 @@ class LabsIT {
     }
 
     @Test
+    void validateChecksTheLabAndEveryNode() {
+        Path lab = specs.write("lab-val.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-val
+                nodes:
+                  a: {process: {command: [sleep, infinity]}, namespaces: {net: {sysctls: {kernel.panic: 1}}}}
+                  b: {processs: {}}
+                """);
+        Cli.Result r = Cli.run("validate", lab.toString());
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.out().contains(lab + ":5:89: error[net.bad-sysctl]: 'kernel.panic' is not a net.* sysctl name"), r.out());
+        assertTrue(r.out().contains("error[schema.unknown-key]"), r.out());
+        assertEquals(0, Cli.run(List.of(), Map.of("LAB", "lab-val"), "validate", LABS.resolve("router.yaml").toString()).exit());
+    }
+
+    @Test
     void graphPrintsMermaidAndDot() {
         Cli.Result m = Cli.run(List.of(), Map.of("LAB", "lab-g"), "graph", LABS.resolve("router.yaml").toString());
         assertEquals(0, m.exit(), m.toString());

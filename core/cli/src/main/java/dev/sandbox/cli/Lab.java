@@ -350,19 +350,33 @@ final class Lab {
         return specs;
     }
 
-    /** {@code sandbox up LAB}: validate all, compile every node, hand {@code sandbox-init lab-up FILE} to the launcher. */
-    static int up(Sandbox sandbox, Map<String, String> env, PrintWriter err, Up.Request request) {
+    /** The lab and every node checked (what {@code validate LAB} prints); nodes empty when the lab itself can't be read. */
+    record Checked(Model lab, List<NodeSpec> nodes, List<Diagnostic> diagnostics) {
+        boolean hasErrors() { return diagnostics.stream().anyMatch(Diagnostic::isError); }
+    }
+
+    static Checked check(Sandbox sandbox, Map<String, String> env, Path file, List<Path> envFiles) {
         List<Diagnostic> found = new ArrayList<>(sandbox.pluginProblems());
-        Model lab = load(sandbox, request.spec(), request.envFiles(), found);
+        Model lab = load(sandbox, file, envFiles, found);
         Path base = RuntimePaths.base(sandbox.caller(), env);
-        List<NodeSpec> nodes = lab == null ? List.of() : nodeSpecs(sandbox, lab, request.envFiles(), base, found);
+        List<NodeSpec> nodes = lab == null ? List.of() : nodeSpecs(sandbox, lab, envFiles, base, found);
         for (NodeSpec n : nodes) found.addAll(sandbox.pipeline().validate(n.spec()));
         if (sandbox.caller().uid() != 0 && lab != null) {
             found.add(error("lab.needs-root", "labs run as root only today", "kind", lab.root().get("kind").location(),
                     "rootless labs (one user namespace for all nodes) are not done yet: docs/labs.md"));
         }
+        return new Checked(lab, nodes, found);
+    }
+
+    /** {@code sandbox up LAB}: validate all, compile every node, hand {@code sandbox-init lab-up FILE} to the launcher. */
+    static int up(Sandbox sandbox, Map<String, String> env, PrintWriter err, Up.Request request) {
+        Checked checked = check(sandbox, env, request.spec(), request.envFiles());
+        List<Diagnostic> found = checked.diagnostics();
+        Model lab = checked.lab();
+        List<NodeSpec> nodes = checked.nodes();
+        Path base = RuntimePaths.base(sandbox.caller(), env);
         Output.diagnostics(err, found);
-        if (found.stream().anyMatch(Diagnostic::isError)) {
+        if (checked.hasErrors()) {
             err.println(request.spec() + ": " + Output.summary(found) + "; nothing was started");
             err.flush();
             return Controller.SETUP_FAILED;
