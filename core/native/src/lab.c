@@ -4,7 +4,8 @@
  * and wrote FILE (0600, tab-separated lines, `# sandbox-lab 1` first):
  *
  *   lab NAME | runtime PATH | node N | link A IFA B IFB MTU | addr N IF CIDR | route N TO VIA |
- *   sysctl N NAME VALUE | up SANDBOX ARGV...
+ *   sysctl N NAME VALUE | bridge N NAME | enslave N PORT BRIDGE | up SANDBOX ARGV...
+ * (a bridge lives in the lab's hidden switch namespace, node `_switch`, which has no sandbox)
  *
  * Order: the lab's record <base>/NAME (runtime_dir_create: born locked, journal, state.json) ->
  * one network namespace per node: a fork unshare(CLONE_NEWNET)s and bind-mounts its /proc/self/ns/net
@@ -235,6 +236,13 @@ static int configure_inside(const char *node)
         fprintf(stderr, "sandbox: lab %s: node %s: lo: %s (%s)\n", lab, node, errno_text(err), why);
         return -1;
     }
+    for (int i = 0; i < nlines; i++) { /* the switch namespace's bridges (lines `bridge NODE NAME`) */
+        const struct line *l = &lines[i];
+        if (is(l, "bridge", 3) && strcmp(l->f[1], node) == 0 && (err = lab_here_bridge(l->f[2], why, sizeof why))) {
+            fprintf(stderr, "sandbox: lab %s: bridge %s: %s (%s)\n", lab, l->f[2], errno_text(err), why);
+            return -1;
+        }
+    }
     for (int i = 0; i < nlines; i++) {
         const struct line *l = &lines[i];
         if (is(l, "addr", 4) && strcmp(l->f[1], node) == 0 && (err = lab_here_link(l->f[2], l->f[3], why, sizeof why))) {
@@ -251,6 +259,13 @@ static int configure_inside(const char *node)
                 fprintf(stderr, "sandbox: lab %s: node %s: %s (%s)\n", lab, node, errno_text(err), why);
                 return -1;
             }
+    }
+    for (int i = 0; i < nlines; i++) { /* `enslave NODE PORT BRIDGE` */
+        const struct line *l = &lines[i];
+        if (is(l, "enslave", 4) && strcmp(l->f[1], node) == 0 && (err = lab_here_enslave(l->f[2], l->f[3], why, sizeof why))) {
+            fprintf(stderr, "sandbox: lab %s: bridge %s: %s (%s)\n", lab, l->f[3], errno_text(err), why);
+            return -1;
+        }
     }
     for (int i = 0; i < nlines; i++) {
         const struct line *l = &lines[i];

@@ -1103,3 +1103,54 @@ int lab_here_route(const char *to, const char *via, char *why, size_t len)
     nl_close(&n);
     return err;
 }
+
+/* In the caller's netns: a bridge `name` (RTM_NEWLINK kind bridge), brought up. */
+int lab_here_bridge(const char *name, char *why, size_t len)
+{
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct req r;
+    req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    ifinfomsg(&r, 0, IFF_UP, IFF_UP);
+    attr_str(&r, IFLA_IFNAME, name);
+    size_t info = nest_begin(&r, IFLA_LINKINFO);
+    attr_str(&r, IFLA_INFO_KIND, "bridge");
+    nest_end(&r, info);
+    err = nl_request(&n, &r, NULL);
+    if (err == EOPNOTSUPP)
+        snprintf(why, len, "this kernel has no bridge support: CONFIG_BRIDGE, module bridge");
+    else if (err)
+        snprintf(why, len, "create bridge %s: %s", name, n.kmsg);
+    nl_close(&n);
+    return err;
+}
+
+/* In the caller's netns: `port` enslaved to the bridge `bridge` (IFLA_MASTER) and up. */
+int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len)
+{
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct linkinfo p, b;
+    if ((err = get_link(&n, port, &p)) != 0 || (err = get_link(&n, bridge, &b)) != 0) {
+        snprintf(why, len, "find link %s or %s: %s", port, bridge, n.kmsg);
+        nl_close(&n);
+        return err;
+    }
+    struct req r;
+    req_init(&r, RTM_NEWLINK, 0);
+    ifinfomsg(&r, p.index, IFF_UP, IFF_UP);
+    attr_u32(&r, IFLA_MASTER, (uint32_t)b.index);
+    err = nl_request(&n, &r, NULL);
+    if (err)
+        snprintf(why, len, "enslave %s to %s: %s", port, bridge, n.kmsg);
+    nl_close(&n);
+    return err;
+}

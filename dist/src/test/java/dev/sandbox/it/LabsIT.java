@@ -102,6 +102,18 @@ class LabsIT {
     }
 
     @Test
+    void threeMembersOfABridgePingEachOther() throws IOException {
+        Cli.Result r = up("lab-lan", LABS.resolve("bridge.yaml"));
+        assertEquals(0, r.exit(), r.toString());
+        for (String[] pair : new String[][] {{"a", "198.18.80.35"}, {"b", "198.18.80.33"}, {"c", "198.18.80.34"}}) {
+            Cli.Result ping = Cli.run("exec", "lab-lan-" + pair[0], "--", "ping", "-c1", "-W2", "-q", pair[1]);
+            assertEquals(0, ping.exit(), pair[0] + " -> " + pair[1] + ": " + ping);
+        }
+        assertEquals(0, Cli.run("down", "lab-lan").exit());
+        assertNothingLeft("lab-lan");
+    }
+
+    @Test
     void labMistakesAreLocatedAndStartNothing() throws IOException {
         Path lab = specs.write("lab-bad.yaml", """
                 apiVersion: sandbox/v1
@@ -116,7 +128,7 @@ class LabsIT {
                   - endpoints: [a:eth0, c:eth0]
                   - {endpoints: [a:eth0, b:eth0], addresses: [198.18.80.1/30, 198.18.80.300/30]}
                   - {endpoints: [a:eth1, b:eth1], addresses: [198.18.80.1/30, 198.18.80.2/29]}
-                  - {type: bridge, name: lan, endpoints: [a:eth2, b:eth2]}
+                  - {type: bridge, name: lan, endpoints: [a:eth2]}
                 """);
         Cli.Result r = up("lab-bad", lab);
         assertEquals(125, r.exit(), r.toString());
@@ -127,7 +139,7 @@ class LabsIT {
         assertTrue(r.err().contains("error[lab.duplicate-address]"), r.err());
         assertTrue(r.err().contains("error[lab.overlapping-subnets]"), r.err());
         assertTrue(r.err().contains(f + ":8:30: error[lab.node-joins-net]"), r.err());
-        assertTrue(r.err().contains("error[lab.link-type-unsupported]"), r.err());
+        assertTrue(r.err().contains(f + ":13:41: error[lab.bridge-one-member]"), r.err());
         assertTrue(r.err().contains("nothing was started"), r.err());
         assertNothingLeft("lab-bad");
     }

@@ -48,7 +48,9 @@ final class Lab {
     record Endpoint(String node, String iface, List<Prefix> addresses, Location location) {
         String text() { return node + ":" + iface; }
     }
-    record Link(List<Endpoint> endpoints, long mtu) {}
+    /** A veth between two nodes (bridge null), or a bridge's members (each a veth to the bridge in the switch namespace). */
+    record Link(List<Endpoint> endpoints, long mtu, String bridge) {}
+    static final String SWITCH = "_switch"; // the hidden namespace of the bridges: never a node name (NODE starts with [a-z0-9])
     record Route(String node, String to, String via) {}
     record Model(String name, Path file, SpecNode root, Map<String, SpecNode> nodes, List<Link> links, List<Route> routes) {}
 
@@ -126,6 +128,7 @@ final class Lab {
         }
         List<Link> links = new ArrayList<>();
         Map<String, Location> usedIfaces = new HashMap<>();
+        Map<String, Location> bridges = new HashMap<>();
         List<Prefix> allAddresses = new ArrayList<>();
         List<List<Prefix>> subnetsPerLink = new ArrayList<>();
         SpecNode linksNode = root.get("links");
@@ -133,19 +136,35 @@ final class Lab {
         for (SpecNode link : linksNode.kind() == SpecNode.Kind.LIST ? linksNode.elements() : List.<SpecNode>of()) {
             String at = "links[" + li++ + "]";
             String type = link.get("type").text("veth");
-            if (!type.equals("veth")) {
-                out.add(error("lab.link-type-unsupported", "link type '" + type + "' is not supported yet", at + ".type",
-                        where(link, "type"), "only veth links between two nodes work today (docs/labs.md); bridges are planned"));
+            if (!type.equals("veth") && !type.equals("bridge")) {
+                out.add(error("lab.link-type-unsupported", "link type '" + type + "' is not supported", at + ".type",
+                        where(link, "type"), "veth (two nodes) or bridge (a segment of two or more)"));
                 continue;
             }
+            boolean bridge = type.equals("bridge");
+            List<String> keys = bridge ? List.of("type", "name", "endpoints", "addresses", "mtu") : List.of("type", "endpoints", "addresses", "mtu");
             for (String key : link.fields().keySet()) {
-                if (!List.of("type", "endpoints", "addresses", "mtu").contains(key)) {
-                    out.add(error("lab.unknown-key", "unknown key '" + key + "' in a link", at + "." + key, where(link, key),
-                            "a veth link has endpoints, addresses, mtu"));
+                if (!keys.contains(key)) {
+                    out.add(error("lab.unknown-key", "unknown key '" + key + "' in a " + type + " link", at + "." + key, where(link, key),
+                            "a " + type + " link has " + String.join(", ", keys)));
+                }
+            }
+            String bridgeName = null;
+            if (bridge) {
+                bridgeName = link.get("name").text("");
+                if (!IFNAME.matcher(bridgeName).matches() || bridges.put(bridgeName, where(link, "name")) != null) {
+                    out.add(error("lab.bad-bridge-name", "a bridge needs a name of its own (1-15 letters, digits, '_', '.', '-')",
+                            at + ".name", where(link, "name"), null));
+                    continue;
                 }
             }
             List<SpecNode> eps = link.get("endpoints").elements();
-            if (link.get("endpoints").kind() != SpecNode.Kind.LIST || eps.size() != 2) {
+            if (bridge && link.get("endpoints").kind() == SpecNode.Kind.LIST && eps.size() < 2) {
+                out.add(error("lab.bridge-one-member", "a bridge connects two or more endpoints", at + ".endpoints",
+                        where(link, "endpoints"), "a single endpoint has nobody to talk to"));
+                continue;
+            }
+            if (link.get("endpoints").kind() != SpecNode.Kind.LIST || (!bridge && eps.size() != 2)) {
                 out.add(error("lab.bad-endpoints", "a veth link has exactly two endpoints NODE:IFNAME", at + ".endpoints",
                         where(link, "endpoints"), "e.g. endpoints: [a:eth0, b:eth0]"));
                 continue;
@@ -234,7 +253,7 @@ final class Lab {
                     ok = false;
                 }
             }
-            if (ok) links.add(new Link(endpoints, mtu));
+            if (ok) links.add(new Link(endpoints, mtu, bridgeName));
         }
         List<Route> routes = new ArrayList<>();
         SpecNode routesNode = root.get("routes");
@@ -390,9 +409,21 @@ final class Lab {
             RuntimePaths.ensureTrusted(base);
             List<Diagnostic> problems = new ArrayList<>();
             for (NodeSpec n : nodes) file.append("node\t").append(n.node()).append('\n');
+            boolean anyBridge = lab.links().stream().anyMatch(l -> l.bridge() != null);
+            if (anyBridge) file.append("node\t").append(SWITCH).append('\n');
+            int port = 0;
             for (Link l : lab.links()) {
-                Endpoint a = l.endpoints().get(0), b = l.endpoints().get(1);
-                file.append(String.join("\t", "link", a.node(), a.iface(), b.node(), b.iface(), Long.toString(l.mtu()))).append('\n');
+                if (l.bridge() != null) {
+                    file.append(String.join("\t", "bridge", SWITCH, l.bridge())).append('\n');
+                    for (Endpoint ep : l.endpoints()) {
+                        String peer = "p" + port++; // the member's port in the switch namespace
+                        file.append(String.join("\t", "link", ep.node(), ep.iface(), SWITCH, peer, Long.toString(l.mtu()))).append('\n');
+                        file.append(String.join("\t", "enslave", SWITCH, peer, l.bridge())).append('\n');
+                    }
+                } else {
+                    Endpoint a = l.endpoints().get(0), b = l.endpoints().get(1);
+                    file.append(String.join("\t", "link", a.node(), a.iface(), b.node(), b.iface(), Long.toString(l.mtu()))).append('\n');
+                }
                 for (Endpoint ep : l.endpoints()) {
                     for (Prefix p : ep.addresses()) file.append(String.join("\t", "addr", ep.node(), ep.iface(), p.text())).append('\n');
                 }
@@ -456,6 +487,14 @@ final class Lab {
             out.append("graph \"").append(lab.name()).append("\" {\n");
             for (String n : lab.nodes().keySet()) out.append("  \"").append(n).append("\";\n");
             for (Link l : lab.links()) {
+                if (l.bridge() != null) {
+                    out.append("  \"").append(l.bridge()).append("\" [shape=box, label=\"bridge ").append(l.bridge()).append("\"];\n");
+                    for (Endpoint e : l.endpoints()) {
+                        out.append("  \"").append(e.node()).append("\" -- \"").append(l.bridge()).append("\" [label=\"").append(label(e))
+                                .append("\"];\n");
+                    }
+                    continue;
+                }
                 Endpoint a = l.endpoints().get(0), b = l.endpoints().get(1);
                 out.append("  \"").append(a.node()).append("\" -- \"").append(b.node()).append("\" [label=\"")
                         .append(label(a)).append(" -- ").append(label(b)).append("\"];\n");
@@ -465,6 +504,14 @@ final class Lab {
         out.append("graph LR\n");
         for (String n : lab.nodes().keySet()) out.append("  ").append(n).append("[\"").append(lab.name()).append('-').append(n).append("\"]\n");
         for (Link l : lab.links()) {
+            if (l.bridge() != null) {
+                out.append("  br_").append(l.bridge().replaceAll("[^A-Za-z0-9_]", "_")).append("{{\"bridge ").append(l.bridge()).append("\"}}\n");
+                for (Endpoint e : l.endpoints()) {
+                    out.append("  ").append(e.node()).append(" ---|\"").append(label(e)).append("\"| br_")
+                            .append(l.bridge().replaceAll("[^A-Za-z0-9_]", "_")).append('\n');
+                }
+                continue;
+            }
             Endpoint a = l.endpoints().get(0), b = l.endpoints().get(1);
             out.append("  ").append(a.node()).append(" ---|\"").append(label(a)).append(" -- ").append(label(b)).append("\"| ")
                     .append(b.node()).append('\n');
