@@ -139,7 +139,7 @@ class LabsIT {
         assertTrue(r.err().contains("error[lab.duplicate-address]"), r.err());
         assertTrue(r.err().contains("error[lab.overlapping-subnets]"), r.err());
         assertTrue(r.err().contains(f + ":8:30: error[lab.node-joins-net]"), r.err());
-        assertTrue(r.err().contains(f + ":13:41: error[lab.bridge-one-member]"), r.err());
+        assertTrue(r.err().contains(f + ":13:42: error[lab.bridge-one-member]"), r.err());
         assertTrue(r.err().contains("nothing was started"), r.err());
         assertNothingLeft("lab-bad");
     }
