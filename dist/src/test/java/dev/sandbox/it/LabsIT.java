@@ -114,6 +114,27 @@ class LabsIT {
     }
 
     @Test
+    void anEndpointCarriesAnIpv4AndAnIpv6Address() throws IOException {
+        Path lab = specs.write("lab-v6.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-v6
+                defaults: {process: {command: [sleep, infinity], capabilities: [CAP_NET_RAW]}}
+                nodes: {a: {}, b: {}}
+                links:
+                  - endpoints: [a:eth0, b:eth0]
+                    addresses: [[198.18.80.41/30, "fd00:198:18:80::1/64"], [198.18.80.42/30, "fd00:198:18:80::2/64"]]
+                """);
+        Cli.Result r = up("lab-v6", lab);
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(0, Cli.run("exec", "lab-v6-a", "--", "ping", "-c1", "-W2", "-q", "198.18.80.42").exit());
+        Cli.Result v6 = Cli.run("exec", "lab-v6-b", "--", "ping", "-6", "-c1", "-W3", "-q", "fd00:198:18:80::1");
+        assertEquals(0, v6.exit(), v6.toString());
+        assertEquals(0, Cli.run("down", "lab-v6").exit());
+        assertNothingLeft("lab-v6");
+    }
+
+    @Test
     void labMistakesAreLocatedAndStartNothing() throws IOException {
         Path lab = specs.write("lab-bad.yaml", """
                 apiVersion: sandbox/v1
