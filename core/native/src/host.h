@@ -79,6 +79,17 @@ int veth_setup(const struct step *s, pid_t child, bool *left_behind, struct host
  * sandbox's host end, but e.g. the interface whose name made veth_setup fail with EEXIST. */
 int veth_delete(const char *host_name, struct host_error *e);
 
+/* ---- labs (lab.c, docs/labs.md); the netlink parts in netlink.c ---- */
+int lab_veth(int ns_a, const char *if_a, int ns_b, const char *if_b, long long mtu, char *why, size_t len);
+int lab_here_link(const char *ifname, const char *cidr, char *why, size_t len);   /* cidr NULL: bring it up */
+int lab_here_route(const char *to, const char *via, char *why, size_t len);
+int lab_here_bridge(const char *name, char *why, size_t len);
+int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len);
+/* `sandbox-init lab-up FILE`: the lab file Java wrote (docs/labs.md, "How it runs") */
+int lab_main(int argc, char **argv);
+/* journal undo op netns-unmount: umount2(path, MNT_DETACH) + unlink; idempotent */
+int lab_netns_unmount(const char *path, struct host_error *e);
+
 /* ---- usernet.c: stage connect, op user-net (M) ---- */
 
 /* Starts pasta (a user-mode network stack) for the network namespace of `child` as the step says, in the

@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <linux/magic.h>
@@ -720,6 +721,23 @@ static bool parse_ull(const char *v, unsigned long long max, unsigned long long 
 }
 
 /* One undo step. 0 when the resource is gone (also when it never existed). */
+/* undo op netns-unmount (lab.c): the bind mount of a lab node's network namespace */
+int lab_netns_unmount(const char *path, struct host_error *e)
+{
+    if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) != 0 && errno != EINVAL && errno != ENOENT)
+        return host_fail(e, "lab netns-unmount", "umount2", path, errno, "the node's network namespace stays mounted");
+    if (unlink(path) != 0 && errno != ENOENT)
+        return host_fail(e, "lab netns-unmount", "unlink", path, errno, NULL);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        rmdir(dir); /* the last one removes netns/ (ENOTEMPTY before) */
+    }
+    return 0;
+}
+
 static int undo(const struct record *r, const char *journal, struct host_error *e)
 {
     if (strcmp(r->op, "cgroup-remove") == 0) {
@@ -730,6 +748,10 @@ static int undo(const struct record *r, const char *journal, struct host_error *
         const char *name = record_get(r, "name");
         if (name && *name)
             return veth_delete(name, e);
+    } else if (strcmp(r->op, "netns-unmount") == 0) {
+        const char *path = record_get(r, "path");
+        if (path && *path == '/')
+            return lab_netns_unmount(path, e);
     } else if (strcmp(r->op, "kill-tree") == 0) {
         unsigned long long pid, start;
         if (parse_ull(record_get(r, "pid"), INT_MAX, &pid) && pid > 0 && parse_ull(record_get(r, "start"), ULLONG_MAX, &start))

@@ -263,6 +263,8 @@ int main(int argc, char **argv)
     prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
     if (argc >= 2 && strcmp(argv[1], "run") == 0)
         return monitor_main(argc, argv);
+    if (argc >= 2 && strcmp(argv[1], "lab-up") == 0)
+        return lab_main(argc, argv);
     if (argc >= 2 && strcmp(argv[1], "gc") == 0) {
         char base[PATH_MAX];
         /* `sandbox gc ARGS`: the launcher sends every gc here; its usage errors are the state verbs' (exit 2) */

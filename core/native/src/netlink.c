@@ -990,3 +990,168 @@ int veth_delete(const char *host_name, struct host_error *e)
     nl_close(&n);
     return rc;
 }
+
+/* ---- labs (docs/labs.md): a veth between two network namespaces, and the configuration of one
+ * namespace from inside it. Used by lab.c only; no host end ever exists. Each returns 0 or an errno
+ * with the kernel's text (or ours) in why. ---- */
+
+/* RTM_NEWLINK from the caller's netns: the device itself created in ns_a (IFLA_NET_NS_FD at the top
+ * level, rtnetlink(7)), its peer in ns_b; the kernel checks each name in its own namespace. */
+int lab_veth(int ns_a, const char *if_a, int ns_b, const char *if_b, long long mtu, char *why, size_t len)
+{
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct req r;
+    req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    ifinfomsg(&r, 0, 0, 0);
+    attr_str(&r, IFLA_IFNAME, if_a);
+    attr_u32(&r, IFLA_NET_NS_FD, (uint32_t)ns_a);
+    if (mtu)
+        attr_u32(&r, IFLA_MTU, (uint32_t)mtu);
+    size_t info = nest_begin(&r, IFLA_LINKINFO);
+    attr_str(&r, IFLA_INFO_KIND, "veth");
+    size_t data = nest_begin(&r, IFLA_INFO_DATA);
+    size_t peer = nest_begin(&r, VETH_INFO_PEER);
+    ifinfomsg(&r, 0, 0, 0);
+    attr_str(&r, IFLA_IFNAME, if_b);
+    attr_u32(&r, IFLA_NET_NS_FD, (uint32_t)ns_b);
+    if (mtu)
+        attr_u32(&r, IFLA_MTU, (uint32_t)mtu);
+    nest_end(&r, peer);
+    nest_end(&r, data);
+    nest_end(&r, info);
+    err = nl_request(&n, &r, NULL);
+    if (err == EEXIST)
+        snprintf(why, len, "an interface named %s or %s already exists in its node's namespace", if_a, if_b);
+    else if (err == EPERM)
+        snprintf(why, len, "needs CAP_NET_ADMIN over both network namespaces");
+    else if ((err == EINVAL || err == ERANGE) && mtu)
+        snprintf(why, len, "invalid MTU %lld: a veth accepts 68..65535%s%s", mtu, *n.kmsg ? "; " : "", n.kmsg);
+    else
+        snprintf(why, len, "%s", n.kmsg);
+    nl_close(&n);
+    return err;
+}
+
+/* In the caller's (the node's) netns: address `cidr` on `ifname` (NULL: none), then the link up. */
+int lab_here_link(const char *ifname, const char *cidr, char *why, size_t len)
+{
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct linkinfo li;
+    err = get_link(&n, ifname, &li);
+    if (err) {
+        snprintf(why, len, "find link %s: %s", ifname, n.kmsg);
+    } else if (cidr) {
+        struct prefix p;
+        if (parse_prefix(cidr, &p, why, len)) {
+            err = EINVAL;
+        } else {
+            struct host_error e;
+            if (add_address(&n, li.index, ifname, &p, SANDBOX, "lab", &e) != 0) {
+                err = EADDRNOTAVAIL;
+                snprintf(why, len, "%s", e.hint);
+            }
+        }
+    } else {
+        struct req r;
+        req_init(&r, RTM_NEWLINK, 0);
+        ifinfomsg(&r, li.index, IFF_UP, IFF_UP);
+        err = nl_request(&n, &r, NULL);
+        if (err)
+            snprintf(why, len, "bring up %s: %s", ifname, n.kmsg);
+    }
+    nl_close(&n);
+    return err;
+}
+
+/* In the caller's netns: RTM_NEWROUTE `to` (a prefix) via `via` (a plain address), main table. */
+int lab_here_route(const char *to, const char *via, char *why, size_t len)
+{
+    struct prefix dst, gw;
+    if (parse_prefix(to, &dst, why, len) || parse_address(via, &gw, why, len))
+        return EINVAL;
+    if (dst.family != gw.family) {
+        snprintf(why, len, "route to %s via %s mixes IPv4 and IPv6", to, via);
+        return EINVAL;
+    }
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct req r;
+    req_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+    struct rtmsg m = { .rtm_family = (unsigned char)dst.family, .rtm_dst_len = (unsigned char)dst.len, .rtm_table = RT_TABLE_MAIN,
+                       .rtm_protocol = RTPROT_BOOT, .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST };
+    put(&r, &m, sizeof m);
+    attr(&r, RTA_DST, dst.addr, (size_t)addr_bytes(dst.family));
+    attr(&r, RTA_GATEWAY, gw.addr, (size_t)addr_bytes(gw.family));
+    err = nl_request(&n, &r, NULL);
+    if (err == ENETUNREACH)
+        snprintf(why, len, "route to %s: the gateway %s is not on any of the node's links", to, via);
+    else if (err)
+        snprintf(why, len, "route to %s via %s: %s", to, via, n.kmsg);
+    nl_close(&n);
+    return err;
+}
+
+/* In the caller's netns: a bridge `name` (RTM_NEWLINK kind bridge), brought up. */
+int lab_here_bridge(const char *name, char *why, size_t len)
+{
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct req r;
+    req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+    ifinfomsg(&r, 0, IFF_UP, IFF_UP);
+    attr_str(&r, IFLA_IFNAME, name);
+    size_t info = nest_begin(&r, IFLA_LINKINFO);
+    attr_str(&r, IFLA_INFO_KIND, "bridge");
+    nest_end(&r, info);
+    err = nl_request(&n, &r, NULL);
+    if (err == EOPNOTSUPP)
+        snprintf(why, len, "this kernel has no bridge support: CONFIG_BRIDGE, module bridge");
+    else if (err)
+        snprintf(why, len, "create bridge %s: %s", name, n.kmsg);
+    nl_close(&n);
+    return err;
+}
+
+/* In the caller's netns: `port` enslaved to the bridge `bridge` (IFLA_MASTER) and up. */
+int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len)
+{
+    struct nl n;
+    int err = nl_open(&n);
+    if (err) {
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+        return err;
+    }
+    struct linkinfo p, b;
+    if ((err = get_link(&n, port, &p)) != 0 || (err = get_link(&n, bridge, &b)) != 0) {
+        snprintf(why, len, "find link %s or %s: %s", port, bridge, n.kmsg);
+        nl_close(&n);
+        return err;
+    }
+    struct req r;
+    req_init(&r, RTM_NEWLINK, 0);
+    ifinfomsg(&r, p.index, IFF_UP, IFF_UP);
+    attr_u32(&r, IFLA_MASTER, (uint32_t)b.index);
+    err = nl_request(&n, &r, NULL);
+    if (err)
+        snprintf(why, len, "enslave %s to %s: %s", port, bridge, n.kmsg);
+    nl_close(&n);
+    return err;
+}

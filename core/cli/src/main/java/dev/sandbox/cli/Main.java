@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
         description = "Build a Linux sandbox from a YAML spec, out of kernel namespaces.",
         subcommands = {ValidateCommand.class, PlanCommand.class, ConfigCommand.class, UpCommand.class, DiffCommand.class, ExportCommand.class,
                 ImportCommand.class, SchemaCommand.class, PluginsCommand.class, ExecCommand.class, InspectCommand.class,
-                CompletionCommand.class},
+                CompletionCommand.class, GraphCommand.class},
         synopsisSubcommandLabel = "COMMAND",
         footer = {"", "Exit codes: 0 ok, 1 the spec has errors, 2 usage; for 'up': the target's status, 128+N when it was killed by"
                 + " signal N, 125 when sandbox failed, 126/127 when the target can't be executed / found; for 'diff --fail-on weaken': 3 when"

@@ -36,6 +36,7 @@ final class Up {
     private Up() {}
 
     static int run(Sandbox sandbox, Map<String, String> env, PrintWriter err, Request request) {
+        if (Lab.isLab(request.spec())) return Lab.up(sandbox, env, err, request); // kind: Lab (docs/labs.md)
         Checked checked = Checked.of(sandbox, request.spec(), request.envFiles());
         Output.diagnostics(err, checked.diagnostics());
         if (checked.hasErrors()) {

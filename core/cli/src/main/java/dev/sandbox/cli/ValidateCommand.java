@@ -26,6 +26,13 @@ final class ValidateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (format == Output.Format.text && Lab.isLab(spec)) { // kind: Lab (docs/labs.md): the lab and every node
+            Lab.Checked lab = Lab.check(main.sandbox(), main.env, spec, envFiles.files);
+            Output.diagnostics(main.out, lab.diagnostics());
+            main.out.println(lab.hasErrors() ? spec + ": " + Output.summary(lab.diagnostics())
+                    : spec + ": ok" + (lab.diagnostics().isEmpty() ? "" : " (" + Output.summary(lab.diagnostics()) + ")"));
+            return lab.hasErrors() ? 1 : 0;
+        }
         Checked checked = Checked.of(main.sandbox(), spec, envFiles.files);
         if (format == Output.Format.json) {
             ObjectNode root = Output.JSON.createObjectNode();

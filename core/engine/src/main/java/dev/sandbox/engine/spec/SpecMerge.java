@@ -52,6 +52,17 @@ public final class SpecMerge {
         return finish((YamlSpecNode) root, "");
     }
 
+    /** A map without one of its keys (a lab node's {@code spec:}, docs/labs.md); anything else as it is. */
+    public static SpecNode without(SpecNode map, String key) {
+        YamlSpecNode node = (YamlSpecNode) map;
+        if (node == null || node.kind() != SpecNode.Kind.MAP || !node.fields().containsKey(key)) return node;
+        LinkedHashMap<String, SpecNode> fields = new LinkedHashMap<>(node.fields());
+        fields.remove(key);
+        Map<String, Location> keys = new HashMap<>(node.keyLocations());
+        keys.remove(key);
+        return node.rebuilt(node.path(), fields, keys, List.of(), node.tag());
+    }
+
     static YamlSpecNode merge(YamlSpecNode base, YamlSpecNode over, String path) {
         if (over == null) return base;
         if (base == null || OVERRIDE.equals(over.tag())) return over;

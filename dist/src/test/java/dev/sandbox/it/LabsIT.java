@@ -1,0 +1,245 @@
+package dev.sandbox.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Network labs ({@code kind: Lab}, docs/labs.md) against the real kernel, as root: the examples in
+ * examples/labs/ come up, ping across their links, and {@code down} leaves nothing (no runtime dir, no
+ * nsfs bind mount, no process); lab-level mistakes are located and start nothing; a failure half-way
+ * leaves nothing. Labs and nodes are named {@code lab-*}; addresses only from 198.18.80.0/24.
+ */
+class LabsIT {
+
+    static final Path LABS = Cli.ROOT.resolve("examples/labs");
+    static final Path BASE = Path.of("/run/sandbox");
+
+    private SpecDir specs;
+    private final List<String> labs = new ArrayList<>();
+
+    @BeforeEach
+    void setUp() {
+        assumeTrue(Cli.isRoot(), "labs need root today (docs/labs.md)");
+        specs = new SpecDir();
+    }
+
+    @AfterEach
+    void tearDown() {
+        try {
+            for (String lab : labs) {
+                Cli.run("down", "--timeout", "2", lab);
+            }
+            if (!labs.isEmpty()) Cli.run("gc");
+        } finally {
+            specs.close();
+        }
+    }
+
+    private Cli.Result up(String lab, Path file) {
+        labs.add(lab);
+        return Cli.run(List.of(), Map.of("LAB", lab, "SANDBOX_NO_CACHE", "1"), "up", file.toString());
+    }
+
+    /** Nothing of the lab is left: no runtime dir (lab or node), no mount under them, no process of its plans. */
+    private static void assertNothingLeft(String lab) throws IOException {
+        try (Stream<Path> dirs = Files.list(BASE)) {
+            List<String> left = dirs.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(lab) || n.startsWith("." + lab)
+                    || n.startsWith(".plan-" + lab)).toList();
+            assertEquals(List.of(), left, "runtime dirs and plan files of " + lab);
+        }
+        List<String> mounts = Files.readAllLines(Path.of("/proc/self/mountinfo")).stream()
+                .filter(l -> l.contains(BASE + "/" + lab)).toList();
+        assertEquals(List.of(), mounts, "mounts of " + lab);
+        List<String> procs = ProcessHandle.allProcesses().map(p -> p.info().commandLine().orElse(""))
+                .filter(c -> c.contains(".plan-" + lab)).toList();
+        assertEquals(List.of(), procs, "processes of " + lab);
+        Cli.Result ps = Cli.run("ps", "-a");
+        assertFalse(ps.out().contains(lab), ps.out());
+    }
+
+    @Test
+    void twoNodesPingOverTheirVethAndDownLeavesNothing() throws IOException {
+        Cli.Result r = up("lab-pair", LABS.resolve("veth-pair.yaml"));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("lab-pair-a") && r.out().contains("lab-pair-b"), r.out());
+        Cli.Result ps = Cli.run("ps");
+        assertTrue(ps.out().contains("lab-pair-a") && ps.out().contains("lab-pair-b") && ps.out().contains("lab-pair "), ps.out());
+        Cli.Result ping = Cli.run("exec", "lab-pair-a", "--", "ping", "-c1", "-W2", "-q", "198.18.80.2");
+        assertEquals(0, ping.exit(), ping.toString());
+        Cli.Result mtu = Cli.run("exec", "lab-pair-b", "--", "cat", "/sys/class/net/eth0/mtu");
+        assertEquals(0, mtu.exit(), mtu.toString());
+        Cli.Result down = Cli.run("down", "lab-pair");
+        assertEquals(0, down.exit(), down.toString());
+        assertNothingLeft("lab-pair");
+    }
+
+    @Test
+    void aRouterForwardsBetweenTwoSubnetsOnlyInsideItsOwnNamespace() throws IOException {
+        String hostForward = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_forward")).get(0);
+        Cli.Result r = up("lab-rt", LABS.resolve("router.yaml"));
+        assertEquals(0, r.exit(), r.toString());
+        Cli.Result ping = Cli.run("exec", "lab-rt-a", "--", "ping", "-c1", "-W2", "198.18.80.9");
+        assertEquals(0, ping.exit(), ping.toString());
+        assertTrue(ping.out().contains("ttl=63"), "one hop through r: " + ping.out());
+        Cli.Result fwd = Cli.run("exec", "lab-rt-r", "--", "cat", "/proc/sys/net/ipv4/ip_forward");
+        assertEquals("1", fwd.out().strip(), fwd.toString());
+        assertEquals(hostForward, Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_forward")).get(0), "the host's ip_forward");
+        assertEquals(0, Cli.run("down", "lab-rt").exit());
+        assertNothingLeft("lab-rt");
+    }
+
+    @Test
+    void threeMembersOfABridgePingEachOther() throws IOException {
+        Cli.Result r = up("lab-lan", LABS.resolve("bridge.yaml"));
+        assertEquals(0, r.exit(), r.toString());
+        for (String[] pair : new String[][] {{"a", "198.18.80.35"}, {"b", "198.18.80.33"}, {"c", "198.18.80.34"}}) {
+            Cli.Result ping = Cli.run("exec", "lab-lan-" + pair[0], "--", "ping", "-c1", "-W2", "-q", pair[1]);
+            assertEquals(0, ping.exit(), pair[0] + " -> " + pair[1] + ": " + ping);
+        }
+        assertEquals(0, Cli.run("down", "lab-lan").exit());
+        assertNothingLeft("lab-lan");
+    }
+
+    @Test
+    void anEndpointCarriesAnIpv4AndAnIpv6Address() throws IOException {
+        Path lab = specs.write("lab-v6.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-v6
+                defaults: {process: {command: [sleep, infinity], capabilities: [CAP_NET_RAW]}}
+                nodes: {a: {}, b: {}}
+                links:
+                  - endpoints: [a:eth0, b:eth0]
+                    addresses: [[198.18.80.41/30, "fd00:198:18:80::1/64"], [198.18.80.42/30, "fd00:198:18:80::2/64"]]
+                """);
+        Cli.Result r = up("lab-v6", lab);
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(0, Cli.run("exec", "lab-v6-a", "--", "ping", "-c1", "-W2", "-q", "198.18.80.42").exit());
+        Cli.Result v6 = Cli.run("exec", "lab-v6-b", "--", "ping", "-6", "-c1", "-W3", "-q", "fd00:198:18:80::1");
+        assertEquals(0, v6.exit(), v6.toString());
+        assertEquals(0, Cli.run("down", "lab-v6").exit());
+        assertNothingLeft("lab-v6");
+    }
+
+    @Test
+    void labMistakesAreLocatedAndStartNothing() throws IOException {
+        Path lab = specs.write("lab-bad.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-bad
+                defaults: {process: {command: [sleep, infinity]}}
+                nodes:
+                  a: {}
+                  b:
+                    namespaces: {net: {join: {path: /proc/1/ns/net}}}
+                links:
+                  - endpoints: [a:eth0, c:eth0]
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.80.1/30, 198.18.80.300/30]}
+                  - {endpoints: [a:eth1, b:eth1], addresses: [198.18.80.1/30, 198.18.80.2/29]}
+                  - {type: bridge, name: lan, endpoints: [a:eth2]}
+                """);
+        Cli.Result r = up("lab-bad", lab);
+        assertEquals(125, r.exit(), r.toString());
+        String f = lab.toString();
+        assertTrue(r.err().contains(f + ":10:25: error[lab.unknown-node]"), r.err());
+        assertTrue(r.err().contains(f + ":11:18: error[lab.interface-used-twice]"), r.err());
+        assertTrue(r.err().contains("error[lab.bad-address]: '198.18.80.300/30'"), r.err());
+        assertTrue(r.err().contains("error[lab.duplicate-address]"), r.err());
+        assertTrue(r.err().contains("error[lab.overlapping-subnets]"), r.err());
+        assertTrue(r.err().contains(f + ":8:30: error[lab.node-joins-net]"), r.err());
+        assertTrue(r.err().contains(f + ":13:42: error[lab.bridge-one-member]"), r.err());
+        assertTrue(r.err().contains("nothing was started"), r.err());
+        assertNothingLeft("lab-bad");
+    }
+
+    @Test
+    void aSysctlTheKernelRefusesTearsDownTheHalfBuiltLab() throws IOException {
+        Path lab = specs.write("lab-sys.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-sys
+                defaults: {process: {command: [sleep, infinity]}}
+                nodes:
+                  a: {}
+                  b: {namespaces: {net: {sysctls: {net.ipv4.no_such_sysctl: 1}}}}
+                links:
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.80.13/30, 198.18.80.14/30]}
+                """);
+        Cli.Result r = up("lab-sys", lab);
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("sandbox: lab lab-sys: node b: sysctl net.ipv4.no_such_sysctl: open /proc/sys/net/ipv4/no_such_sysctl: ENOENT"),
+                r.err());
+        assertNothingLeft("lab-sys");
+    }
+
+    @Test
+    void aNodeThatFailsToStartTakesTheStartedOnesDown() throws IOException {
+        Path lab = specs.write("lab-half.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-half
+                nodes:
+                  a: {process: {command: [sleep, infinity]}}
+                  b: {process: {command: [/nonexistent/lab-half]}}
+                links:
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.80.17/30, 198.18.80.18/30]}
+                """);
+        Cli.Result r = up("lab-half", lab);
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("node lab-half-b did not start; tearing the lab down"), r.err());
+        assertNothingLeft("lab-half");
+    }
+
+    @Test
+    void aLabUpKilledHalfWayIsFinishedByDown() throws IOException {
+        labs.add("lab-crash");
+        Cli.Result r = Cli.run(List.of(), Map.of("LAB", "lab-crash", "SANDBOX_CRASH_AT", "lab-linked", "SANDBOX_NO_CACHE", "1"),
+                "up", LABS.resolve("veth-pair.yaml").toString());
+        assertEquals(137, r.exit(), r.toString());
+        assertTrue(Files.exists(BASE.resolve("lab-crash/netns/a")), "the half-built lab is there");
+        Cli.Result down = Cli.run("down", "lab-crash");
+        assertEquals(0, down.exit(), down.toString());
+        assertNothingLeft("lab-crash");
+    }
+
+    @Test
+    void validateChecksTheLabAndEveryNode() {
+        Path lab = specs.write("lab-val.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lab-val
+                nodes:
+                  a: {process: {command: [sleep, infinity]}, namespaces: {net: {sysctls: {kernel.panic: 1}}}}
+                  b: {processs: {}}
+                """);
+        Cli.Result r = Cli.run("validate", lab.toString());
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.out().contains(lab + ":5:89: error[net.bad-sysctl]: 'kernel.panic' is not a net.* sysctl name"), r.out());
+        assertTrue(r.out().contains("error[schema.unknown-key]"), r.out());
+        assertEquals(0, Cli.run(List.of(), Map.of("LAB", "lab-val"), "validate", LABS.resolve("router.yaml").toString()).exit());
+    }
+
+    @Test
+    void graphPrintsMermaidAndDot() {
+        Cli.Result m = Cli.run(List.of(), Map.of("LAB", "lab-g"), "graph", LABS.resolve("router.yaml").toString());
+        assertEquals(0, m.exit(), m.toString());
+        assertTrue(m.out().startsWith("graph LR\n"), m.out());
+        assertTrue(m.out().contains("a ---|\"eth0 198.18.80.5/30 -- eth0 198.18.80.6/30\"| r"), m.out());
+        Cli.Result d = Cli.run(List.of(), Map.of("LAB", "lab-g"), "graph", "--format", "dot", LABS.resolve("veth-pair.yaml").toString());
+        assertEquals(0, d.exit(), d.toString());
+        assertTrue(d.out().contains("\"a\" -- \"b\" [label=\"eth0 198.18.80.1/30 -- eth0 198.18.80.2/30\"];"), d.out());
+    }
+}
