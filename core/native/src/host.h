@@ -148,6 +148,8 @@ struct sandbox_state {
 };
 /* ns_pid > 0: also records the inodes of /proc/<ns_pid>/ns/TYPE; ns_pid 0: keeps those of the last call */
 int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e);
+/* A whole small file below dirfd (O_NOFOLLOW), NUL-terminated, *len without the NUL; NULL with errno (EFBIG beyond max). */
+char *read_file_at(int dirfd, const char *name, size_t max, size_t *len);
 /* field 22 of /proc/<pid>/stat, 0 when the process is gone */
 unsigned long long proc_start_time(pid_t pid);
 

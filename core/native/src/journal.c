@@ -72,8 +72,9 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
-/* Reads a whole (small) file below dirfd; NUL-terminated, *len without the NUL. NULL with errno set. */
-static char *read_file_at(int dirfd, const char *name, size_t max, size_t *len)
+/* Reads a whole (small) file below dirfd, never following a symlink; NUL-terminated, *len without the NUL.
+ * NULL with errno set (EFBIG beyond `max`). Also verbs.c's reader of state.json and plan. */
+char *read_file_at(int dirfd, const char *name, size_t max, size_t *len)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)

@@ -81,35 +81,11 @@ struct rec {
 
 static const char *const ns_order[] = { "user", "mnt", "pid", "net", "uts", "ipc", "cgroup", "time" };
 
-/* Reads a small file below dirfd (NUL-terminated); NULL with errno. */
+/* A small file below dirfd (NUL-terminated), through journal.c's reader; NULL with errno. */
 static char *slurp(int dirfd, const char *name, size_t max)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len + 1 >= cap) {
-            if (cap >= max)
-                break;
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger)
-                break;
-            buf = bigger;
-            cap *= 2;
-        }
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    size_t len;
+    return read_file_at(dirfd, name, max, &len);
 }
 
 /* state.json is ours (journal.c's state_write): `"key": value` at known places. The value after
