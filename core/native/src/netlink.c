@@ -995,16 +995,24 @@ int veth_delete(const char *host_name, struct host_error *e)
  * namespace from inside it. Used by lab.c only; no host end ever exists. Each returns 0 or an errno
  * with the kernel's text (or ours) in why. ---- */
 
+
+/* The lab functions' netlink socket, in the caller's netns; on failure `why` names the call. */
+static int lab_nl_open(struct nl *n, char *why, size_t len)
+{
+    int err = nl_open(n);
+    if (err)
+        snprintf(why, len, "socket(NETLINK_ROUTE)");
+    return err;
+}
+
 /* RTM_NEWLINK from the caller's netns: the device itself created in ns_a (IFLA_NET_NS_FD at the top
  * level, rtnetlink(7)), its peer in ns_b; the kernel checks each name in its own namespace. */
 int lab_veth(int ns_a, const char *if_a, int ns_b, const char *if_b, long long mtu, char *why, size_t len)
 {
     struct nl n;
-    int err = nl_open(&n);
-    if (err) {
-        snprintf(why, len, "socket(NETLINK_ROUTE)");
+    int err = lab_nl_open(&n, why, len);
+    if (err)
         return err;
-    }
     struct req r;
     req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     ifinfomsg(&r, 0, 0, 0);
@@ -1041,11 +1049,9 @@ int lab_veth(int ns_a, const char *if_a, int ns_b, const char *if_b, long long m
 int lab_here_link(const char *ifname, const char *cidr, char *why, size_t len)
 {
     struct nl n;
-    int err = nl_open(&n);
-    if (err) {
-        snprintf(why, len, "socket(NETLINK_ROUTE)");
+    int err = lab_nl_open(&n, why, len);
+    if (err)
         return err;
-    }
     struct linkinfo li;
     err = get_link(&n, ifname, &li);
     if (err) {
@@ -1084,11 +1090,9 @@ int lab_here_route(const char *to, const char *via, char *why, size_t len)
         return EINVAL;
     }
     struct nl n;
-    int err = nl_open(&n);
-    if (err) {
-        snprintf(why, len, "socket(NETLINK_ROUTE)");
+    int err = lab_nl_open(&n, why, len);
+    if (err)
         return err;
-    }
     struct req r;
     req_init(&r, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
     struct rtmsg m = { .rtm_family = (unsigned char)dst.family, .rtm_dst_len = (unsigned char)dst.len, .rtm_table = RT_TABLE_MAIN,
@@ -1109,11 +1113,9 @@ int lab_here_route(const char *to, const char *via, char *why, size_t len)
 int lab_here_bridge(const char *name, char *why, size_t len)
 {
     struct nl n;
-    int err = nl_open(&n);
-    if (err) {
-        snprintf(why, len, "socket(NETLINK_ROUTE)");
+    int err = lab_nl_open(&n, why, len);
+    if (err)
         return err;
-    }
     struct req r;
     req_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     ifinfomsg(&r, 0, IFF_UP, IFF_UP);
@@ -1134,11 +1136,9 @@ int lab_here_bridge(const char *name, char *why, size_t len)
 int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len)
 {
     struct nl n;
-    int err = nl_open(&n);
-    if (err) {
-        snprintf(why, len, "socket(NETLINK_ROUTE)");
+    int err = lab_nl_open(&n, why, len);
+    if (err)
         return err;
-    }
     struct linkinfo p, b;
     if ((err = get_link(&n, port, &p)) != 0 || (err = get_link(&n, bridge, &b)) != 0) {
         snprintf(why, len, "find link %s or %s: %s", port, bridge, n.kmsg);
