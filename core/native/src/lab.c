@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -281,7 +283,9 @@ static int configure_inside(const char *node)
             if (fd < 0 || write(fd, l->f[3], len) != (ssize_t)len) {
                 int e = errno;
                 fprintf(stderr, "sandbox: lab %s: node %s: sysctl %s: %s %s: %s (%s)\n", lab, node, l->f[2], fd < 0 ? "open" : "write",
-                        path, errno_text(e), e == ENOENT ? "no such sysctl in a network namespace" : "the value was refused");
+                        path, errno_text(e), e == ENOENT ? "no such sysctl in a network namespace"
+                        : e == EACCES || e == EPERM ? "not writable from the lab's user namespace: a host-wide sysctl, or one only root may write"
+                                                    : "the value was refused");
                 if (fd >= 0)
                     close(fd);
                 return -1;
@@ -358,6 +362,10 @@ static void hold(int upto)
     _exit(0);
 }
 
+static bool rootless_lab(void);
+static int rootless_build(void);
+static int rootless_links(pid_t holder);
+
 int lab_main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -414,6 +422,11 @@ int lab_main(int argc, char **argv)
                 break;
             }
     }
+    if (rootless_lab()) { /* the namespaces inside the lab's user namespace, held by fds: see "Rootless labs" below */
+        if (rootless_build() != 0)
+            goto fail;
+        goto linked;
+    }
     for (int i = 0; i < nlines; i++)
         if (is(&lines[i], "node", 2) && make_netns(jfd, lines[i].f[1]) != 0)
             goto fail;
@@ -424,6 +437,7 @@ int lab_main(int argc, char **argv)
     for (int i = 0; i < nlines; i++)
         if (is(&lines[i], "node", 2) && configure(lines[i].f[1]) != 0)
             goto fail;
+linked:
     crash_point("lab-linked");
     for (int i = 0; i < nlines; i++)
         if (is(&lines[i], "up", 3)) {
@@ -441,6 +455,11 @@ int lab_main(int argc, char **argv)
     }
     if (holder < 0) {
         fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+        goto fail;
+    }
+    if (rootless_lab() && rootless_links(holder) != 0) {
+        kill(holder, SIGKILL);
+        wait_status(holder);
         goto fail;
     }
     st.status = "running";
@@ -464,4 +483,279 @@ fail:
         fprintf(stderr, "sandbox: lab %s: teardown: %s\n", lab, text);
     }
     return 125;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Rootless labs (docs/labs.md, "Rootless labs"). Java writes the line
+ *   userns UIDMAP UIDVIA GIDMAP GIDVIA SETGROUPS   (maps as a plan's write-id-map: "in out count,...")
+ * for a caller other than root; every node's plan then joins <rt>/userns and <rt>/netns/<node>.
+ *
+ * Why no nsfs bind mounts: the caller has no mount rights over the host's mount namespace. An open
+ * file descriptor of a namespace keeps it alive as well as a mount does (namespaces(7), "The
+ * namespaces lifetime"), so fds hold them: a child U unshares the user namespace, lab-up writes its
+ * maps (directly, or by newuidmap/newgidmap as for a sandbox's), U creates every node's network
+ * namespace in it (one unshare(CLONE_NEWNET) each), the veths and bridges, configures each namespace
+ * from inside it, sends lab-up the fds of all of them (SCM_RIGHTS, unix(7)) and exits. lab-up keeps
+ * them, the holder inherits them by fork(2); no other process holds them. When the holder exits
+ * (down) or is killed, the namespaces go with the last node that uses them: nothing to undo.
+ * Why U and not lab-up: a veth between two namespaces needs CAP_NET_ADMIN over both (rtnetlink), and
+ * configuring one needs it over its owning user namespace; U has every capability there as the
+ * creator of that user namespace (user_namespaces(7)). lab-up itself stays in the host's.
+ *
+ * Nodes join by path: <rt>/userns and <rt>/netns/<node> are symbolic links to /proc/<pid>/fd/<fd>
+ * of lab-up while the nodes start, then of the holder (re-pointed by rename(2), atomic). Why no pid
+ * reuse can misdirect a join: a pid names another process only after its process was reaped, and
+ * lab-up is alive for every node's open (it waits for each `run --detach`, whose runtime opens the
+ * paths before it returns). Later users of the links check the holder's start time (state.json)
+ * after their open. Why lab-up is made dumpable again: /proc/<pid>/fd/N needs ptrace read access
+ * (proc(5); ptrace(2), "Ptrace access mode checking"), which a non-dumpable process only grants to
+ * CAP_SYS_PTRACE; a node's runtime is the caller's uid in the caller's user namespace and passes.
+ * A process inside a node is in the lab's user namespace, a child of the caller's, and still fails
+ * (commoncap: no CAP_SYS_PTRACE in the holder's user namespace), so the holder stays out of reach. */
+
+static int held_userns = -1;
+static int held_netns[MAX_LINES]; /* by index of the `node` line in lines[]; -1: none */
+
+static const struct line *userns_line(void)
+{
+    for (int i = 0; i < nlines; i++)
+        if (is(&lines[i], "userns", 6))
+            return &lines[i];
+    return NULL;
+}
+
+static bool rootless_lab(void) { return userns_line() != NULL; }
+
+static const struct op *op_named(const char *name)
+{
+    for (size_t i = 0; i < nops; i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return &ops[i];
+    return NULL;
+}
+
+/* The maps of U's user namespace, as the monitor writes a sandbox's (host.c): setgroups first when
+ * deny (an unprivileged gid_map write needs it, user_namespaces(7)), then uid_map, then gid_map. */
+static int rootless_maps(pid_t pid)
+{
+    const struct line *u = userns_line();
+    struct kv setgroups[] = { { "value", "deny" } };
+    struct kv uid[] = { { "kind", "uid" }, { "map", u->f[1] }, { "via", u->f[2] } };
+    struct kv gid[] = { { "kind", "gid" }, { "map", u->f[3] }, { "via", u->f[4] } };
+    struct step sg = { .stage = ST_IDENTITY, .op = op_named("write-setgroups"), .kv = setgroups, .nkv = 1 };
+    struct step su = { .stage = ST_IDENTITY, .op = op_named("write-id-map"), .kv = uid, .nkv = 3 };
+    struct step sgid = { .stage = ST_IDENTITY, .op = op_named("write-id-map"), .kv = gid, .nkv = 3 };
+    struct host_error e;
+    char text[2048];
+    if (!sg.op || !su.op) {
+        fprintf(stderr, "sandbox: lab %s: internal: no write-id-map op\n", lab);
+        return -1;
+    }
+    if ((strcmp(u->f[5], "deny") == 0 && host_write_setgroups(&sg, pid, &e) != 0) || host_write_id_map(&su, pid, &e) != 0
+        || host_write_id_map(&sgid, pid, &e) != 0) {
+        host_error_line(&e, text, sizeof text);
+        fprintf(stderr, "sandbox: lab %s: user namespace: %s\n", lab, text);
+        return -1;
+    }
+    return 0;
+}
+
+/* One fd to lab-up with the index it belongs to (-1: the user namespace). */
+static int send_fd(int sock, int index, int fd)
+{
+    char ctl[CMSG_SPACE(sizeof(int))];
+    memset(ctl, 0, sizeof ctl);
+    struct iovec iov = { &index, sizeof index };
+    struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)sizeof index ? 0 : -1;
+}
+
+/* U: in the new user namespace once lab-up wrote its maps. Exits 0 when every fd was sent. */
+static void rootless_child(int sock)
+{
+    if (unshare(CLONE_NEWUSER) != 0) {
+        int err = errno;
+        fprintf(stderr, "sandbox: lab %s: unshare CLONE_NEWUSER: %s (%s)\n", lab, errno_text(err),
+                err == EPERM || err == ENOSPC || err == EACCES
+                    ? "this host forbids unprivileged user namespaces (user.max_user_namespaces, kernel.unprivileged_userns_clone, "
+                      "AppArmor's kernel.apparmor_restrict_unprivileged_userns): run the lab as root"
+                    : "a rootless lab needs a user namespace");
+        _exit(1);
+    }
+    char go = 'u';
+    if (write(sock, &go, 1) != 1 || read(sock, &go, 1) != 1 || go != 'g')
+        _exit(1); /* lab-up failed to write the maps and said so */
+    int own = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+    if (own < 0 || send_fd(sock, -1, own) != 0) {
+        fprintf(stderr, "sandbox: lab %s: open /proc/self/ns/user: %s\n", lab, errno_text(errno));
+        _exit(1);
+    }
+    int fd[MAX_LINES];
+    for (int i = 0; i < nlines; i++) {
+        fd[i] = -1;
+        if (!is(&lines[i], "node", 2))
+            continue;
+        if (unshare(CLONE_NEWNET) != 0) {
+            fprintf(stderr, "sandbox: lab %s: node %s: unshare CLONE_NEWNET: %s\n", lab, lines[i].f[1], errno_text(errno));
+            _exit(1);
+        }
+        if ((fd[i] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
+            fprintf(stderr, "sandbox: lab %s: node %s: open /proc/self/ns/net: %s\n", lab, lines[i].f[1], errno_text(errno));
+            _exit(1);
+        }
+    }
+    for (int i = 0; i < nlines; i++) {
+        const struct line *l = &lines[i];
+        if (!is(l, "link", 5))
+            continue;
+        int a = -1, b = -1;
+        for (int k = 0; k < nlines; k++)
+            if (is(&lines[k], "node", 2)) {
+                if (strcmp(lines[k].f[1], l->f[1]) == 0)
+                    a = fd[k];
+                if (strcmp(lines[k].f[1], l->f[3]) == 0)
+                    b = fd[k];
+            }
+        char why[512];
+        int err = a < 0 || b < 0 ? ENOENT : lab_veth(a, l->f[2], b, l->f[4], l->n > 5 ? atoll(l->f[5]) : 0, why, sizeof why);
+        if (err) {
+            fprintf(stderr, "sandbox: lab %s: link %s:%s -- %s:%s: RTM_NEWLINK: %s (%s)\n", lab, l->f[1], l->f[2], l->f[3], l->f[4],
+                    errno_text(err), a < 0 || b < 0 ? "no such node" : why);
+            _exit(1);
+        }
+    }
+    for (int i = 0; i < nlines; i++) {
+        if (fd[i] < 0)
+            continue;
+        /* U is disposable: it moves from namespace to namespace instead of a fork per node */
+        if (setns(fd[i], CLONE_NEWNET) != 0) {
+            fprintf(stderr, "sandbox: lab %s: node %s: setns CLONE_NEWNET: %s\n", lab, lines[i].f[1], errno_text(errno));
+            _exit(1);
+        }
+        if (configure_inside(lines[i].f[1]) != 0)
+            _exit(1);
+        if (send_fd(sock, i, fd[i]) != 0) {
+            fprintf(stderr, "sandbox: lab %s: sendmsg SCM_RIGHTS: %s\n", lab, errno_text(errno));
+            _exit(1);
+        }
+    }
+    _exit(0);
+}
+
+/* The lab's user namespace and its nodes' network namespaces, linked and configured, held by lab-up. */
+static int rootless_build(void)
+{
+    for (int i = 0; i < MAX_LINES; i++)
+        held_netns[i] = -1;
+    /* see above: the nodes' runtimes open /proc/<lab-up or holder>/fd/N; U inherits it for its maps */
+    if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+        fprintf(stderr, "sandbox: lab %s: prctl PR_SET_DUMPABLE: %s\n", lab, errno_text(errno));
+        return -1;
+    }
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        fprintf(stderr, "sandbox: lab %s: socketpair: %s\n", lab, errno_text(errno));
+        return -1;
+    }
+    fflush(NULL);
+    pid_t u = fork();
+    if (u < 0) {
+        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+        close(sv[0]);
+        close(sv[1]);
+        return -1;
+    }
+    if (u == 0) {
+        close(sv[0]);
+        rootless_child(sv[1]);
+    }
+    close(sv[1]);
+    int rc = -1;
+    char c;
+    if (read(sv[0], &c, 1) != 1 || c != 'u')
+        goto out; /* U said why */
+    if (rootless_maps(u) != 0)
+        goto out;
+    c = 'g';
+    if (write(sv[0], &c, 1) != 1)
+        goto out;
+    for (;;) {
+        int index;
+        char ctl[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = { &index, sizeof index };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl };
+        ssize_t n = recvmsg(sv[0], &m, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+        int fd = -1;
+        if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+        if (n != (ssize_t)sizeof index || fd < 0 || index < -1 || index >= nlines) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        if (index < 0)
+            held_userns = fd;
+        else
+            held_netns[index] = fd;
+    }
+    rc = 0;
+out:
+    close(sv[0]);
+    if (rc != 0)
+        kill(u, SIGKILL);
+    if (wait_status(u) != 0)
+        rc = -1;
+    for (int i = 0; rc == 0 && i < nlines; i++)
+        if (is(&lines[i], "node", 2) && held_netns[i] < 0)
+            rc = -1; /* U exited 0 without sending everything: cannot happen, but never start a node without its namespace */
+    if (rc == 0 && held_userns < 0)
+        rc = -1;
+    if (rc == 0) {
+        crash_point("lab-netns-created");
+        rc = rootless_links(getpid());
+    }
+    return rc;
+}
+
+/* <rt>/userns and <rt>/netns/<node> -> /proc/<pid>/fd/<fd>, each replaced atomically (a new link, rename). */
+static int link_one(const char *path, pid_t pid, int fd)
+{
+    char target[64], tmp[PATH_MAX];
+    snprintf(target, sizeof target, "/proc/%d/fd/%d", (int)pid, fd);
+    if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp) {
+        fprintf(stderr, "sandbox: lab %s: %s: the path is too long\n", lab, path);
+        return -1;
+    }
+    unlink(tmp);
+    if (symlink(target, tmp) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "sandbox: lab %s: symlink %s -> %s: %s\n", lab, path, target, errno_text(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static int rootless_links(pid_t pid)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/userns", rtdir) >= (int)sizeof path || link_one(path, pid, held_userns) != 0)
+        return -1;
+    for (int i = 0; i < nlines; i++) {
+        if (!is(&lines[i], "node", 2))
+            continue;
+        ns_path(lines[i].f[1], path, sizeof path);
+        if (link_one(path, pid, held_netns[i]) != 0)
+            return -1;
+    }
+    return 0;
 }

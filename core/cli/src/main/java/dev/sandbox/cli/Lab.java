@@ -1,10 +1,12 @@
 package dev.sandbox.cli;
 
+import dev.sandbox.api.Caller;
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Location;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.engine.Sandbox;
+import dev.sandbox.engine.host.HostProbe;
 import dev.sandbox.engine.pipeline.Pipeline;
 import dev.sandbox.engine.runtime.Controller;
 import dev.sandbox.engine.runtime.PlanFile;
@@ -313,6 +315,7 @@ final class Lab {
     static List<NodeSpec> nodeSpecs(Sandbox sandbox, Model lab, List<Path> envFiles, Path base, List<Diagnostic> out) {
         SpecLoader loader = new SpecLoader(sandbox.variables(envFiles));
         List<NodeSpec> specs = new ArrayList<>();
+        LabUser labUser = sandbox.caller().isRoot() ? null : LabUser.of(sandbox.caller());
         SpecNode defaults = lab.root().get("defaults").isPresent() ? lab.root().get("defaults") : null;
         for (Map.Entry<String, SpecNode> e : lab.nodes().entrySet()) {
             String node = e.getKey();
@@ -358,9 +361,11 @@ final class Lab {
                     }
                 });
             }
+            if (labUser != null) checkNodeUser(node, merged, labUser, out);
             Path nsPath = base.resolve(lab.name()).resolve("netns").resolve(node);
             String forced = "apiVersion: sandbox/v1\nkind: Sandbox\nname: " + sandboxName + "\n"
-                    + "namespaces:\n  net: {join: {path: '" + nsPath + "'}}\n";
+                    + "namespaces:\n  net: {join: {path: '" + nsPath + "'}}\n"
+                    + (labUser == null ? "" : "  user: {join: {path: '" + base.resolve(lab.name()).resolve("userns") + "'}}\n");
             LoadedSpec forcedSpec = loader.parse(lab.file(), lab.file().toString(), forced);
             out.addAll(forcedSpec.diagnostics());
             SpecNode root = SpecMerge.finish(SpecMerge.merge(merged, forcedSpec.root()));
@@ -380,9 +385,11 @@ final class Lab {
         Path base = RuntimePaths.base(sandbox.caller(), env);
         List<NodeSpec> nodes = lab == null ? List.of() : nodeSpecs(sandbox, lab, envFiles, base, found);
         for (NodeSpec n : nodes) found.addAll(sandbox.pipeline().validate(n.spec()));
-        if (sandbox.caller().uid() != 0 && lab != null) {
-            found.add(error("lab.needs-root", "labs run as root only today", "kind", lab.root().get("kind").location(),
-                    "rootless labs (one user namespace for all nodes) are not done yet: docs/labs.md"));
+        Optional<String> forbidden = sandbox.caller().isRoot() ? Optional.empty() : userNamespacesForbidden();
+        if (forbidden.isPresent() && lab != null) {
+            found.add(error("lab.needs-root", "a lab of a caller other than root needs a user namespace, and " + forbidden.get(),
+                    "kind", lab.root().get("kind").location(), "run it as root, or allow unprivileged user namespaces (docs/labs.md, "
+                            + "\"Rootless labs\")"));
         }
         return new Checked(lab, nodes, found);
     }
@@ -405,6 +412,7 @@ final class Lab {
         StringBuilder file = new StringBuilder("# sandbox-lab 1\n");
         file.append("lab\t").append(lab.name()).append('\n');
         file.append("runtime\t").append(helper).append('\n');
+        if (!sandbox.caller().isRoot()) file.append(LabUser.of(sandbox.caller()).line()).append('\n');
         try {
             RuntimePaths.ensureTrusted(base);
             List<Diagnostic> problems = new ArrayList<>();
@@ -477,6 +485,119 @@ final class Lab {
             }
             Files.writeString(file, text, StandardCharsets.UTF_8);
             return file;
+        }
+    }
+
+    // ---- rootless labs (docs/labs.md, "Rootless labs"): one user namespace for every node, like a pod ----
+
+    /**
+     * The user namespace of a caller other than root's lab: inside 0 is the caller's uid and gid; when /etc/subuid and
+     * /etc/subgid grant the caller ranges and newuidmap/newgidmap are installed, inside 1-65536 are the first 65536 ids
+     * of the first range too (written by the tools, as a sandbox's multi-range maps). Maps as the plan's
+     * {@code write-id-map} gives them ({@code "inside outside count,..."}). setgroups is always deny: the kernel
+     * insists on it for a direct gid map, and newgidmap writes it itself when it maps the caller's own gid.
+     */
+    record LabUser(String uidMap, String uidVia, String gidMap, String gidVia, String setgroups) {
+        static final List<String> TOOL_DIRS = List.of("/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"); // as host.c looks
+
+        static LabUser of(Caller caller) {
+            List<long[]> subuids = HostProbe.subordinate(Path.of("/etc/subuid"), caller.userName(), caller.uid());
+            List<long[]> subgids = HostProbe.subordinate(Path.of("/etc/subgid"), caller.userName(), caller.uid());
+            String uid = "0 " + caller.uid() + " 1", gid = "0 " + caller.gid() + " 1";
+            long[] su = usable(subuids, caller.uid()), sg = usable(subgids, caller.gid());
+            if (su == null || sg == null || !tool("newuidmap") || !tool("newgidmap")) {
+                return new LabUser(uid, "direct", gid, "direct", "deny");
+            }
+            return new LabUser(uid + ",1 " + su[0] + " " + Math.min(su[1], 65536), "newuidmap",
+                    gid + ",1 " + sg[0] + " " + Math.min(sg[1], 65536), "newgidmap", "deny");
+        }
+
+        /** The first granted range that doesn't hold the caller's own id (the kernel refuses overlapping outside ranges). */
+        private static long[] usable(List<long[]> ranges, long own) {
+            return ranges.stream().filter(r -> r[1] > 0 && (own < r[0] || own >= r[0] + Math.min(r[1], 65536))).findFirst().orElse(null);
+        }
+
+        private static boolean tool(String name) {
+            return TOOL_DIRS.stream().anyMatch(d -> Files.isExecutable(Path.of(d, name)));
+        }
+
+        String line() {
+            return String.join("\t", "userns", uidMap, uidVia, gidMap, gidVia, setgroups);
+        }
+
+        /** "uid 0 is 1001, uids 1-65536 are 100000-165535" for messages. */
+        static String describe(String kind, String map) {
+            List<String> parts = new ArrayList<>();
+            for (String range : map.split(",")) {
+                String[] f = range.split(" ");
+                long in = Long.parseLong(f[0]), outside = Long.parseLong(f[1]), count = Long.parseLong(f[2]);
+                parts.add(count == 1 ? kind + " " + in + " is " + outside
+                        : kind + "s " + in + "-" + (in + count - 1) + " are " + outside + "-" + (outside + count - 1));
+            }
+            return String.join(", ", parts);
+        }
+
+        String describe() {
+            return describe("uid", uidMap) + "; " + describe("gid", gidMap) + "; setgroups " + setgroups;
+        }
+    }
+
+    /**
+     * A rootless lab's nodes all join its user namespace: a node's own {@code namespaces.user} may be {@code {}} or say
+     * exactly what the lab's is; a join, other maps or another setgroups is {@code lab.node-user} at the key or value.
+     */
+    static void checkNodeUser(String node, SpecNode merged, LabUser lab, List<Diagnostic> out) {
+        SpecNode user = merged == null ? null : merged.get("namespaces").get("user");
+        if (user == null || !user.isPresent() || user.kind() != SpecNode.Kind.MAP) return; // not a map: the schema says so
+        String hint = "remove namespaces.user from node " + node + ": every node of a rootless lab is in the lab's user namespace ("
+                + lab.describe() + ")";
+        for (Map.Entry<String, SpecNode> f : user.fields().entrySet()) {
+            SpecNode v = f.getValue();
+            String problem = switch (f.getKey()) {
+                case "join" -> "node " + node + " joins a user namespace; in a rootless lab every node is in the lab's";
+                case "uidMap", "gidMap" -> {
+                    String kind = f.getKey().equals("uidMap") ? "uid" : "gid";
+                    String mine = mapText(v), labs = kind.equals("uid") ? lab.uidMap() : lab.gidMap();
+                    yield labs.equals(mine) ? null : "node " + node + "'s " + f.getKey() + " is not the lab's: a rootless lab has one user "
+                            + "namespace for all nodes, where " + LabUser.describe(kind, labs);
+                }
+                case "setgroups" -> lab.setgroups().equals(v.text("")) ? null : "node " + node + " asks for setgroups " + v.text("")
+                        + "; the lab's user namespace has setgroups " + lab.setgroups();
+                default -> null; // an unknown key: the schema reports it
+            };
+            if (problem != null) {
+                out.add(error("lab.node-user", problem, "namespaces.user." + f.getKey(), f.getKey().equals("join") ? user.keyLocation("join")
+                        : v.location(), hint));
+            }
+        }
+    }
+
+    /** A uidMap/gidMap list as {@code "inside outside count,..."}; "?" for anything that is not one (never equal to the lab's). */
+    private static String mapText(SpecNode list) {
+        if (list.kind() != SpecNode.Kind.LIST) return "?";
+        List<String> ranges = new ArrayList<>();
+        for (SpecNode r : list.elements()) {
+            ranges.add(r.get("inside").longValue(-1) + " " + r.get("outside").longValue(-1) + " " + r.get("count").longValue(-1));
+        }
+        return String.join(",", ranges);
+    }
+
+    /** Why this host refuses a user namespace to a caller other than root, when its sysctls say so for certain. */
+    static Optional<String> userNamespacesForbidden() {
+        if (sysctl("/proc/sys/user/max_user_namespaces") == 0) {
+            return Optional.of("user namespaces are disabled on this host (user.max_user_namespaces is 0)");
+        }
+        if (sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0) {
+            return Optional.of("unprivileged user namespaces are disabled on this host (kernel.unprivileged_userns_clone is 0)");
+        }
+        return Optional.empty();
+    }
+
+    private static long sysctl(String file) {
+        try {
+            return Long.parseLong(Files.readAllLines(Path.of(file)).get(0).trim()); // not readString: /proc (COMMON.md)
+        } catch (IOException | RuntimeException e) {
+            return -1;
         }
     }
 

@@ -177,7 +177,7 @@ public record HostProbe(CgroupLayout cgroupLayout, Optional<Path> cgroup2Mount, 
     }
 
     /** Ranges from /etc/subuid or /etc/subgid whose owner is the caller's name or uid. */
-    static List<long[]> subordinate(Path file, String user, long uid) {
+    public static List<long[]> subordinate(Path file, String user, long uid) {
         List<long[]> out = new ArrayList<>();
         try {
             for (String line : Files.readAllLines(file)) {

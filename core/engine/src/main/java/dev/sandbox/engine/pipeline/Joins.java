@@ -9,12 +9,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Compiles {@code {join: ...}} sections into setns steps: every other type first, the user namespace last. */
+/**
+ * Compiles {@code {join: ...}} sections into setns steps: as root every other type first and the user namespace
+ * last; rootless the user namespace first.
+ */
 final class Joins {
 
     private Joins() {}
 
-    static List<Step> steps(SpecNode namespaces, Path runtimeBase, List<Diagnostic> problems) {
+    static List<Step> steps(SpecNode namespaces, Path runtimeBase, List<Diagnostic> problems, boolean root) {
         List<Step> others = new ArrayList<>();
         List<Step> user = new ArrayList<>();
         for (var e : namespaces.fields().entrySet()) {
@@ -44,12 +47,19 @@ final class Joins {
                     .summary("the namespace to join exists and is a " + entry.get().procName() + " namespace")
                     .syscall("stat(\"" + path + "\")").build().withPlugin(e.getKey());
             // Joining a user namespace drops our capabilities in the namespaces we still have to
-            // enter, so as root every other namespace is joined first (setns(2)).
+            // enter, so as root every other namespace is joined first (setns(2)). Rootless it is the
+            // other way round: setns(2) of a net, pid or mount namespace also needs CAP_SYS_ADMIN in
+            // the caller's own user namespace, which only the joined user namespace gives (a rootless
+            // lab's nodes: docs/labs.md).
             Step setns = Step.of(Stage.ENTER, "join").arg("type", entry.get().procName()).arg("path", path)
                     .summary("enter the existing " + e.getKey() + " namespace")
                     .syscall("setns(open(\"" + path + "\"), " + entry.get().cloneFlag() + ")").build().withPlugin(e.getKey());
             others.add(check);
             (e.getKey().equals(NamespaceTable.USER) ? user : others).add(setns);
+        }
+        if (!root) {
+            user.addAll(others);
+            return user;
         }
         others.addAll(user);
         return others;

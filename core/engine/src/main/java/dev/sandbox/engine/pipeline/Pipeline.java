@@ -113,7 +113,7 @@ public final class Pipeline {
         SpecNode namespaces = root.get("namespaces");
         List<Step> steps = new ArrayList<>();
 
-        List<Step> joins = Joins.steps(namespaces, runtimeDir.getParent(), problems);
+        List<Step> joins = Joins.steps(namespaces, runtimeDir.getParent(), problems, caller.isRoot());
         steps.addAll(joins);
         for (NamespaceTable.Entry entry : NamespaceTable.entries()) {
             if (creates(namespaces, entry.type())) entry.unshareStep().ifPresent(steps::add);
