@@ -17,6 +17,7 @@
  * the record's target: `sandbox down LAB` SIGTERMs it, it downs the nodes, exits, and down's journal
  * teardown unmounts the namespaces and removes the record. Any failure: the started nodes are downed,
  * the journal undone, exit 125.
+ * Rootless (a `userns` line): one user namespace for every node, no mounts; see "Rootless labs" at the end.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -575,16 +576,34 @@ static int send_fd(int sock, int index, int fd)
     return sendmsg(sock, &m, MSG_NOSIGNAL) == (ssize_t)sizeof index ? 0 : -1;
 }
 
+static long sysctl_value(const char *path)
+{
+    char buf[32] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Which of the host's three switches refuses us the user namespace or the capabilities in it (as ns.c names them for a sandbox). */
+static const char *userns_refused(void)
+{
+    if (sysctl_value("/proc/sys/user/max_user_namespaces") == 0)
+        return "user namespaces are disabled: user.max_user_namespaces is 0; run the lab as root";
+    if (sysctl_value("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+        return "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone is 0; run the lab as root";
+    if (sysctl_value("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
+        return "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns is 1 (allow "
+               "sandbox-init 'userns,' in a profile, or run the lab as root)";
+    return "a rootless lab needs a user namespace of its own and CAP_NET_ADMIN in it";
+}
+
 /* U: in the new user namespace once lab-up wrote its maps. Exits 0 when every fd was sent. */
 static void rootless_child(int sock)
 {
     if (unshare(CLONE_NEWUSER) != 0) {
-        int err = errno;
-        fprintf(stderr, "sandbox: lab %s: unshare CLONE_NEWUSER: %s (%s)\n", lab, errno_text(err),
-                err == EPERM || err == ENOSPC || err == EACCES
-                    ? "this host forbids unprivileged user namespaces (user.max_user_namespaces, kernel.unprivileged_userns_clone, "
-                      "AppArmor's kernel.apparmor_restrict_unprivileged_userns): run the lab as root"
-                    : "a rootless lab needs a user namespace");
+        fprintf(stderr, "sandbox: lab %s: unshare CLONE_NEWUSER: %s (%s)\n", lab, errno_text(errno), userns_refused());
         _exit(1);
     }
     char go = 'u';
@@ -601,7 +620,9 @@ static void rootless_child(int sock)
         if (!is(&lines[i], "node", 2))
             continue;
         if (unshare(CLONE_NEWNET) != 0) {
-            fprintf(stderr, "sandbox: lab %s: node %s: unshare CLONE_NEWNET: %s\n", lab, lines[i].f[1], errno_text(errno));
+            int err = errno;
+            fprintf(stderr, "sandbox: lab %s: node %s: unshare CLONE_NEWNET: %s (%s)\n", lab, lines[i].f[1], errno_text(err),
+                    err == EPERM ? userns_refused() : "no network namespace");
             _exit(1);
         }
         if ((fd[i] = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {

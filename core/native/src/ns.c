@@ -25,8 +25,9 @@ static int *join_fds;
 /* Why every file is opened before the first setns (as nsenter does): once the mount namespace is
  * joined, a later /proc/PID/ns/<type> resolves in the joined sandbox's /proc, where PID is another
  * process or none (ENOENT); and once the user namespace is joined, we lack the privilege over the
- * host's /proc. The setns calls keep the plan's order (the controller puts the user namespace last:
- * joining it first would drop our capabilities over the others). */
+ * host's /proc. The setns calls keep the plan's order (as root the controller puts the user
+ * namespace last: joining it first would drop our capabilities over the others; rootless first:
+ * setns(2) of a net, pid or mount namespace also wants CAP_SYS_ADMIN in our own user namespace). */
 void open_joins(void)
 {
     for (int i = 0; i < g.nsteps; i++) {

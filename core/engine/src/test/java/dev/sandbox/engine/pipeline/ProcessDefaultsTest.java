@@ -94,6 +94,21 @@ class ProcessDefaultsTest {
     static final String[] DOCKER = {"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "SETFCAP",
         "NET_BIND_SERVICE", "SYS_CHROOT", "AUDIT_WRITE"};
 
+    // ------------------------------------------------------------------------------ joins
+
+    @Test
+    void rootJoinsTheUserNamespaceLastAndARootlessCallerFirst() throws Exception {
+        // setns(2): as root, joining the user namespace first would drop the capabilities over the others; rootless,
+        // joining a network namespace needs CAP_SYS_ADMIN in the current user namespace, which only the joined one gives
+        String body = "namespaces:\n  user: {join: {path: /tmp/lab/userns}}\n  net: {join: {path: /tmp/lab/netns/a}}\n"
+                + "process:\n  command: [/bin/true]\n";
+        for (Caller caller : List.of(ROOT, ALICE)) {
+            List<String> enter = plan(caller, body).stage(Stage.ENTER).stream().filter(s -> s.op().equals("join"))
+                    .map(s -> s.arg("type").orElseThrow()).toList();
+            assertEquals(caller.isRoot() ? List.of("net", "user") : List.of("user", "net"), enter, caller.userName());
+        }
+    }
+
     // ------------------------------------------------------------------------------ capabilities
 
     @Test
