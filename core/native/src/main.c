@@ -245,8 +245,9 @@ _Noreturn void helper_main(void)
 }
 
 /*
- * The distribution's bin/sandbox is a symbolic link to this binary (dist/pom.xml): called by any name but
- * sandbox-init, we are the launcher. Why not the sh script in front: every exec costs ~0.7 ms on this
+ * The distribution's bin/sandbox is a symbolic link to this binary (dist/pom.xml): called by the name
+ * `sandbox` (argv[0]'s last component; a helper under another name, SANDBOX_HELPER, stays the runtime),
+ * we are the launcher. Why not the sh script in front: every exec costs ~0.7 ms on this
  * project's VM (the dynamic loader's CPU feature probing: cpuid traps to the hypervisor), a cached `up`
  * then is ~3 execs (us, the sealed copy, the target) instead of 4 and no sh (docs/performance.md).
  * What needs no JVM stays here - `up` (the front; its miss execs the script with SANDBOX_FRONT=miss),
@@ -257,7 +258,7 @@ static void launcher(char **argv)
 {
     const char *base = strrchr(argv[0], '/');
     base = base ? base + 1 : argv[0];
-    if (strcmp(base, "sandbox-init") == 0)
+    if (strcmp(base, "sandbox") != 0)
         return;
     const char *verb = argv[1] ? argv[1] : "";
     if ((strcmp(verb, "up") == 0 && !getenv("SANDBOX_FRONT")) || strcmp(verb, "gc") == 0 || is_verb(verb)) {
