@@ -383,12 +383,42 @@ static bool cache_dir(char *out, size_t n)
     return r > 0 && (size_t)r < n;
 }
 
+/* The distribution's home from /proc/self/exe: <home>/libexec/sandbox-init, or <home>/bin/sandbox when
+ * that is a copy of the binary rather than the symbolic link the build makes. false when neither. */
+bool front_home(char *home, size_t n)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0 || (size_t)len >= sizeof exe - 1)
+        return false;
+    exe[len] = '\0';
+    static const char *const suffixes[] = { "/libexec/sandbox-init", "/bin/sandbox" };
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if ((size_t)len > sl && strcmp(exe + len - sl, suffixes[i]) == 0 && (size_t)len - sl < n) {
+            memcpy(home, exe, (size_t)len - sl);
+            home[len - sl] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The launcher script: libexec/sandbox-launcher next to us when bin/sandbox is this binary (the
+ * distribution), else bin/sandbox itself (a distribution built before, or by hand). */
+void front_launcher(const char *home, char *out, size_t n)
+{
+    snprintf(out, n, "%s/libexec/sandbox-launcher", home);
+    if (access(out, X_OK) != 0)
+        snprintf(out, n, "%s/bin/sandbox", home);
+}
+
 _Noreturn static void to_the_jvm(const char *home, char **argv, const char *key)
 {
     if (g_trace_cache)
         fprintf(stderr, "sandbox: native cache: miss %s: %s\n", key, g_why);
-    char launcher[PATH_MAX];
-    snprintf(launcher, sizeof launcher, "%s/bin/sandbox", home);
+    char launcher[PATH_MAX + 32];
+    front_launcher(home, launcher, sizeof launcher);
     setenv("SANDBOX_FRONT", "miss", 1);
     argv[0] = launcher;
     execv(launcher, argv);
@@ -402,23 +432,16 @@ _Noreturn static void to_the_jvm(const char *home, char **argv, const char *key)
  */
 void front_main(int *argc, char ***argv)
 {
-    char **av = *argv, exe[PATH_MAX], home[PATH_MAX], dir[PATH_MAX], name[20];
+    char **av = *argv, home[PATH_MAX], dir[PATH_MAX], name[20];
     g_trace_cache = getenv("SANDBOX_TRACE_CACHE") != NULL;
-    /* the distribution: <home>/libexec/sandbox-init next to <home>/bin/sandbox */
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0 || (size_t)n >= sizeof exe - 1) {
-        fprintf(stderr, "sandbox: up: readlink /proc/self/exe: %s\n", errno_name(errno));
+    /* the distribution: <home>/libexec/sandbox-init, <home>/bin/sandbox its link */
+    if (!front_home(home, sizeof home)) {
+        char exe[PATH_MAX] = "";
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 && (size_t)n < sizeof exe ? (size_t)n : 0] = '\0';
+        fprintf(stderr, "sandbox: up: readlink /proc/self/exe: %s is not in a distribution's libexec/ (run bin/sandbox)\n", exe);
         exit(125);
     }
-    exe[n] = '\0';
-    const char *suffix = "/libexec/sandbox-init";
-    size_t sl = strlen(suffix);
-    if ((size_t)n <= sl || strcmp(exe + n - sl, suffix) != 0) {
-        fprintf(stderr, "sandbox: up: %s is not in a distribution's libexec/ (run bin/sandbox)\n", exe);
-        exit(125);
-    }
-    memcpy(home, exe, (size_t)n - sl);
-    home[n - sl] = '\0';
 
     struct buf k = {0};
     snprintf(name, sizeof name, "-");
@@ -453,7 +476,7 @@ void front_main(int *argc, char ***argv)
     static char *run[MAXRUN + 8];
     char *say[64];
     int nrun = 0, nsay = 0;
-    run[nrun++] = av[0];
+    run[nrun++] = "sandbox-init"; /* not bin/sandbox's name: main.c's launcher mode is for the caller's call only */
     run[nrun++] = "run";
     run[nrun++] = "--plan";
     static char plan[PATH_MAX + 64];

@@ -19,6 +19,10 @@ uint64_t front_fnv1a64(const char *s, size_t n);
 bool front_env_keyed(const char *name, size_t n);
 /* `sandbox-init up ARGS...`: returns with *argv = `run --plan ...` on a hit; execs the launcher on a miss */
 void front_main(int *argc, char ***argv);
+/* the distribution's home from /proc/self/exe (<home>/libexec/sandbox-init or <home>/bin/sandbox) */
+bool front_home(char *home, size_t n);
+/* the launcher script to exec for everything the binary doesn't do itself */
+void front_launcher(const char *home, char *out, size_t n);
 /* `sandbox-init source-stamp write|check HOME STAMP`: the source checkout launcher's staleness check */
 int source_stamp_main(int argc, char **argv);
 #endif

@@ -244,9 +244,44 @@ _Noreturn void helper_main(void)
     supervise();
 }
 
+/*
+ * The distribution's bin/sandbox is a symbolic link to this binary (dist/pom.xml): called by the name
+ * `sandbox` (argv[0]'s last component; a helper under another name, SANDBOX_HELPER, stays the runtime),
+ * we are the launcher. Why not the sh script in front: every exec costs ~0.7 ms on this
+ * project's VM (the dynamic loader's CPU feature probing: cpuid traps to the hypervisor), a cached `up`
+ * then is ~3 execs (us, the sealed copy, the target) instead of 4 and no sh (docs/performance.md).
+ * What needs no JVM stays here - `up` (the front; its miss execs the script with SANDBOX_FRONT=miss),
+ * gc, ps, wait, down, logs - everything else execs the script, libexec/sandbox-launcher (the source
+ * tree's bin/sandbox), which finds the distribution from its own path as before.
+ */
+static void launcher(char **argv)
+{
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (strcmp(base, "sandbox") != 0)
+        return;
+    const char *verb = argv[1] ? argv[1] : "";
+    if ((strcmp(verb, "up") == 0 && !getenv("SANDBOX_FRONT")) || strcmp(verb, "gc") == 0 || is_verb(verb)) {
+        argv[0] = "sandbox-init"; /* the sealed re-exec keeps argv: it must not come back here */
+        return;
+    }
+    char home[PATH_MAX], script[PATH_MAX + 32];
+    if (!front_home(home, sizeof home)) {
+        fprintf(stderr, "sandbox: /proc/self/exe is neither a distribution's libexec/sandbox-init nor its bin/sandbox\n");
+        exit(125);
+    }
+    snprintf(script, sizeof script, "%s/libexec/sandbox-launcher", home);
+    argv[0] = script;
+    execv(script, argv);
+    fprintf(stderr, "sandbox: execve %s: %s\n", script, errno_name(errno));
+    exit(125);
+}
+
 int main(int argc, char **argv)
 {
     const char *control = NULL;
+    if (argc >= 1)
+        launcher(argv);
     /* the state verbs only read state and send signals: no sealed copy, no monitor */
     if (argc >= 2 && is_verb(argv[1]))
         return verbs_main(argc, argv);

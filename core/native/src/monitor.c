@@ -32,6 +32,7 @@ static struct {
     const struct step *traced; /* the last step H or C reported done (TRACE) */
     struct sandbox_state st;
     char cgroup[PATH_MAX];
+    const struct step *placed; /* the cgroup-place step whose cgroup H was forked into (clone3), NULL = none */
     struct { char buf[65536]; size_t len; } rb;
     int pty;                   /* exec -t: the pty master C sent with SCM_RIGHTS (PTY message), -1 without */
     pid_t proxy;               /* the process that copies between the caller's terminal and the pty */
@@ -644,6 +645,32 @@ static void report_oom(void)
     }
 }
 
+/* H, forked straight into the sandbox's cgroup when the plan places it in one on cgroup v2 (the first
+ * identity cgroup-place step; clone3 CLONE_INTO_CGROUP, runtime.h), else by fork() and moved there by
+ * the step. Why this is the same placement, only earlier: H is placed before it clones C either way
+ * (the cgroup namespace's root, ns.c), the cgroup and its limits (prepare's cgroup-set) exist before
+ * H does, and H does nothing before the step that the cgroup would see differently (it unshares the
+ * user namespace and waits for GO). A refused clone3 (an older kernel, a v1 hierarchy) falls back. */
+static pid_t fork_helper(void)
+{
+    const struct step *place = NULL;
+    for (int i = 0; i < m.plan.nsteps && !place; i++)
+        if (m.plan.steps[i].stage == ST_IDENTITY && strcmp(m.plan.steps[i].op->name, "cgroup-place") == 0)
+            place = &m.plan.steps[i];
+    if (place && get(place, "path")) {
+        int cg = open(get(place, "path"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cg >= 0) {
+            pid_t pid = fork_into_cgroup(cg);
+            close(cg); /* in both processes */
+            if (pid > 0)
+                m.placed = place;
+            if (pid >= 0)
+                return pid;
+        }
+    }
+    return fork();
+}
+
 static void run_host_stage(enum stage stage, pid_t pid)
 {
     for (int i = 0; i < m.plan.nsteps; i++) {
@@ -688,7 +715,8 @@ static void run_host_stage(enum stage stage, pid_t pid)
             if (rc == 0)
                 crash_point(strcmp(get(s, "kind"), "uid") == 0 ? "uid-map-written" : "gid-map-written");
         } else if (strcmp(op, "cgroup-place") == 0) {
-            rc = host_cgroup_place(s, pid, &e);
+            /* H was forked into it (fork_helper): nothing to move */
+            rc = s == m.placed ? 0 : host_cgroup_place(s, pid, &e);
             if (rc == 0)
                 crash_point("cgroup-placed");
         } else if (strcmp(op, "veth") == 0) {
@@ -880,7 +908,7 @@ int monitor_main(int argc, char **argv)
         setup_failed(&e);
     }
     fflush(NULL);
-    m.helper = fork();
+    m.helper = fork_helper();
     if (m.helper < 0) {
         host_fail(&e, "start helper", "fork", NULL, errno, NULL);
         setup_failed(&e);

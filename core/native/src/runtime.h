@@ -100,6 +100,26 @@ static inline pid_t sys_clone(unsigned long flags)
 #endif
 }
 
+/* fork(2) straight into a cgroup v2 directory (clone3(2) CLONE_INTO_CGROUP, Linux 5.7+): the child
+ * starts in that cgroup, so nobody has to move it there with a write to cgroup.procs, which takes the
+ * kernel's cgroup_threadgroup_rwsem for writing (a synchronize_rcu: 0-12 ms measured on this VM; clone3
+ * takes it for reading only). Like fork() without glibc's bookkeeping: single-threaded callers only, and
+ * stdio flushed first. -1 with errno (ENOSYS, E2BIG: an older kernel; EBADF, EOPNOTSUPP: not cgroup v2). */
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+struct sandbox_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+static inline pid_t fork_into_cgroup(int cgroup_fd)
+{
+    struct sandbox_clone_args a = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD, .cgroup = (uint64_t)cgroup_fd };
+    return (pid_t)syscall(__NR_clone3, &a, sizeof a);
+}
+
 #define MAX_TREES 64
 struct runtime {
     int ctl;                   /* control socket, O_CLOEXEC */

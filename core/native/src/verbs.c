@@ -219,11 +219,24 @@ static bool lock_held(int dirfd)
     return held;
 }
 
-/* A journal with records: a teardown that did not finish (a finished one empties it, journal.c). */
+/* A journal with records: a teardown that did not finish (a finished one empties it, journal.c). Its
+ * comment lines (the "# boot ID" it starts with) are no records. */
 static bool journal_left(int dfd)
 {
     struct stat st;
-    return fstatat(dfd, "journal", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+    if (fstatat(dfd, "journal", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+        return false;
+    char *text = slurp(dfd, "journal", 1 << 20);
+    if (!text)
+        return true; /* unreadable: as before, a journal that is there counts */
+    bool records = false;
+    for (const char *line = text; *line && !records;) {
+        const char *nl = strchr(line, '\n');
+        records = *line != '#' && *line != '\n';
+        line = nl ? nl + 1 : line + strlen(line);
+    }
+    free(text);
+    return records;
 }
 
 /* 0: loaded; -1: no such record (ENOENT) or not one (errno). */

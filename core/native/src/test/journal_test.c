@@ -297,11 +297,19 @@ static void test_journal_format(void)
     CHECK(journal_add(fd, "bad\top", "k", "v", &e) == -1 && strcmp(e.err, "EINVAL") == 0, "an op with a TAB is refused");
     CHECK(journal_add(fd, "op", "k=", "v", &e) == -1, "a key with '=' is refused");
     CHECK(journal_add(fd, "op", "k", NULL, &e) == -1, "a NULL value is refused");
-    char *text = read_text(j), expected[512];
+    char *text = read_text(j), expected[512], boot[64] = "";
+    FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (bf) {
+        if (!fgets(boot, sizeof boot, bf))
+            boot[0] = '\0';
+        fclose(bf);
+    }
+    boot[strcspn(boot, "\n")] = '\0';
     snprintf(expected, sizeof expected,
+             "# boot %s\n"
              "veth-delete\tname=a%%25b%%09c%%0Ad\xc3\xa9 \xff\n"
              "kill-tree\tpid=%d\tstart=%llu\n"
-             "cgroup-remove\tpath=/sys/fs/cgroup/unified/sandbox/journal-test-none x\n", (int)dead, start);
+             "cgroup-remove\tpath=/sys/fs/cgroup/unified/sandbox/journal-test-none x\n", boot, (int)dead, start);
     CHECK(text && strcmp(text, expected) == 0, "the journal's text:\n%s\nexpected:\n%s", text, expected);
     free(text);
     close(fd);
@@ -340,7 +348,8 @@ static void test_forget(void)
     CHECK(journal_forget(fd, at, &e) == 0, "journal_forget: %s %s", e.sys, e.err);
     CHECK(journal_add(fd, "veth-delete", "name", "mine1", &e) == 0, "journal_add after journal_forget");
     char *j = path_of(rt, "journal"), *text = read_text(j);
-    CHECK(text && strcmp(text, "veth-delete\tname=mine0\nveth-delete\tname=mine1\n") == 0,
+    const char *records = text ? strchr(text, '\n') : NULL; /* after the "# boot ID" line */
+    CHECK(text && strncmp(text, "# boot ", 7) == 0 && records && strcmp(records + 1, "veth-delete\tname=mine0\nveth-delete\tname=mine1\n") == 0,
           "the forgotten record is gone, a later one follows the kept one:\n%s", text);
     free(text);
     CHECK(journal_forget(-1, 0, &e) == -1 && strcmp(e.err, "EBADF") == 0, "a bad fd is an error: %s", e.err);
@@ -612,6 +621,57 @@ static void test_kill_tree_of_other(void)
     CHECK(killed_by_sigkill(w), "P itself is killed");
     CHECK(gone_soon(v), "its child too");
     kill(v, SIGKILL);
+    free(rt);
+    rm_rf(base);
+    free(base);
+}
+
+/* a journal written in another boot (no fsync: it survives a power loss only by chance): nothing it
+ * names is undone - its processes, links and cgroups died with that boot, and a pid of then (with its
+ * start time, clock ticks after that boot) may be a process of this boot - and the dir is removed */
+static void test_other_boot(void)
+{
+    char *base = temp_dir();
+    pid_t w = fork();
+    if (w == 0) {
+        for (;;)
+            pause();
+    }
+    unsigned long long wstart = 0;
+    for (int i = 0; i < 100 && !wstart; i++)
+        wstart = proc_start_time(w);
+    char text[512];
+    snprintf(text, sizeof text,
+             "# boot 00000000-0000-4000-8000-000000000000\n"
+             "kill-tree\tpid=%d\tstart=%llu\n"
+             "veth-delete\tname=from-another-boot\n", (int)w, wstart);
+    char *rt = runtime_dir_with(base, "boot", text);
+    reset_calls();
+    struct host_error e;
+    CHECK(journal_teardown(rt, NULL, &e) == 0, "teardown: %s %s", e.err, e.hint);
+    usleep(50000);
+    CHECK(proc_start_time(w) == wstart, "a process named by another boot's journal is not killed");
+    CHECK(nveth_calls == 0, "nor a link of that name deleted");
+    CHECK(!exists(rt), "the runtime dir is gone");
+    kill(w, SIGKILL);
+    waitpid(w, NULL, 0);
+    free(rt);
+
+    /* this boot's line: replayed as always */
+    char boot[64] = "";
+    FILE *bf = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (bf) {
+        if (!fgets(boot, sizeof boot, bf))
+            boot[0] = '\0';
+        fclose(bf);
+    }
+    boot[strcspn(boot, "\n")] = '\0';
+    snprintf(text, sizeof text, "# boot %s\nveth-delete\tname=this-boot\n", boot);
+    rt = runtime_dir_with(base, "boot", text);
+    reset_calls();
+    CHECK(journal_teardown(rt, NULL, &e) == 0, "teardown: %s %s", e.err, e.hint);
+    const char *names[] = { "this-boot" };
+    CHECK(calls_are(names, 1), "this boot's journal is replayed");
     free(rt);
     rm_rf(base);
     free(base);
@@ -1004,6 +1064,7 @@ int main(void)
     test_mounted_root();
     test_kill_tree_of_self();
     test_kill_tree_of_other();
+    test_other_boot();
     test_start_time();
     test_state();
     test_runtime_base();
