@@ -24,7 +24,9 @@ record Checked(LoadedSpec spec, List<Diagnostic> diagnostics, Optional<SpecSourc
         // SPEC may be REV:path (a git revision); a plain file never loads JGit
         SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, sandbox.variables(envFiles), all);
         LoadedSpec spec = loaded.spec();
+        dev.sandbox.engine.Timing.mark("spec loaded");
         all.addAll(sandbox.pipeline().validate(spec));
+        dev.sandbox.engine.Timing.mark("validated");
         return new Checked(spec, all, loaded.revisionSource());
     }
 

@@ -23,6 +23,13 @@ public final class Launch {
     private Launch() {}
 
     public static void main(String[] args) {
+        dev.sandbox.engine.Timing.mark("main");
+        // slf4j (PF4J logs through it, into slf4j-nop) would otherwise look for its provider with a ServiceLoader over every
+        // jar of lib/ (docs/performance.md)
+        if (System.getProperty("slf4j.provider") == null) {
+            System.setProperty("slf4j.provider", "org.slf4j.nop.NOPServiceProvider");
+            System.setProperty("slf4j.internal.verbosity", "WARN"); // no line about the provider property on stderr
+        }
         if (args.length == 2 && args[0].equals("--cds-training")) {
             CdsTraining.run(Path.of(args[1]));
             return;
@@ -32,6 +39,7 @@ public final class Launch {
             Optional<Integer> code;
             try {
                 code = cachedUp(args, System.getenv());
+                dev.sandbox.engine.Timing.mark("plan cache lookup");
                 if (code.isEmpty()) code = plainUp(args, System.getenv());
             } catch (RuntimeException | Error e) {
                 // no stack traces for users unless asked (--stacktrace goes through Main); for 'up', 1 is the

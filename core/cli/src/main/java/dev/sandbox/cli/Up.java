@@ -49,6 +49,7 @@ final class Up {
         Pipeline.RunOptions options = new Pipeline.RunOptions(request.command());
         Map<Path, byte[]> inputs = new java.util.LinkedHashMap<>();
         Plan plan = sandbox.pipeline().compile(checked.spec(), runtimeDir, options, problems, inputs);
+        dev.sandbox.engine.Timing.mark("compiled");
         if (!problems.isEmpty()) {
             Output.diagnostics(err, problems);
             err.flush();
@@ -57,9 +58,12 @@ final class Up {
         err.flush();
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
+        dev.sandbox.engine.Timing.mark("plan cached");
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
-        return controller.run(plan, runtimeDir, checked.source());
+        int status = controller.run(plan, runtimeDir, checked.source());
+        dev.sandbox.engine.Timing.mark("plan handed off");
+        return status;
     }
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
@@ -78,6 +82,7 @@ final class Up {
             PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, checked.source(),
                     checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs));
             cache.store(key, entry);
+            dev.sandbox.engine.Timing.mark("plan cache entry written");
             List<Path> files = new ArrayList<>();
             for (var include : checked.spec().inputs().includes()) {
                 if (include.file() == null) return; // a blob of a git revision: not cached

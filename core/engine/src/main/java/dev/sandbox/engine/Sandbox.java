@@ -65,14 +65,20 @@ public final class Sandbox {
     }
 
     public PluginRegistry registry() {
-        if (registry == null) registry = PluginRegistry.load(pluginDirs, explicitPluginDirs, caller());
+        if (registry == null) {
+            registry = PluginRegistry.load(pluginDirs, explicitPluginDirs, caller());
+            Timing.mark("plugins loaded");
+        }
         return registry;
     }
 
     public Pipeline pipeline() {
         if (pipeline == null) {
+            PluginRegistry plugins = registry();
             HostFacts host = HostProbe.detect(caller());
-            pipeline = new Pipeline(registry(), host, caller(), env);
+            Timing.mark("host probed");
+            pipeline = new Pipeline(plugins, host, caller(), env);
+            Timing.mark("schema composed");
         }
         return pipeline;
     }

@@ -72,7 +72,9 @@ public final class Pipeline {
             return sorted(out);
         }
         if (schemaCheck == null) schemaCheck = new SchemaCheck(schema);
+        dev.sandbox.engine.Timing.mark("schema validator built");
         List<Diagnostic> schemaProblems = schemaCheck.check(root);
+        dev.sandbox.engine.Timing.mark("schema checked");
         out.addAll(schemaProblems);
         Path specDir = specDir(spec);
         String name = root.get("name").text("sandbox");

@@ -305,7 +305,7 @@ public final class PlanCache {
             out.append("plan\t").append(text.length).append('\n');
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             if (!trusted(dir)) return;
-            tmp = Files.createTempFile(dir, "entry", ".tmp");
+            tmp = NativeIndex.createNew(dir, "entry-");
             try (var w = Files.newOutputStream(tmp)) {
                 w.write(out.toString().getBytes(StandardCharsets.UTF_8));
                 w.write(text);
