@@ -52,7 +52,25 @@ public final class Sandbox {
         return dirs;
     }
 
-    public Caller caller() {
+    /**
+     * Builds the pipeline (PF4J loading the plugins, the host probe, the composed schema and its validator) on a daemon
+     * thread while the caller goes on (the cache key, reading the spec), for a cold {@code up} on two cores
+     * (docs/performance.md). The getters are synchronized: whoever asks first builds, the other waits for the result. A
+     * failure here is dropped; the caller's own call then does the same work again and meets it.
+     */
+    public void prepareInBackground() {
+        Thread thread = new Thread(() -> {
+            try {
+                pipeline().prepareValidation();
+            } catch (RuntimeException | Error e) {
+                // the caller's thread builds it again and reports what goes wrong
+            }
+        }, "sandbox-prepare");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    public synchronized Caller caller() {
         if (caller == null) {
             UnixSystem unix = new UnixSystem();
             caller = new Caller(unix.getUid(), unix.getGid(), unix.getUsername());
@@ -64,7 +82,7 @@ public final class Sandbox {
         return env;
     }
 
-    public PluginRegistry registry() {
+    public synchronized PluginRegistry registry() {
         if (registry == null) {
             registry = PluginRegistry.load(pluginDirs, explicitPluginDirs, caller());
             Timing.mark("plugins loaded");
@@ -72,7 +90,7 @@ public final class Sandbox {
         return registry;
     }
 
-    public Pipeline pipeline() {
+    public synchronized Pipeline pipeline() {
         if (pipeline == null) {
             PluginRegistry plugins = registry();
             HostFacts host = HostProbe.detect(caller());
