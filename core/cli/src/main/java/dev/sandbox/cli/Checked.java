@@ -26,6 +26,7 @@ record Checked(LoadedSpec spec, List<Diagnostic> diagnostics, Optional<SpecSourc
         SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, sandbox.variables(envFiles), loading);
         LoadedSpec spec = loaded.spec();
         dev.sandbox.engine.Timing.mark("spec loaded");
+        sandbox.warmUpWhilePreparing();
         List<Diagnostic> all = new ArrayList<>(sandbox.pluginProblems());
         all.addAll(loading);
         all.addAll(sandbox.pipeline().validate(spec));

@@ -59,6 +59,7 @@ public final class Sandbox {
      * failure here is dropped; the caller's own call then does the same work again and meets it.
      */
     public void prepareInBackground() {
+        preparing = true;
         Thread thread = new Thread(() -> {
             try {
                 pipeline().prepareValidation();
@@ -68,6 +69,24 @@ public final class Sandbox {
         }, "sandbox-prepare");
         thread.setDaemon(true);
         thread.start();
+    }
+
+    private volatile boolean preparing;
+
+    /**
+     * What validation needs that doesn't depend on the plugins (the schema validator's meta-schema, the built-in seccomp
+     * profile), made on the calling thread while {@link #prepareInBackground} loads the plugins: the time it would
+     * otherwise wait. Does nothing without a background preparation.
+     */
+    public void warmUpWhilePreparing() {
+        if (!preparing) return;
+        try {
+            dev.sandbox.engine.schema.SchemaCheck.warmUp();
+            dev.sandbox.engine.seccomp.BuiltInProfile.profile();
+        } catch (RuntimeException | LinkageError e) {
+            // made again, and reported, where it is needed
+        }
+        Timing.mark("warmed up");
     }
 
     public synchronized Caller caller() {

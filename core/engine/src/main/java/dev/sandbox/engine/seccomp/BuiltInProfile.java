@@ -41,8 +41,12 @@ public final class BuiltInProfile {
      * out nor parsed again, and without an ObjectMapper (docs/performance.md); a problem in it has no position.
      */
     public static SeccompProfile profile() {
-        return SeccompProfile.of(merged());
+        SeccompProfile p = profile;
+        if (p == null) profile = p = SeccompProfile.of(merged()); // read-only once made (SeccompCompiler only reads the tree)
+        return p;
     }
+
+    private static volatile SeccompProfile profile;
 
     private static ObjectNode merged() {
         try {
