@@ -103,7 +103,7 @@ final class Up {
     static void nativeEntry(PlanCache cache, Map<String, String> env, Path home, Request request, List<Path> pluginDirs,
                             List<Path> files, PlanCache.Entry entry, List<String> variables) {
         if (rawArgCount <= 0 || env.containsKey("SANDBOX_NO_CACHE") || env.containsKey("SANDBOX_HELPER")) return;
-        var start = ProcessHandle.current().info().startInstant();
+        var start = jvmStart();
         if (start.isEmpty()) return;
         NativeIndex.keyMaterial(home, rawArgCount).ifPresent(key -> {
             List<Path> deps = new ArrayList<>();
@@ -117,8 +117,33 @@ final class Up {
             if (request.verbose()) run.add("--trace");
             if (request.detach()) run.add("--detach");
             NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, PlanCache.assumed(entry), variables), entry.text(), say, run,
-                    start.get().toEpochMilli());
+                    start.getAsLong());
         });
+    }
+
+    /**
+     * When this process started, in ms since the epoch, as {@code ProcessHandle.current().info().startInstant()} computes
+     * it (the boot time from /proc/stat's btime, plus /proc/self/stat's starttime in clock ticks), without it: its Info
+     * also reads the command line and the executable and looks the user up (NSS), ~10-20 ms of a cold {@code up}
+     * (docs/performance.md). Clock ticks are USER_HZ, 100 on the architectures listed; elsewhere ProcessHandle's answer.
+     */
+    static java.util.OptionalLong jvmStart() {
+        if (java.util.Set.of("amd64", "x86_64", "aarch64", "x86", "i386", "arm", "riscv64", "ppc64le", "s390x")
+                .contains(System.getProperty("os.arch", ""))) {
+            try {
+                // /proc with streams, not readString (JDK 17 truncates /proc files read that way)
+                String stat = String.join("\n", java.nio.file.Files.readAllLines(Path.of("/proc/self/stat")));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long ticks = Long.parseLong(f[19]); // field 22, starttime; f[0] is field 3, state
+                for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/stat"))) {
+                    if (line.startsWith("btime ")) return java.util.OptionalLong.of(Long.parseLong(line.substring(6).strip()) * 1000 + ticks * 1000 / 100);
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // ProcessHandle's answer below
+            }
+        }
+        var start = ProcessHandle.current().info().startInstant();
+        return start.isPresent() ? java.util.OptionalLong.of(start.get().toEpochMilli()) : java.util.OptionalLong.empty();
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {
