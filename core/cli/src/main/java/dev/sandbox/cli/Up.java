@@ -57,18 +57,19 @@ final class Up {
         }
         err.flush();
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
-        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
+        PlanFile.Source source = checked.source(); // the spec's SHA-256 (and git origin): once, for the cache entry and the plan file
+        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, source, runtimeDir, plan, inputs);
         dev.sandbox.engine.Timing.mark("plan cached");
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
-        int status = controller.run(plan, runtimeDir, checked.source());
+        int status = controller.run(plan, runtimeDir, source);
         dev.sandbox.engine.Timing.mark("plan handed off");
         return status;
     }
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
     private static void cache(Sandbox sandbox, Map<String, String> env, String home, Request request, Checked checked,
-                              Path runtimeDir, Plan plan, Map<Path, byte[]> inputs) {
+                              PlanFile.Source source, Path runtimeDir, Plan plan, Map<Path, byte[]> inputs) {
         if (home == null || env.containsKey("SANDBOX_NO_CACHE")) return;
         boolean joinsSandbox = checked.spec().root().get("namespaces").fields().values().stream()
                 .anyMatch(section -> section.get("join").has("sandbox"));
@@ -79,7 +80,7 @@ final class Up {
         // every variable the spec referenced, checked again before the plan is used
         PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key -> {
             PlanCache cache = PlanCache.forCaller(caller, env);
-            PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, checked.source(),
+            PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, source,
                     checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs));
             cache.store(key, entry);
             dev.sandbox.engine.Timing.mark("plan cache entry written");

@@ -75,7 +75,7 @@ public final class Sandbox {
 
     /**
      * What validation needs that doesn't depend on the plugins (the schema validator's meta-schema, the built-in seccomp
-     * profile), made on the calling thread while {@link #prepareInBackground} loads the plugins: the time it would
+     * profile, the security providers for the spec's SHA-256), made on the calling thread while {@link #prepareInBackground} loads the plugins: the time it would
      * otherwise wait. Does nothing without a background preparation.
      */
     public void warmUpWhilePreparing() {
@@ -83,7 +83,8 @@ public final class Sandbox {
         try {
             dev.sandbox.engine.schema.SchemaCheck.warmUp();
             dev.sandbox.engine.seccomp.BuiltInProfile.profile();
-        } catch (RuntimeException | LinkageError e) {
+            java.security.MessageDigest.getInstance("SHA-256"); // the providers' set-up, for the spec's digest in the plan
+        } catch (java.security.NoSuchAlgorithmException | RuntimeException | LinkageError e) {
             // made again, and reported, where it is needed
         }
         Timing.mark("warmed up");
