@@ -20,6 +20,27 @@ final class CdsTraining {
 
     private CdsTraining() {}
 
+    /**
+     * The training with the spec built into the cli jar (cds-training.yaml, examples/hello.yaml's sandbox), as the launcher
+     * runs it where a copied or moved distribution has no archive of its own yet (bin/sandbox, docs/performance.md).
+     */
+    static void run() {
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("sandbox-cds");
+            Path spec = dir.resolve("training.yaml");
+            try (var in = CdsTraining.class.getResourceAsStream("cds-training.yaml")) {
+                if (in == null) throw new IOException("cds-training.yaml is missing from the cli jar");
+                Files.write(spec, in.readAllBytes());
+            }
+            run(spec);
+        } catch (IOException e) {
+            System.err.println("sandbox: CDS training: " + e);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
     static void run(Path spec) {
         PrintWriter sink = new PrintWriter(OutputStream.nullOutputStream());
         Map<String, String> env = Map.of("HOME", System.getProperty("java.io.tmpdir"));
@@ -44,6 +65,7 @@ final class CdsTraining {
             }
         }
         Main.run(new String[] {"up", "--help"}, sink, sink, env);
+        trainUp(spec, sink);
         try {
             Path dir = Files.createTempDirectory("sandbox-cds");
             try {
@@ -67,12 +89,59 @@ final class CdsTraining {
                     Class.forName("dev.sandbox.engine.runtime." + name);
                 }
             } finally {
-                try (var files = Files.walk(dir)) {
-                    for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
-                }
+                deleteTree(dir);
             }
         } catch (IOException | ClassNotFoundException e) {
             System.err.println("sandbox: CDS training: " + e);
+        }
+        stamp();
+    }
+
+    /**
+     * A plain {@code up} as Launch runs it (the pipeline built on another thread, the plan cache and its entry written), up
+     * to the start of the runtime: the helper named here doesn't exist, so nothing is started and nothing is created
+     * outside a temporary directory (the cache's; the runtime dir is only named).
+     */
+    private static void trainUp(Path spec, PrintWriter sink) {
+        String home = System.getProperty("sandbox.home");
+        if (home == null) return;
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("sandbox-cds-up");
+            Map<String, String> env = Map.of("HOME", dir.toString(), "SANDBOX_CACHE_DIR", dir.resolve("plans").toString(),
+                    "SANDBOX_RUNTIME_DIR", dir.resolve("run").toString(), "SANDBOX_HELPER", dir.resolve("no-helper").toString());
+            String[] args = {"up", spec.toString()};
+            dev.sandbox.engine.Sandbox sandbox = Launch.prepare(args, env);
+            Launch.cachedUp(args, env);
+            Up.run(sandbox, env, sink, new Up.Request(spec, Optional.empty(), false, 10, false, List.of()));
+        } catch (IOException | RuntimeException e) {
+            System.err.println("sandbox: CDS training: up: " + e);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    /**
+     * With {@code -Dsandbox.cds.stamp=FILE} (the build): FILE names the distribution the archive is made for, as the
+     * launcher spells its home (all symbolic links resolved, readlink -f); the launcher maps the archive only there.
+     */
+    private static void stamp() {
+        String stamp = System.getProperty("sandbox.cds.stamp");
+        String home = System.getProperty("sandbox.home");
+        if (stamp == null || home == null) return;
+        try {
+            Files.writeString(Path.of(stamp), Path.of(home).toRealPath() + "\n");
+        } catch (IOException e) {
+            System.err.println("sandbox: CDS training: " + e);
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null) return;
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            // a temporary directory left in java.io.tmpdir is harmless
         }
     }
 }

@@ -20,11 +20,17 @@ record Checked(LoadedSpec spec, List<Diagnostic> diagnostics, Optional<SpecSourc
     }
 
     static Checked of(Sandbox sandbox, Path file, List<Path> envFiles) {
-        List<Diagnostic> all = new ArrayList<>(sandbox.pluginProblems());
-        // SPEC may be REV:path (a git revision); a plain file never loads JGit
-        SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, sandbox.variables(envFiles), all);
+        // SPEC may be REV:path (a git revision); a plain file never loads JGit. Read before the plugins are asked for (they
+        // may still be loading on another thread: Sandbox.prepareInBackground); their problems come first all the same.
+        List<Diagnostic> loading = new ArrayList<>();
+        SpecArgument.Loaded loaded = SpecArgument.load(sandbox, file, sandbox.variables(envFiles), loading);
         LoadedSpec spec = loaded.spec();
+        dev.sandbox.engine.Timing.mark("spec loaded");
+        sandbox.warmUpWhilePreparing();
+        List<Diagnostic> all = new ArrayList<>(sandbox.pluginProblems());
+        all.addAll(loading);
         all.addAll(sandbox.pipeline().validate(spec));
+        dev.sandbox.engine.Timing.mark("validated");
         return new Checked(spec, all, loaded.revisionSource());
     }
 

@@ -215,7 +215,7 @@ final class DiffCommand implements Callable<Integer> {
     }
 
     private void json(Side before, Side after, SpecReview.Result review, List<String> notes) {
-        ObjectNode root = Output.JSON.createObjectNode();
+        ObjectNode root = Output.json().createObjectNode();
         root.put("old", before.label());
         root.put("new", after.label());
         ArrayNode changes = root.putArray("changes");

@@ -57,7 +57,7 @@ final class ImportCommand implements Callable<Integer> {
             if (result.seccompProfile().isPresent()) {
                 String name = (output != null ? stem(output) : result.spec().get("name").asText()) + ".seccomp.json";
                 Path profile = output != null ? output.toAbsolutePath().normalize().resolveSibling(name) : Path.of(name).toAbsolutePath();
-                Files.writeString(profile, Output.JSON.writeValueAsString(result.seccompProfile().get()) + "\n");
+                Files.writeString(profile, Output.json().writeValueAsString(result.seccompProfile().get()) + "\n");
                 OciImport.nameSeccompFile(result.spec(), output != null ? "./" + name : profile.toString());
                 main.err.println("sandbox import: the seccomp profile is in " + profile);
             }

@@ -23,16 +23,30 @@ public final class Launch {
     private Launch() {}
 
     public static void main(String[] args) {
+        dev.sandbox.engine.Timing.mark("main");
+        // slf4j (PF4J logs through it, into slf4j-nop) would otherwise look for its provider with a ServiceLoader over every
+        // jar of lib/ (docs/performance.md)
+        if (System.getProperty("slf4j.provider") == null) {
+            System.setProperty("slf4j.provider", "org.slf4j.nop.NOPServiceProvider");
+            System.setProperty("slf4j.internal.verbosity", "WARN"); // no line about the provider property on stderr
+        }
         if (args.length == 2 && args[0].equals("--cds-training")) {
             CdsTraining.run(Path.of(args[1]));
+            return;
+        }
+        if (args.length == 1 && args[0].equals("--cds-training")) {
+            CdsTraining.run();
             return;
         }
         args = RawArgs.restore(args); // the command after -- as bytes (issue 8)
         if (args.length > 0 && args[0].equals("up")) {
             Optional<Integer> code;
             try {
-                code = cachedUp(args, System.getenv());
-                if (code.isEmpty()) code = plainUp(args, System.getenv());
+                Map<String, String> env = System.getenv();
+                dev.sandbox.engine.Sandbox prepared = prepare(args, env);
+                code = cachedUp(args, env);
+                dev.sandbox.engine.Timing.mark("plan cache lookup");
+                if (code.isEmpty()) code = plainUp(args, env, prepared);
             } catch (RuntimeException | Error e) {
                 // no stack traces for users unless asked (--stacktrace goes through Main); for 'up', 1 is the
                 // target's status, so sandbox's own failure is 125 — a StackOverflowError or an OOM included
@@ -99,14 +113,27 @@ public final class Launch {
         }
     }
 
-    /** A plain {@code up} without a cached plan: the whole pipeline, still without picocli. */
-    static Optional<Integer> plainUp(String[] args, Map<String, String> env) {
+    /**
+     * For an {@code up} the plain path takes: the Sandbox, already building its pipeline on another thread while the
+     * cache is asked (a miss is the usual case here: a hit is the native front's, docs/performance.md); else null.
+     */
+    static dev.sandbox.engine.Sandbox prepare(String[] args, Map<String, String> env) {
+        String homeProp = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
+        if (homeProp == null || UpArgs.parse(args).isEmpty()) return null;
+        dev.sandbox.engine.Sandbox sandbox = new dev.sandbox.engine.Sandbox(
+                dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
+        sandbox.prepareInBackground();
+        return sandbox;
+    }
+
+    /** A plain {@code up} without a cached plan: the whole pipeline, still without picocli. {@code prepared}: from {@link #prepare}, or null. */
+    static Optional<Integer> plainUp(String[] args, Map<String, String> env, dev.sandbox.engine.Sandbox prepared) {
         Optional<UpArgs> parsed = UpArgs.parse(args);
         String homeProp = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         if (parsed.isEmpty() || homeProp == null) return Optional.empty();
         UpArgs up = parsed.get();
         Up.rawArgCount = args.length;
-        dev.sandbox.engine.Sandbox sandbox = new dev.sandbox.engine.Sandbox(
+        dev.sandbox.engine.Sandbox sandbox = prepared != null ? prepared : new dev.sandbox.engine.Sandbox(
                 dev.sandbox.engine.Sandbox.defaultPluginDirs(Path.of(homeProp), env, List.of()), env);
         PrintWriter err = new PrintWriter(System.err, true);
         return Optional.of(Up.run(sandbox, env, err, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false,

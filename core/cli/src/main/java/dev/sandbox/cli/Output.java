@@ -17,7 +17,17 @@ import java.util.List;
 /** Human and JSON renderings of diagnostics and plans. */
 final class Output {
 
-    static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /**
+     * The JSON writer, created on first use: an ObjectMapper's class initialisation costs ~45 ms (Jackson's date format
+     * loads the JDK's locale data), which {@code up} never needs (docs/performance.md).
+     */
+    static ObjectMapper json() {
+        return JsonHolder.MAPPER;
+    }
+
+    private static final class JsonHolder {
+        static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    }
 
     enum Format { text, json }
 
@@ -34,7 +44,7 @@ final class Output {
     }
 
     static ArrayNode diagnosticsJson(List<Diagnostic> diagnostics) {
-        ArrayNode array = JSON.createArrayNode();
+        ArrayNode array = json().createArrayNode();
         for (Diagnostic d : diagnostics) {
             ObjectNode o = array.addObject();
             o.put("severity", d.severity().label());
@@ -94,7 +104,7 @@ final class Output {
      * the plugin that contributed it, its {@code args}, {@code summary} and {@code syscall}.
      */
     static ObjectNode planJson(String name, java.nio.file.Path runtimeDir, List<FileStep> fileSteps) {
-        ObjectNode root = JSON.createObjectNode();
+        ObjectNode root = json().createObjectNode();
         root.put("version", 1);
         root.put("name", name);
         root.put("runtimeDir", runtimeDir.toString());
@@ -141,7 +151,7 @@ final class Output {
 
     static void json(PrintWriter w, Object node) {
         try {
-            w.println(escapeBytes(JSON.writeValueAsString(node)));
+            w.println(escapeBytes(json().writeValueAsString(node)));
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }

@@ -33,7 +33,7 @@ final class ProvenanceJson {
             }
             return json(p);
         } catch (IOException | RuntimeException e) {
-            ObjectNode o = Output.JSON.createObjectNode();
+            ObjectNode o = Output.json().createObjectNode();
             o.put("error", "cannot resolve the spec's git provenance: " + e.getMessage());
             return o;
         }
@@ -49,7 +49,7 @@ final class ProvenanceJson {
     }
 
     static ObjectNode json(Provenance p) {
-        ObjectNode o = Output.JSON.createObjectNode();
+        ObjectNode o = Output.json().createObjectNode();
         ProvenanceResolver.json(p, o);
         return o;
     }

@@ -49,6 +49,7 @@ final class Up {
         Pipeline.RunOptions options = new Pipeline.RunOptions(request.command());
         Map<Path, byte[]> inputs = new java.util.LinkedHashMap<>();
         Plan plan = sandbox.pipeline().compile(checked.spec(), runtimeDir, options, problems, inputs);
+        dev.sandbox.engine.Timing.mark("compiled");
         if (!problems.isEmpty()) {
             Output.diagnostics(err, problems);
             err.flush();
@@ -56,15 +57,19 @@ final class Up {
         }
         err.flush();
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
-        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, runtimeDir, plan, inputs);
+        PlanFile.Source source = checked.source(); // the spec's SHA-256 (and git origin): once, for the cache entry and the plan file
+        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, source, runtimeDir, plan, inputs);
+        dev.sandbox.engine.Timing.mark("plan cached");
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
-        return controller.run(plan, runtimeDir, checked.source());
+        int status = controller.run(plan, runtimeDir, source);
+        dev.sandbox.engine.Timing.mark("plan handed off");
+        return status;
     }
 
     /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
     private static void cache(Sandbox sandbox, Map<String, String> env, String home, Request request, Checked checked,
-                              Path runtimeDir, Plan plan, Map<Path, byte[]> inputs) {
+                              PlanFile.Source source, Path runtimeDir, Plan plan, Map<Path, byte[]> inputs) {
         if (home == null || env.containsKey("SANDBOX_NO_CACHE")) return;
         boolean joinsSandbox = checked.spec().root().get("namespaces").fields().values().stream()
                 .anyMatch(section -> section.get("join").has("sandbox"));
@@ -75,9 +80,10 @@ final class Up {
         // every variable the spec referenced, checked again before the plan is used
         PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key -> {
             PlanCache cache = PlanCache.forCaller(caller, env);
-            PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, checked.source(),
+            PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, source,
                     checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs));
             cache.store(key, entry);
+            dev.sandbox.engine.Timing.mark("plan cache entry written");
             List<Path> files = new ArrayList<>();
             for (var include : checked.spec().inputs().includes()) {
                 if (include.file() == null) return; // a blob of a git revision: not cached
@@ -98,7 +104,7 @@ final class Up {
     static void nativeEntry(PlanCache cache, Map<String, String> env, Path home, Request request, List<Path> pluginDirs,
                             List<Path> files, PlanCache.Entry entry, List<String> variables) {
         if (rawArgCount <= 0 || env.containsKey("SANDBOX_NO_CACHE") || env.containsKey("SANDBOX_HELPER")) return;
-        var start = ProcessHandle.current().info().startInstant();
+        var start = jvmStart();
         if (start.isEmpty()) return;
         NativeIndex.keyMaterial(home, rawArgCount).ifPresent(key -> {
             List<Path> deps = new ArrayList<>();
@@ -112,8 +118,33 @@ final class Up {
             if (request.verbose()) run.add("--trace");
             if (request.detach()) run.add("--detach");
             NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, PlanCache.assumed(entry), variables), entry.text(), say, run,
-                    start.get().toEpochMilli());
+                    start.getAsLong());
         });
+    }
+
+    /**
+     * When this process started, in ms since the epoch, as {@code ProcessHandle.current().info().startInstant()} computes
+     * it (the boot time from /proc/stat's btime, plus /proc/self/stat's starttime in clock ticks), without it: its Info
+     * also reads the command line and the executable and looks the user up (NSS), ~10-20 ms of a cold {@code up}
+     * (docs/performance.md). Clock ticks are USER_HZ, 100 on the architectures listed; elsewhere ProcessHandle's answer.
+     */
+    static java.util.OptionalLong jvmStart() {
+        if (java.util.Set.of("amd64", "x86_64", "aarch64", "x86", "i386", "arm", "riscv64", "ppc64le", "s390x")
+                .contains(System.getProperty("os.arch", ""))) {
+            try {
+                // /proc with streams, not readString (JDK 17 truncates /proc files read that way)
+                String stat = String.join("\n", java.nio.file.Files.readAllLines(Path.of("/proc/self/stat")));
+                String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                long ticks = Long.parseLong(f[19]); // field 22, starttime; f[0] is field 3, state
+                for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/stat"))) {
+                    if (line.startsWith("btime ")) return java.util.OptionalLong.of(Long.parseLong(line.substring(6).strip()) * 1000 + ticks * 1000 / 100);
+                }
+            } catch (java.io.IOException | RuntimeException e) {
+                // ProcessHandle's answer below
+            }
+        }
+        var start = ProcessHandle.current().info().startInstant();
+        return start.isPresent() ? java.util.OptionalLong.of(start.get().toEpochMilli()) : java.util.OptionalLong.empty();
     }
 
     private static Map<Path, String> digests(Map<Path, byte[]> inputs) {

@@ -35,7 +35,7 @@ final class ValidateCommand implements Callable<Integer> {
         }
         Checked checked = Checked.of(main.sandbox(), spec, envFiles.files);
         if (format == Output.Format.json) {
-            ObjectNode root = Output.JSON.createObjectNode();
+            ObjectNode root = Output.json().createObjectNode();
             root.put("file", spec.toString());
             root.put("valid", !checked.hasErrors());
             root.set("diagnostics", Output.diagnosticsJson(checked.diagnostics()));

@@ -52,7 +52,45 @@ public final class Sandbox {
         return dirs;
     }
 
-    public Caller caller() {
+    /**
+     * Builds the pipeline (PF4J loading the plugins, the host probe, the composed schema and its validator) on a daemon
+     * thread while the caller goes on (the cache key, reading the spec), for a cold {@code up} on two cores
+     * (docs/performance.md). The getters are synchronized: whoever asks first builds, the other waits for the result. A
+     * failure here is dropped; the caller's own call then does the same work again and meets it.
+     */
+    public void prepareInBackground() {
+        preparing = true;
+        Thread thread = new Thread(() -> {
+            try {
+                pipeline().prepareValidation();
+            } catch (RuntimeException | Error e) {
+                // the caller's thread builds it again and reports what goes wrong
+            }
+        }, "sandbox-prepare");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private volatile boolean preparing;
+
+    /**
+     * What validation needs that doesn't depend on the plugins (the schema validator's meta-schema, the built-in seccomp
+     * profile, the security providers for the spec's SHA-256), made on the calling thread while {@link #prepareInBackground} loads the plugins: the time it would
+     * otherwise wait. Does nothing without a background preparation.
+     */
+    public void warmUpWhilePreparing() {
+        if (!preparing) return;
+        try {
+            dev.sandbox.engine.schema.SchemaCheck.warmUp();
+            dev.sandbox.engine.seccomp.BuiltInProfile.profile();
+            java.security.MessageDigest.getInstance("SHA-256"); // the providers' set-up, for the spec's digest in the plan
+        } catch (java.security.NoSuchAlgorithmException | RuntimeException | LinkageError e) {
+            // made again, and reported, where it is needed
+        }
+        Timing.mark("warmed up");
+    }
+
+    public synchronized Caller caller() {
         if (caller == null) {
             UnixSystem unix = new UnixSystem();
             caller = new Caller(unix.getUid(), unix.getGid(), unix.getUsername());
@@ -64,15 +102,21 @@ public final class Sandbox {
         return env;
     }
 
-    public PluginRegistry registry() {
-        if (registry == null) registry = PluginRegistry.load(pluginDirs, explicitPluginDirs, caller());
+    public synchronized PluginRegistry registry() {
+        if (registry == null) {
+            registry = PluginRegistry.load(pluginDirs, explicitPluginDirs, caller());
+            Timing.mark("plugins loaded");
+        }
         return registry;
     }
 
-    public Pipeline pipeline() {
+    public synchronized Pipeline pipeline() {
         if (pipeline == null) {
+            PluginRegistry plugins = registry();
             HostFacts host = HostProbe.detect(caller());
-            pipeline = new Pipeline(registry(), host, caller(), env);
+            Timing.mark("host probed");
+            pipeline = new Pipeline(plugins, host, caller(), env);
+            Timing.mark("schema composed");
         }
         return pipeline;
     }

@@ -58,7 +58,7 @@ final class SeccompSection {
         }
         if (setting.equals(DEFAULT)) {
             try {
-                Filter docker = SeccompCompiler.compile(SeccompProfile.parse(builtIn()), "docker default", target);
+                Filter docker = builtIn(target);
                 // Why the tty filter first: it allows everything else, so the second seccomp_load() never
                 // depends on the first filter allowing seccomp(2) and what libseccomp calls around it.
                 // Same architectures as the profile: a filter kills calls of an architecture it lacks.
@@ -116,7 +116,19 @@ final class SeccompSection {
         return Diagnostic.error("process.seccomp-profile", message, value.path(), value.location(), hint);
     }
 
-    static byte[] builtIn() {
-        return BuiltInProfile.bytes();
+    /**
+     * The built-in profile compiled for {@code target}, once per JVM: validate and compile both resolve the section, and
+     * the profile is ~600 rules (docs/performance.md). The key spells the target out (its kernel is an array).
+     */
+    private static Filter builtIn(SeccompCompiler.Target target) throws SeccompProfile.ProfileException {
+        String key = target.arch() + " " + java.util.Arrays.toString(target.kernel()) + " " + new java.util.TreeSet<>(target.caps());
+        Filter filter = BUILT_IN_FILTERS.get(key);
+        if (filter == null) {
+            filter = SeccompCompiler.compile(BuiltInProfile.profile(), "docker default", target);
+            BUILT_IN_FILTERS.put(key, filter);
+        }
+        return filter;
     }
+
+    private static final java.util.Map<String, Filter> BUILT_IN_FILTERS = new java.util.concurrent.ConcurrentHashMap<>();
 }

@@ -15,7 +15,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
+import org.pf4j.ExtensionFinder;
 import org.pf4j.JarPluginManager;
+import org.pf4j.LegacyExtensionFinder;
 import org.pf4j.PluginManager;
 import org.pf4j.PluginState;
 import org.pf4j.PluginWrapper;
@@ -67,7 +69,7 @@ public final class PluginRegistry {
         }
         List<Loaded> found = new ArrayList<>();
         if (!usable.isEmpty()) {
-            PluginManager manager = new JarPluginManager(usable.toArray(Path[]::new));
+            PluginManager manager = new Manager(usable.toArray(Path[]::new));
             String version = PluginRegistry.class.getPackage().getImplementationVersion();
             if (version != null) manager.setSystemVersion(version.replace("-SNAPSHOT", ""));
             try {
@@ -104,6 +106,30 @@ public final class PluginRegistry {
         }
         List<Loaded> ordered = order(found, problems);
         return new PluginRegistry(ordered, problems);
+    }
+
+    /**
+     * PF4J's jar plugin manager, finding extensions only through each plugin's own {@code META-INF/extensions.idx}
+     * (docs/plugins.md, "Packaging"). PF4J's default finder also asks the application class path for that index (a
+     * lookup in each of the ~30 jars of lib/, which hold no plugin) and reads every jar's {@code META-INF/services}: a
+     * third of PF4J's share of a cold {@code up} (docs/performance.md), for extensions sandbox never has.
+     */
+    private static final class Manager extends JarPluginManager {
+        Manager(Path... dirs) {
+            super(dirs);
+        }
+
+        @Override
+        protected ExtensionFinder createExtensionFinder() {
+            LegacyExtensionFinder finder = new LegacyExtensionFinder(this) {
+                @Override
+                public Map<String, Set<String>> readClasspathStorages() {
+                    return new LinkedHashMap<>();
+                }
+            };
+            addPluginStateListener(finder);
+            return finder;
+        }
     }
 
     /** A registry of plugin instances given directly (tests, the testkit), ordered like loaded ones. */

@@ -265,10 +265,17 @@ public final class NativeIndex {
         }
     }
 
-    /** Not Files.createTempFile: its SecureRandom costs ~10 ms (docs/performance.md); O_EXCL makes a guessable name safe. */
     private static Path create(Path dir) throws IOException {
+        return createNew(dir, "native-");
+    }
+
+    /**
+     * A new empty 0600 file {@code PREFIX<pid>-<random>.tmp} in {@code dir}. Not Files.createTempFile: its SecureRandom
+     * costs ~10 ms (docs/performance.md); O_EXCL (CREATE_NEW) makes a guessable name safe.
+     */
+    static Path createNew(Path dir, String prefix) throws IOException {
         for (int attempt = 0; ; attempt++) {
-            Path f = dir.resolve("native-" + ProcessHandle.current().pid() + "-"
+            Path f = dir.resolve(prefix + ProcessHandle.current().pid() + "-"
                     + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + ".tmp");
             try {
                 return Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));

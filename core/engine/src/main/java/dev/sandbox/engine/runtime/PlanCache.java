@@ -298,14 +298,14 @@ public final class PlanCache {
         for (String w : entry.warnings()) out.append("warning\t").append(escape(w)).append('\n');
         String planText = entry.text();
         // text that is not Unicode (a lone surrogate in the spec's own text) is not cached: it would not read back
-        if (!StandardCharsets.UTF_8.newEncoder().canEncode(planText)) return;
+        if (!wellFormed(planText)) return;
         Path tmp = null;
         try {
             byte[] text = planText.getBytes(StandardCharsets.UTF_8);
             out.append("plan\t").append(text.length).append('\n');
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             if (!trusted(dir)) return;
-            tmp = Files.createTempFile(dir, "entry", ".tmp");
+            tmp = NativeIndex.createNew(dir, "entry-");
             try (var w = Files.newOutputStream(tmp)) {
                 w.write(out.toString().getBytes(StandardCharsets.UTF_8));
                 w.write(text);
@@ -322,6 +322,23 @@ public final class PlanCache {
                 // nothing more to do
             }
         }
+    }
+
+    /**
+     * Whether UTF-8 can encode {@code s}: no unpaired surrogate (what {@code CharsetEncoder.canEncode} decides, without
+     * its encoder machinery: ~2 ms of a cold up, docs/performance.md).
+     */
+    static boolean wellFormed(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))) return false;
+                i++;
+            } else if (Character.isLowSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The host paths that shaped the plan (a bind source that is a file or a directory) with their type now. */

@@ -105,6 +105,25 @@ public final class PlanFile {
      * step of line {@code i} (1-based; null for the header, the runtime-dir line and comment lines).
      */
     public static Rendered canonical(Plan plan, java.nio.file.Path runtimeDir, Source source) {
+        // One rendering per plan: a cold up asks three times (the cache entry, the native index entry, the plan file), and
+        // a Plan is immutable (its steps are copied). Keyed by the plan's identity: a record's equals would compare it all.
+        Object[] last = lastCanonical;
+        if (last != null && last[0] == plan && last[1].equals(runtimeDir) && same((Source) last[2], source)) return (Rendered) last[3];
+        Rendered rendered = renderCanonical(plan, runtimeDir, source);
+        lastCanonical = new Object[] {plan, runtimeDir, source, rendered};
+        return rendered;
+    }
+
+    private static volatile Object[] lastCanonical;
+
+    /** A record's equals is an invokedynamic call site whose first call costs more than the rendering it would save. */
+    private static boolean same(Source a, Source b) {
+        return a == b || a != null && b != null && java.util.Objects.equals(a.path(), b.path()) && java.util.Objects.equals(a.sha256(), b.sha256())
+                && java.util.Objects.equals(a.gitRepo(), b.gitRepo()) && java.util.Objects.equals(a.gitPath(), b.gitPath())
+                && java.util.Objects.equals(a.gitBlob(), b.gitBlob()) && java.util.Objects.equals(a.gitCommit(), b.gitCommit());
+    }
+
+    private static Rendered renderCanonical(Plan plan, java.nio.file.Path runtimeDir, Source source) {
         StringBuilder out = new StringBuilder(HEADER).append('\n');
         List<Step> lines = new ArrayList<>();
         lines.add(null);
@@ -124,7 +143,7 @@ public final class PlanFile {
             out.append('\n');
             lines.add(step);
         }
-        return new Rendered(out.toString(), lines);
+        return new Rendered(out.toString(), java.util.Collections.unmodifiableList(lines));
     }
 
     /**

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sandbox.api.NamespacePlugin;
+import dev.sandbox.engine.json.JsonTree;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -17,7 +18,6 @@ import java.util.Map;
  */
 public final class ComposedSchema {
 
-    static final ObjectMapper JSON = new ObjectMapper();
     private static final String ROOT = "sandbox-v1.schema.json";
 
     private final ObjectNode schema;
@@ -43,7 +43,7 @@ public final class ComposedSchema {
     public static ObjectNode root() {
         try (InputStream in = ComposedSchema.class.getResourceAsStream(ROOT)) {
             if (in == null) throw new IllegalStateException("the root schema " + ROOT + " is missing from the build");
-            return (ObjectNode) JSON.readTree(in);
+            return (ObjectNode) JsonTree.read(in);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -78,13 +78,15 @@ public final class ComposedSchema {
             throw new FragmentException(plugin.id(), "schemaFragment() failed: " + e);
         }
         try {
-            JsonNode node = JSON.readTree(text);
+            JsonNode node = JsonTree.read(text);
             if (!(node instanceof ObjectNode object) || !"object".equals(object.path("type").asText())) {
                 throw new FragmentException(plugin.id(), "its schema fragment must be a JSON object schema with \"type\": \"object\"");
             }
             return object;
         } catch (JsonProcessingException e) {
             throw new FragmentException(plugin.id(), "its schema fragment is not valid JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            throw new FragmentException(plugin.id(), "its schema fragment is not valid JSON: " + e.getMessage()); // a String: never
         }
     }
 
@@ -94,7 +96,7 @@ public final class ComposedSchema {
 
     public String pretty() {
         try {
-            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(schema);
+            return new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(schema);
         } catch (JsonProcessingException e) {
             throw new UncheckedIOException(e);
         }

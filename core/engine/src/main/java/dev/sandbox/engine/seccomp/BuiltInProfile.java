@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sandbox.engine.json.JsonTree;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -26,12 +27,31 @@ public final class BuiltInProfile {
 
     private BuiltInProfile() {}
 
-    /** The merged profile as JSON bytes, ready for {@link SeccompProfile#parse}. */
+    /** The merged profile as JSON bytes, ready for {@link SeccompProfile#parse} (export and import compare them). */
     public static byte[] bytes() {
-        ObjectMapper json = new ObjectMapper();
         try {
-            ObjectNode profile = (ObjectNode) json.readTree(resource(DOCKER));
-            JsonNode changes = json.readTree(resource(CHANGES));
+            return new ObjectMapper().writeValueAsBytes(merged());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The merged profile, parsed: what {@code seccomp: default} compiles. Read straight into a tree, neither written
+     * out nor parsed again, and without an ObjectMapper (docs/performance.md); a problem in it has no position.
+     */
+    public static SeccompProfile profile() {
+        SeccompProfile p = profile;
+        if (p == null) profile = p = SeccompProfile.of(merged()); // read-only once made (SeccompCompiler only reads the tree)
+        return p;
+    }
+
+    private static volatile SeccompProfile profile;
+
+    private static ObjectNode merged() {
+        try {
+            ObjectNode profile = (ObjectNode) JsonTree.read(resource(DOCKER));
+            JsonNode changes = JsonTree.read(resource(CHANGES));
             Set<String> removed = new HashSet<>();
             changes.get("remove").forEach(n -> removed.add(n.asText()));
             ArrayNode rules = (ArrayNode) profile.get("syscalls");
@@ -41,7 +61,7 @@ public final class BuiltInProfile {
             }
             for (int i = rules.size() - 1; i >= 0; i--) if (rules.get(i).get("names").isEmpty()) rules.remove(i);
             changes.get("syscalls").forEach(rules::add);
-            return json.writeValueAsBytes(profile);
+            return profile;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -4,10 +4,9 @@ import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.sandbox.engine.json.JsonTree;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
@@ -24,7 +23,6 @@ public final class SeccompProfile {
 
     private static final JsonFactory FACTORY = JsonFactory.builder()
             .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).maxStringLength(1 << 16).build()).build();
-    private static final ObjectMapper JSON = new ObjectMapper(FACTORY);
 
     /** A problem of the profile, at a JSON pointer (empty: the whole file) and its line and column (0 when unknown). */
     public static final class ProfileException extends Exception {
@@ -62,27 +60,23 @@ public final class SeccompProfile {
     public static SeccompProfile parse(byte[] bytes) throws ProfileException {
         if (bytes.length > MAX_BYTES) throw new ProfileException("larger than " + (MAX_BYTES >> 20) + " MiB: not a seccomp profile", 0, 0);
         Map<String, int[]> where = new HashMap<>();
+        JsonNode root;
+        // One pass: the tree, and where each value starts by JSON pointer (a tree keeps no locations)
         try (JsonParser p = FACTORY.createParser(bytes)) {
-            // Pass 1: where each value starts, by JSON pointer (a tree keeps no locations).
-            for (JsonToken t = p.nextToken(); t != null; t = p.nextToken()) {
-                if (t == JsonToken.FIELD_NAME || t == JsonToken.END_ARRAY || t == JsonToken.END_OBJECT) continue;
-                JsonLocation at = p.currentTokenLocation();
-                where.putIfAbsent(p.getParsingContext().pathAsPointer().toString(), new int[] {at.getLineNr(), at.getColumnNr()});
-            }
+            root = JsonTree.read(p, JsonTree.firstInto(where));
         } catch (JsonProcessingException e) {
             JsonLocation at = e.getLocation();
             throw new ProfileException("not valid JSON: " + e.getOriginalMessage(), at == null ? 0 : at.getLineNr(), at == null ? 0 : at.getColumnNr());
         } catch (IOException e) {
             throw new ProfileException("cannot read it: " + e.getMessage(), 0, 0);
         }
-        JsonNode root;
-        try {
-            root = JSON.readTree(bytes);
-        } catch (IOException e) {
-            throw new ProfileException("not valid JSON: " + e.getMessage(), 0, 0);
-        }
         if (root == null || !root.isObject()) throw new ProfileException("a seccomp profile is a JSON object {\"defaultAction\": ...}", 1, 1);
         return new SeccompProfile(root, where);
+    }
+
+    /** A profile given as a tree (the built-in one): its problems have no position. */
+    static SeccompProfile of(JsonNode root) {
+        return new SeccompProfile(root, Map.of());
     }
 
     JsonNode root() {
