@@ -31,8 +31,11 @@ import java.util.stream.Stream;
  *
  * <p>Why stat identity and not digests: the front then reads no file but the entry. A write changes ctime, which no
  * one can set back; so an unchanged identity means unchanged content, except for a write in the same clock tick as the
- * compile read it. Against that ("racily clean", as git calls it) no entry is written while any file it lists changed
- * less than {@link #RACY_MS} before the JVM started: the next call writes it.
+ * compile read it. Against that ("racily clean", as git calls it) a file that changed less than {@link #RACY_MS} before
+ * the JVM started is listed by content instead ({@code digest size sha256 path}, the SHA-256 of the bytes the compile
+ * read; the front hashes the file): a spec, include, env file or seccomp profile written just before its {@code up}
+ * still gets an entry. A racy file whose compiled bytes are unknown here (the installation, a plugin dir, /etc/passwd)
+ * still means no entry: the next call writes it.
  */
 public final class NativeIndex {
 
@@ -40,12 +43,22 @@ public final class NativeIndex {
     /** A file changed this close to the JVM's start may have changed in the same tick as it was read. */
     static final long RACY_MS = 1000;
     private static final List<String> PLAIN = List.of("TERM", "HOME", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME");
-    private static final List<String> OWN = List.of("SANDBOX_FRONT", "SANDBOX_TRACE_CACHE", "SANDBOX_NO_JVM", "SANDBOX_HANDOFF");
+    private static final List<String> OWN = List.of("SANDBOX_FRONT", "SANDBOX_FRONT_REQUIRE", "SANDBOX_TRACE_CACHE", "SANDBOX_NO_JVM",
+            "SANDBOX_HANDOFF");
+    /** The largest racy file listed by its digest (the front reads it whole; front.c's FRONT_MAX_ENTRY). */
+    static final int MAX_DIGESTED = 1 << 20;
 
     private NativeIndex() {}
 
-    /** What one {@code up} depended on: the files it read, the host paths it assumed, the variables it referenced. */
-    public record Deps(List<Path> files, Map<Path, String> assumed, List<String> variables) {}
+    /**
+     * What one {@code up} depended on: the files it read, the host paths it assumed, the variables it referenced; and the
+     * bytes the compile read of the files it knows them of (absolute, normalized paths), for a racily clean one's digest.
+     */
+    public record Deps(List<Path> files, Map<Path, String> assumed, List<String> variables, Map<Path, byte[]> read) {
+        public Deps(List<Path> files, Map<Path, String> assumed, List<String> variables) {
+            this(files, assumed, variables, Map.of());
+        }
+    }
 
     /** Whether an environment variable is part of the key (front.c's front_env_keyed). */
     static boolean keyed(String name) {
@@ -196,40 +209,59 @@ public final class NativeIndex {
         return out;
     }
 
+    /** The file name of the entry for {@code key}, without ".native" (what the front looks up). */
+    public static String entryName(byte[] key) {
+        return name(key);
+    }
+
     /**
-     * Writes the entry for this call; does nothing when anything is in doubt (a racy file, a name that is not ASCII, a
-     * directory that is not ours). {@code jvmStart} in ms since the epoch.
+     * Writes the entry for this call; writes nothing when anything is in doubt (a racy file of unknown content, a name that
+     * is not ASCII, a directory that is not ours) and says why. {@code jvmStart} in ms since the epoch.
+     *
+     * @return empty when the entry was written, else why not
      */
-    public static void write(Path dir, byte[] key, Deps deps, String planText, List<String> say, List<String> runArgs, long jvmStart) {
+    public static Optional<String> write(Path dir, byte[] key, Deps deps, String planText, List<String> say, List<String> runArgs,
+                                         long jvmStart) {
         Path tmp = null;
         try {
             StringBuilder m = new StringBuilder();
             long racy = jvmStart - RACY_MS;
+            Map<Path, byte[]> read = new java.util.HashMap<>();
+            deps.read().forEach((path, bytes) -> read.put(path.toAbsolutePath().normalize(), bytes));
             for (Path f : deps.files()) {
                 String p = f.toAbsolutePath().normalize().toString();
-                if (!ascii(p)) return;
+                if (!ascii(p)) return Optional.of("a path that is not ASCII");
                 Path abs = Path.of(p);
                 if (!Files.exists(abs)) {
                     m.append("absent ").append(esc(p)).append('\n');
                     continue;
                 }
-                if (!stat(m, abs, racy)) return;
+                if (!stat(m, abs, racy)) {
+                    // racily clean: the bytes the compile read, by content (front.c's front_digest_matches)
+                    byte[] bytes = read.get(abs);
+                    if (bytes == null || Files.isDirectory(abs) || bytes.length > MAX_DIGESTED) {
+                        return Optional.of(p + " changed less than " + RACY_MS + " ms before the JVM started");
+                    }
+                    m.append("digest ").append(bytes.length).append(' ').append(sha256(bytes)).append(' ').append(esc(p)).append('\n');
+                    continue;
+                }
                 if (Files.isDirectory(abs)) {
                     // a directory's ctime and mtime change when an entry is added, removed or renamed; each file's own identity covers edits
                     try (Stream<Path> list = Files.list(abs)) {
                         for (Path e : list.sorted().toList()) {
-                            if (!ascii(e.toString()) || !stat(m, e, racy)) return;
+                            if (!ascii(e.toString())) return Optional.of("a path that is not ASCII");
+                            if (!stat(m, e, racy)) return Optional.of(e + " changed less than " + RACY_MS + " ms before the JVM started");
                         }
                     }
                 }
             }
             for (var a : deps.assumed().entrySet()) {
-                if (!ascii(a.getKey().toString())) return;
+                if (!ascii(a.getKey().toString())) return Optional.of("a path that is not ASCII");
                 m.append("assume ").append(a.getValue()).append(' ').append(esc(a.getKey().toString())).append('\n');
             }
             Map<String, byte[]> env = environ();
             for (String v : new java.util.TreeSet<>(deps.variables())) {
-                if (!ascii(v)) return;
+                if (!ascii(v)) return Optional.of("a variable name that is not ASCII");
                 byte[] value = env.get(v);
                 m.append(value == null ? "unset " + esc(v) : "var " + esc(v) + " " + escape(value)).append('\n');
             }
@@ -254,8 +286,10 @@ public final class NativeIndex {
             Files.write(tmp, out.toByteArray());
             Files.move(tmp, dir.resolve(name + ".native"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             tmp = null;
+            return Optional.empty();
         } catch (IOException | RuntimeException e) {
             // an optimisation only: the JVM path stays
+            return Optional.of("the entry could not be written: " + e);
         } finally {
             try {
                 if (tmp != null) Files.deleteIfExists(tmp);
@@ -287,6 +321,15 @@ public final class NativeIndex {
         m.append("file ").append(Long.toUnsignedString((Long) a.get("dev"))).append(' ').append(Long.toUnsignedString((Long) a.get("ino")))
                 .append(' ').append(a.get("size")).append(' ').append(mtime).append(' ').append(ctime).append(' ').append(esc(p.toString())).append('\n');
         return true;
+    }
+
+    /** SHA-256 as lowercase hex (front.c's front_sha256). */
+    static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
     }
 
     /** Keeps the newest {@code keep} entries (and their plan texts). */

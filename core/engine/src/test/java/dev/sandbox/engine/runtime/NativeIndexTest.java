@@ -80,8 +80,10 @@ class NativeIndexTest {
         byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
         long now = System.currentTimeMillis();
         // the spec's ctime is now: racy for a JVM that started now
-        NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec), Map.of(), List.of()), "# sandbox-plan 1\n", List.of(), List.of(), now);
+        var why = NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec), Map.of(), List.of()), "# sandbox-plan 1\n", List.of(),
+                List.of(), now);
         assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")), "a file changed in the racy window");
+        assertTrue(why.orElseThrow().contains(spec + " changed less than 1000 ms before the JVM started"), why.toString());
 
         NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec, tmp.resolve("absent")), Map.of(Path.of("/"), "dir"),
                 List.of("NATIVE_INDEX_TEST_UNSET")), "# sandbox-plan 1\n", List.of("a warning"), List.of("--grace-ms", "10000"), now + 5000);
@@ -97,5 +99,32 @@ class NativeIndexTest {
         assertEquals("# sandbox-plan 1\n", Files.readString(dir.resolve(NativeIndex.name(key) + ".plan-native")));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(dir.resolve(NativeIndex.name(key) + ".plan-native"))));
+    }
+
+    @Test
+    void aRacyFileWhoseCompiledBytesAreKnownIsListedByItsDigest(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Path lib = Files.createDirectory(tmp.resolve("lib"));
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        long now = System.currentTimeMillis();
+        var why = NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec), Map.of(), List.of(),
+                Map.of(tmp.resolve(".").resolve("spec.yaml"), "name: x\n".getBytes(StandardCharsets.UTF_8))), "# sandbox-plan 1\n", List.of(),
+                List.of(), now);
+        assertEquals(java.util.Optional.empty(), why);
+        String entry = Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1);
+        // sha256("name: x\n"), as sha256sum prints it (front_test.c checks front_sha256 against sha256sum)
+        assertTrue(entry.contains("\ndigest 8 " + NativeIndex.sha256("name: x\n".getBytes(StandardCharsets.UTF_8)) + " " + spec + "\n"), entry);
+        assertFalse(entry.contains("\nfile "), entry);
+        assertEquals("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NativeIndex.sha256(new byte[0]));
+        assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                NativeIndex.sha256("abc".getBytes(StandardCharsets.US_ASCII)));
+
+        // a racy directory (the installation, a plugin dir) has no content to digest: still no entry
+        Files.delete(dir.resolve(NativeIndex.name(key) + ".native"));
+        why = NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec, lib), Map.of(), List.of(),
+                Map.of(spec, "name: x\n".getBytes(StandardCharsets.UTF_8), lib, new byte[0])), "# sandbox-plan 1\n", List.of(), List.of(), now);
+        assertTrue(why.orElseThrow().contains(lib + " changed less than"), why.toString());
+        assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")));
     }
 }
