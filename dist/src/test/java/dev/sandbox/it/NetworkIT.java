@@ -276,9 +276,7 @@ class NetworkIT {
     }
 
     private Process start(Path out, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Cli.DIST.resolve("bin/sandbox").toString());
-        cmd.addAll(List.of(args));
+        List<String> cmd = Warm.up(args);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
         started.add(p);

@@ -259,9 +259,7 @@ class ProvenanceIT {
     }
 
     private Cli.Result sandbox(Path cwd, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Cli.DIST.resolve("bin/sandbox").toString()));
-        cmd.addAll(List.of(args));
-        return run(cmd, cwd);
+        return run(Warm.command(List.of(), env, Cli.DIST, cwd, List.of(args)), cwd);
     }
 
     private Cli.Result run(List<String> cmd, Path cwd) {
