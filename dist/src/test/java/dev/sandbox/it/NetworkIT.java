@@ -242,6 +242,7 @@ class NetworkIT {
     }
 
     @Test
+    @Warm.Cold("looks at the classes the JVM loads: a call the front serves has no JVM")
     void theJvmLoadsNoJnrWithOrWithoutLinks() throws Exception {
         // links are made by sandbox-init (netlink.c): the JVM only compiles the plan
         Path log = Files.createTempFile("classes", ".log");

@@ -135,6 +135,7 @@ class ProvenanceIT {
     }
 
     @Test
+    @Warm.Cold("checks which call compiles (-v's cache note); the front's side of a git init: NativeCacheIT")
     void theCachedPlanKeepsTheProvenanceAndAGitInitAroundACachedSpecIsANewPlan() throws IOException {
         String name = prefix + "c";
         commit("web.yaml", spec(name, "cached"));

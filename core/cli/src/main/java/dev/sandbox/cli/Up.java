@@ -146,7 +146,11 @@ final class Up {
             List<String> run = new ArrayList<>(List.of("--grace-ms", Long.toString((long) (request.stopTimeoutSeconds() * 1000))));
             if (request.verbose()) run.add("--trace");
             if (request.detach()) run.add("--detach");
-            return NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, PlanCache.assumed(entry), variables, read), entry.text(),
+            // the repository around the spec is part of PlanCache's key (provenance): the front checks it too
+            Map<Path, String> assumed = new java.util.LinkedHashMap<>(PlanCache.assumed(entry));
+            Optional<String> git = NativeIndex.gitChain(request.spec(), assumed, deps);
+            if (git.isPresent()) return git;
+            return NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, assumed, variables, read), entry.text(),
                     say, run, start.get().toEpochMilli());
         }
     }

@@ -323,6 +323,42 @@ public final class NativeIndex {
         return true;
     }
 
+    /**
+     * What the spec's git provenance depends on (PlanCache's key holds the repository around the spec:
+     * {@code SpecOrigin.repositoryTop}): for each directory from the spec's real parent up to the working tree's top (or /),
+     * its {@code .git}: {@code missing} or {@code dir} into {@code assumed}; a {@code .git} file (a linked worktree, a
+     * submodule) into {@code files}, whose identity covers its {@code gitdir:} line. So a {@code git init} around a cached
+     * spec, or a repository removed, is a miss. Returns why not when a {@code .git} is something else (a symlink, a FIFO).
+     */
+    public static Optional<String> gitChain(Path spec, Map<Path, String> assumed, List<Path> files) {
+        Path real;
+        try {
+            real = spec.toRealPath();
+        } catch (IOException e) {
+            return Optional.of("the spec's real path: " + e.getMessage());
+        }
+        for (Path dir = real.getParent(); dir != null; dir = dir.getParent()) {
+            Path git = dir.resolve(".git");
+            java.nio.file.attribute.BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(git, java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            } catch (java.nio.file.NoSuchFileException e) {
+                assumed.put(git, "missing");
+                continue;
+            } catch (IOException e) {
+                return Optional.of(git + ": " + e.getMessage());
+            }
+            if (a.isDirectory()) {
+                assumed.put(git, "dir");
+                return Optional.empty();
+            }
+            if (!a.isRegularFile()) return Optional.of(git + " is neither a directory nor a file");
+            files.add(git);
+            if (dev.sandbox.engine.provenance.SpecOrigin.repositoryTop(git).map(dir::equals).orElse(false)) return Optional.empty();
+        }
+        return Optional.empty();
+    }
+
     /** SHA-256 as lowercase hex (front.c's front_sha256). */
     static String sha256(byte[] bytes) {
         try {

@@ -127,4 +127,31 @@ class NativeIndexTest {
         assertTrue(why.orElseThrow().contains(lib + " changed less than"), why.toString());
         assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")));
     }
+
+    @Test
+    void theGitDiscoveryAroundTheSpecIsPartOfTheEntry(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(Files.createDirectories(tmp.resolve("a/b")).resolve("s.yaml"), "name: x\n");
+        Map<Path, String> assumed = new java.util.LinkedHashMap<>();
+        List<Path> files = new java.util.ArrayList<>();
+        assertEquals(java.util.Optional.empty(), NativeIndex.gitChain(spec, assumed, files));
+        Path real = tmp.toRealPath();
+        assertEquals("missing", assumed.get(real.resolve("a/b/.git")));
+        assertEquals("missing", assumed.get(real.resolve("a/.git")));
+        assertEquals("missing", assumed.get(Path.of("/.git")));
+
+        Files.createDirectory(tmp.resolve("a/.git"));
+        assumed.clear();
+        assertEquals(java.util.Optional.empty(), NativeIndex.gitChain(spec, assumed, files));
+        assertEquals(Map.of(real.resolve("a/b/.git"), "missing", real.resolve("a/.git"), "dir"), assumed, "up to the working tree's top");
+
+        Files.writeString(tmp.resolve("a/b/.git"), "gitdir: /elsewhere\n"); // a linked worktree
+        assumed.clear();
+        assertEquals(java.util.Optional.empty(), NativeIndex.gitChain(spec, assumed, files));
+        assertEquals(Map.of(), assumed);
+        assertEquals(List.of(real.resolve("a/b/.git")), files, "its identity covers its gitdir line");
+
+        Files.delete(tmp.resolve("a/b/.git"));
+        Files.createSymbolicLink(tmp.resolve("a/b/.git"), tmp.resolve("a/.git"));
+        assertTrue(NativeIndex.gitChain(spec, assumed, files).isPresent(), "a .git symlink: no entry");
+    }
 }
