@@ -148,8 +148,20 @@ final class Warm {
         return cmd;
     }
 
-    /** Primes the call; null when the front can serve it, else why not (for the summary). */
+    private static final Object PRIMING = new Object();
+
+    /**
+     * Primes the call; null when the front can serve it, else why not (for the summary). One at a time: two identical
+     * calls a test starts together (FailureIT) are primed one after the other, so the second finds the first's entry
+     * already there and leaves it as it is (NativeIndex.write) instead of tearing the pair under the first's run.
+     */
     private static String prime(List<String> prefix, Map<String, String> env, Path home, Path cwd, List<String> args) {
+        synchronized (PRIMING) {
+            return primeNow(prefix, env, home, cwd, args);
+        }
+    }
+
+    private static String primeNow(List<String> prefix, Map<String, String> env, Path home, Path cwd, List<String> args) {
         ProcessBuilder pb = new ProcessBuilder(with(prefix, "SANDBOX_FRONT=prime", home, args));
         pb.environment().putAll(env);
         if (cwd != null) pb.directory(cwd.toFile());

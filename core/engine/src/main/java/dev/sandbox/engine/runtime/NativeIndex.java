@@ -268,6 +268,10 @@ public final class NativeIndex {
             byte[] plan = planText.getBytes(StandardCharsets.UTF_8);
             String name = name(key);
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            // Why: two identical calls at once (a build's parallel test sandboxes) would each rewrite the pair, and a front
+            // reading between one's plan and the other's entry sees a torn pair (a miss); an entry that is already exactly
+            // this one, with the same plan text, is left as it is
+            if (unchanged(dir, name, key, m.toString(), plan, say, runArgs)) return Optional.empty();
             tmp = create(dir);
             Files.write(tmp, plan);
             Path planFile = dir.resolve(name + ".plan-native");
@@ -276,9 +280,7 @@ public final class NativeIndex {
             StringBuilder identity = new StringBuilder();
             stat(identity, planFile, Long.MAX_VALUE);
             m.append("plan").append(identity.substring("file".length(), identity.lastIndexOf(" "))).append('\n');
-            for (String s : say) m.append("say ").append(escape(s.getBytes(StandardCharsets.UTF_8))).append('\n');
-            for (String r : runArgs) m.append("run ").append(escape(r.getBytes(StandardCharsets.UTF_8))).append('\n');
-            m.append("end\n");
+            m.append(trailer(say, runArgs));
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             out.write(key);
             out.write(m.toString().getBytes(StandardCharsets.ISO_8859_1));
@@ -357,6 +359,37 @@ public final class NativeIndex {
             if (dev.sandbox.engine.provenance.SpecOrigin.repositoryTop(git).map(dir::equals).orElse(false)) return Optional.empty();
         }
         return Optional.empty();
+    }
+
+    /** The trailer of an entry after its plan line. */
+    private static String trailer(List<String> say, List<String> runArgs) {
+        StringBuilder m = new StringBuilder();
+        for (String s : say) m.append("say ").append(escape(s.getBytes(StandardCharsets.UTF_8))).append('\n');
+        for (String r : runArgs) m.append("run ").append(escape(r.getBytes(StandardCharsets.UTF_8))).append('\n');
+        return m.append("end\n").toString();
+    }
+
+    /** Whether {@code <name>.native} and {@code <name>.plan-native} already are what this call would write. */
+    private static boolean unchanged(Path dir, String name, byte[] key, String manifest, byte[] plan, List<String> say, List<String> runArgs) {
+        try {
+            Path planFile = dir.resolve(name + ".plan-native");
+            Path entryFile = dir.resolve(name + ".native");
+            if (!Files.isRegularFile(planFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                    || !Files.isRegularFile(entryFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
+            StringBuilder identity = new StringBuilder();
+            stat(identity, planFile, Long.MAX_VALUE);
+            if (!Arrays.equals(Files.readAllBytes(planFile), plan)) return false;
+            String want = manifest + "plan" + identity.substring("file".length(), identity.lastIndexOf(" ")) + "\n" + trailer(say, runArgs);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            out.write(key);
+            out.write(want.getBytes(StandardCharsets.ISO_8859_1));
+            // the plan file again: it must still be the one the entry names
+            StringBuilder again = new StringBuilder();
+            stat(again, planFile, Long.MAX_VALUE);
+            return again.toString().equals(identity.toString()) && Arrays.equals(Files.readAllBytes(entryFile), out.toByteArray());
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** SHA-256 as lowercase hex (front.c's front_sha256). */

@@ -129,6 +129,24 @@ class NativeIndexTest {
     }
 
     @Test
+    void anIdenticalEntryIsNotRewritten(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        var deps = new NativeIndex.Deps(List.of(spec), Map.of(), List.of());
+        long later = System.currentTimeMillis() + 5000;
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of("--x"), later));
+        Path plan = dir.resolve(NativeIndex.name(key) + ".plan-native");
+        Object inode = Files.getAttribute(plan, "unix:ino");
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of("--x"), later));
+        assertEquals(inode, Files.getAttribute(plan, "unix:ino"), "the same pair: nothing rewritten (a concurrent reader never sees it torn)");
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 2\n", List.of(), List.of("--x"), later));
+        assertFalse(inode.equals(Files.getAttribute(plan, "unix:ino")), "another plan is written");
+        assertTrue(Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1).contains("\nrun --x\nend\n"));
+    }
+
+    @Test
     void theGitDiscoveryAroundTheSpecIsPartOfTheEntry(@TempDir Path tmp) throws Exception {
         Path spec = Files.writeString(Files.createDirectories(tmp.resolve("a/b")).resolve("s.yaml"), "name: x\n");
         Map<Path, String> assumed = new java.util.LinkedHashMap<>();
