@@ -15,6 +15,10 @@ void front_buf_add(struct buf *b, const char *s, size_t n);
 void front_escape(struct buf *b, const char *s, size_t n);
 /* FNV-1a 64 over the key material: the entry's file name (NativeIndex.fnv1a64) */
 uint64_t front_fnv1a64(const char *s, size_t n);
+/* SHA-256 of n bytes as 64 lowercase hex digits and a NUL (the content digest of a racily clean input) */
+void front_sha256(const void *data, size_t n, char hex[65]);
+/* whether path is a regular file of size bytes (decimal) whose SHA-256 is hex: an entry's `digest` line */
+bool front_digest_matches(const char *path, const char *size, const char *hex);
 /* whether an environment variable is part of the key (NativeIndex.keyed) */
 bool front_env_keyed(const char *name, size_t n);
 /* `sandbox-init up ARGS...`: returns with *argv = `run --plan ...` on a hit; execs the launcher on a miss */

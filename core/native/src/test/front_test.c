@@ -92,8 +92,86 @@ static void source_stamp_cases(void)
     CHECK(sh(cmd) == 0);
 }
 
+static bool sha(const char *in, size_t n, const char *want)
+{
+    char hex[65];
+    front_sha256(in, n, hex);
+    if (strcmp(hex, want) != 0)
+        fprintf(stderr, "front_test: sha256 gave %s, want %s\n", hex, want);
+    return strcmp(hex, want) == 0;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        CHECK(fclose(f) == 0);
+    }
+}
+
+/* SHA-256: the FIPS 180-4 examples, every padding boundary against sha256sum, and a racy entry's `digest` check */
+static void digest_cases(void)
+{
+    CHECK(sha("", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    CHECK(sha("abc", 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    CHECK(sha("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"));
+    char dir[] = "/tmp/front-digest-XXXXXX", path[PATH_MAX], cmd[PATH_MAX * 2], hex[65];
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/f", dir);
+    /* lengths around the 55/56/64 byte padding boundaries and more than one block */
+    static const size_t lengths[] = {1, 55, 56, 63, 64, 65, 119, 120, 128, 1000};
+    char data[1001];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+        data[lengths[i]] = '\0';
+        write_file(path, data);
+        data[lengths[i]] = (char)('a' + lengths[i] % 26);
+        snprintf(cmd, sizeof cmd, "sha256sum %s | cut -c1-64 > %s/sum", path, dir);
+        CHECK(sh(cmd) == 0);
+        char sp[PATH_MAX + 8], want[80] = {0};
+        snprintf(sp, sizeof sp, "%s/sum", dir);
+        FILE *f = fopen(sp, "r");
+        CHECK(f && fgets(want, sizeof want, f));
+        if (f)
+            fclose(f);
+        want[64] = '\0';
+        front_sha256(data, lengths[i], hex);
+        if (strcmp(hex, want) != 0)
+            fprintf(stderr, "front_test: sha256 of %zu bytes: %s, sha256sum: %s\n", lengths[i], hex, want);
+        CHECK(strcmp(hex, want) == 0);
+    }
+
+    /* the `digest SIZE HEX PATH` line of a racily clean input */
+    write_file(path, "name: a\n");
+    front_sha256("name: a\n", 8, hex);
+    CHECK(front_digest_matches(path, "8", hex));
+    CHECK(!front_digest_matches(path, "9", hex));           /* another size recorded */
+    write_file(path, "name: b\n");                         /* the same size, in the same tick: the content decides */
+    CHECK(!front_digest_matches(path, "8", hex));
+    write_file(path, "name: a\n");
+    CHECK(front_digest_matches(path, "8", hex));            /* the content it was compiled from again */
+    write_file(path, "name: a\nx");                        /* grown */
+    CHECK(!front_digest_matches(path, "8", hex));
+    CHECK(!front_digest_matches(dir, "8", hex));            /* not a regular file */
+    snprintf(cmd, sizeof cmd, "%s/fifo", dir);
+    CHECK(mkfifo(cmd, 0600) == 0);
+    CHECK(!front_digest_matches(cmd, "8", hex));            /* a FIFO neither blocks nor matches */
+    snprintf(cmd, sizeof cmd, "%s/absent", dir);
+    CHECK(!front_digest_matches(cmd, "8", hex));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(sh(cmd) == 0);
+}
+
 int main(void)
 {
+    digest_cases();
     source_stamp_cases();
     /* the published FNV-1a 64 vectors, and the ones NativeIndexTest checks */
     CHECK(front_fnv1a64("", 0) == 0xcbf29ce484222325ULL);
@@ -115,6 +193,7 @@ int main(void)
     CHECK(!front_env_keyed("SANDBOX_TRACE_CACHE", 19));
     CHECK(!front_env_keyed("SANDBOX_NO_JVM", 14));
     CHECK(!front_env_keyed("SANDBOX_FRONT", 13));
+    CHECK(!front_env_keyed("SANDBOX_FRONT_REQUIRE", 21));
     CHECK(!front_env_keyed("SANDBOX_HANDOFF", 15));
     CHECK(!front_env_keyed("PATH", 4));
     CHECK(!front_env_keyed("HOMEX", 5));

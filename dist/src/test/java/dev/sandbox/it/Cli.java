@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -34,9 +33,8 @@ final class Cli {
     }
 
     static Result exec(List<String> prefix, Map<String, String> env, Path home, java.util.function.Consumer<Process> during, String... args) {
-        List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(home.resolve("bin/sandbox").toString());
-        cmd.addAll(List.of(args));
+        // the one place the tests run bin/sandbox and wait for it; in warm mode an up is primed first (Warm)
+        List<String> cmd = Warm.command(prefix, env, home, null, List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));

@@ -166,10 +166,16 @@ class CtrlCIT {
         PtyRun run = up("--stop-timeout 1 " + spec);
         run.awaitOut("ready", READY);
         run.awaitProgram(SLEEP, READY);
-        // the monitor (H, forked from it, has the same command line: take the one whose parent is not a monitor of it)
+        // the monitor (H, forked from it, has the same command line: take the one whose parent is not a monitor of it):
+        // `sandbox-init run --plan .../.plan-NAME.* --consume` after the JVM; on the warm path (Warm) the native front
+        // re-executed as `sandbox-init run --plan <cache>/H.plan-native`, named by its parent: script(1) running this spec
         String tag = ".plan-ctrlc-kill-int.";
-        ProcessHandle monitor = ProcessHandle.allProcesses().filter(h -> ItHost.cmdline(h.pid()).contains(tag)
-                        && h.parent().map(p -> !ItHost.cmdline(p.pid()).contains(tag)).orElse(true)).findFirst()
+        ProcessHandle monitor = ProcessHandle.allProcesses().filter(h -> {
+                    String c = ItHost.cmdline(h.pid());
+                    String parent = h.parent().map(p -> ItHost.cmdline(p.pid())).orElse("");
+                    return (c.contains(tag) && !parent.contains(tag)) || (c.contains("sandbox-init run --plan ")
+                            && parent.startsWith(PtyRun.SCRIPT + " ") && parent.contains(spec.toString()));
+                }).findFirst()
                 .orElseThrow(() -> new AssertionError("no monitor for " + spec));
         ItHost.must("kill", "-INT", Long.toString(monitor.pid()));
         assertEquals(137, run.awaitExit(END), run::toString);

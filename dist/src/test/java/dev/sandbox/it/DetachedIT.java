@@ -80,7 +80,7 @@ class DetachedIT {
     /** up -d, with pipes as stdout/stderr (as `name=$(sandbox up -d ...)` has): both must reach EOF at once. */
     private Cli.Result upDetached(Path spec, String name) {
         started.add(name);
-        List<String> cmd = List.of(Cli.DIST.resolve("bin/sandbox").toString(), "up", "-d", spec.toString());
+        List<String> cmd = Warm.command(List.of(), env, Cli.DIST, null, List.of("up", "-d", spec.toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
@@ -242,7 +242,7 @@ class DetachedIT {
     void aForegroundUpIsListedWhileItRunsAndDownStopsIt() throws Exception {
         Path spec = spec("det-fg", true, "exec sleep 300\n");
         started.add("det-fg");
-        ProcessBuilder pb = new ProcessBuilder(Cli.DIST.resolve("bin/sandbox").toString(), "up", spec.toString());
+        ProcessBuilder pb = new ProcessBuilder(Warm.up("up", spec.toString()));
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.redirectError(ProcessBuilder.Redirect.DISCARD);

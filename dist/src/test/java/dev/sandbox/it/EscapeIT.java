@@ -167,7 +167,7 @@ class EscapeIT {
 
     /** Runs {@code shellCommand} under script(1): its stdin and stdout are a new pty. */
     private static String underPty(String shellCommand) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder("/usr/bin/script", "-qec", shellCommand, "/dev/null").redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("/usr/bin/script", "-qec", Warm.commandLine(shellCommand), "/dev/null").redirectErrorStream(true).start();
         p.getOutputStream().close();
         try {
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the sandbox under a pty ends");
@@ -277,7 +277,7 @@ class EscapeIT {
                   command: [/bin/true]
                 """.formatted(Specs.SYSTEM_MOUNTS));
         Path out = specs.dir.resolve("a.out");
-        Process a = new ProcessBuilder(Cli.DIST.resolve("bin/sandbox").toString(), "up", "--stop-timeout", "1", first.toString())
+        Process a = new ProcessBuilder(Warm.up("up", "--stop-timeout", "1", first.toString()))
                 .redirectOutput(out.toFile()).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
         try {

@@ -374,9 +374,9 @@ class GitIT {
     }
 
     private Cli.Result sandbox(Path cwd, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Cli.DIST.resolve("bin/sandbox").toString()));
-        cmd.addAll(List.of(args));
-        return exec(cmd, cwd, Map.of("HOME", home.dir.toString()));
+        Map<String, String> env = new java.util.HashMap<>(GIT_ENV);
+        env.put("HOME", home.dir.toString());
+        return exec(Warm.command(List.of(), env, Cli.DIST, cwd, List.of(args)), cwd, Map.of("HOME", home.dir.toString()));
     }
 
     private static Cli.Result exec(List<String> cmd, Path cwd, Map<String, String> env) {

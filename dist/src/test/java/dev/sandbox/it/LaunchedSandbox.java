@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -39,9 +38,7 @@ final class LaunchedSandbox implements AutoCloseable {
 
     /** {@code prefix} (e.g. runuser -u sbtest --) {@code home/bin/sandbox ARGS} with {@code env} added, stdin from /dev/null. */
     static LaunchedSandbox start(List<String> prefix, Path home, java.util.Map<String, String> env, String... args) {
-        List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(home.resolve("bin/sandbox").toString());
-        cmd.addAll(List.of(args));
+        List<String> cmd = Warm.command(prefix, env, home, null, List.of(args)); // primed first in warm mode
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));

@@ -217,6 +217,94 @@ class NativeCacheIT {
         assertTrue(other.err().contains("needs the JVM"), other.toString());
     }
 
+    /**
+     * A spec and include written just now ("racily clean": changed less than 1 s before the JVM started) are listed in the
+     * entry by the SHA-256 of the bytes the compile read, and the front hashes them: the next call is served, and an edit of
+     * the same size in the same second (even with the mtime put back; only ctime and content differ) is a miss.
+     */
+    @Test
+    void aFreshlyWrittenSpecIsCheckedByContentAndASameSizeEditInTheSameSecondIsAMiss() throws Exception {
+        Files.createDirectory(specs.dir.resolve("src"));
+        specs.write("base.yaml", "namespaces:\n  pid: {}\n");
+        Path spec = spec("racy.yaml", "aaaaa");
+        String s = spec.toString();
+        Cli.Result r = up(Map.of(), s); // no settle(): both files are racy for this JVM
+        assertMiss(r, "no entry yet");
+        assertEquals("aaaaa", r.out().lines().findFirst().orElse(""), r.toString());
+        String entry = Files.readString(listNative().get(0), java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertTrue(entry.contains(" " + s + "\n") && entry.lines().anyMatch(l -> l.startsWith("digest ") && l.endsWith(" " + s)),
+                "the racy spec is listed by its digest:\n" + entry);
+        assertTrue(entry.lines().anyMatch(l -> l.startsWith("digest ") && l.endsWith(" " + specs.dir.resolve("base.yaml"))),
+                "the racy include too:\n" + entry);
+        r = up(Map.of("SANDBOX_NO_JVM", "1"), s);
+        assertTrue(r.err().contains(HIT), "a fresh spec is served without a JVM: " + r);
+        assertEquals("aaaaa", r.out().lines().findFirst().orElse(""), r.toString());
+
+        // the same size, the same second, the same mtime: only the content differs
+        FileTime mtime = Files.getLastModifiedTime(spec);
+        spec("racy.yaml", "bbbbb");
+        Files.setLastModifiedTime(spec, mtime);
+        r = up(Map.of(), s);
+        assertMiss(r, "a same-size edit of a racy spec in the same second");
+        assertTrue(r.err().contains(s + " changed"), r.err());
+        assertEquals("bbbbb", r.out().lines().findFirst().orElse(""), r.toString());
+        r = up(Map.of("SANDBOX_NO_JVM", "1"), s);
+        assertTrue(r.err().contains(HIT), r.toString());
+        specs.write("base.yaml", "namespaces:\n  ipc: {}\n"); // the include: same size
+        assertMiss(up(Map.of(), s), "a same-size edit of a racy include");
+    }
+
+    /** The repository around the spec is part of the plan (provenance): a git init around a cached spec is a miss. */
+    @Test
+    void aRepositoryMadeAroundTheSpecIsAMiss() throws Exception {
+        Files.createDirectory(specs.dir.resolve("src"));
+        specs.write("base.yaml", "namespaces:\n  pid: {}\n");
+        String s = spec("git.yaml", "gitty").toString();
+        warm(Map.of(), s);
+        ItHost.must("git", "init", "-q", specs.dir.toString());
+        assertMiss(up(Map.of(), s), "a repository made around the spec");
+        warm(Map.of(), s);
+        ItHost.must("rm", "-rf", specs.dir.resolve(".git").toString());
+        assertMiss(up(Map.of(), s), "the repository removed");
+    }
+
+    /** SANDBOX_FRONT=prime compiles and writes the entries without running anything; SANDBOX_FRONT_REQUIRE=hit turns a miss into exit 125. */
+    @Test
+    void primingWritesTheEntriesWithoutRunningAndRequireHitRefusesAMiss() throws Exception {
+        Files.createDirectory(specs.dir.resolve("src"));
+        specs.write("base.yaml", "namespaces:\n  pid: {}\n");
+        Path spec = spec("prime.yaml", "primed");
+        String s = spec.toString();
+        Cli.Result r = up(Map.of("SANDBOX_FRONT_REQUIRE", "hit"), s);
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("sandbox: up: SANDBOX_FRONT_REQUIRE=hit, but the native cache missed (entry "), r.err());
+        assertTrue(r.err().endsWith("): no entry\n"), r.err());
+        assertEquals("", r.out(), "nothing ran");
+
+        r = up(Map.of("SANDBOX_FRONT", "prime"), s);
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("", r.out(), "priming runs nothing");
+        assertTrue(r.err().contains("sandbox: prime: cacheable " + listNative().get(0).getFileName().toString().replace(".native", "")), r.err());
+        assertFalse(r.err().contains(HIT) || r.err().contains(MISS), "priming never asks the front: " + r.err());
+        r = up(Map.of("SANDBOX_FRONT_REQUIRE", "hit", "SANDBOX_NO_JVM", "1"), s);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains(HIT), r.toString());
+        assertEquals("primed", r.out().lines().findFirst().orElse(""), r.toString());
+
+        // what the front never serves: priming says so, and runs nothing either
+        r = up(Map.of("SANDBOX_FRONT", "prime"), "--plugins-dir", specs.dir.toString(), s);
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("", r.out());
+        assertTrue(r.err().contains("sandbox: prime: not cacheable: arguments only the full CLI takes"), r.err());
+        r = up(Map.of("SANDBOX_FRONT", "prime", "SANDBOX_NO_CACHE", "1"), s);
+        assertTrue(r.err().contains("sandbox: prime: not cacheable: SANDBOX_NO_CACHE is set"), r.err());
+        // an invalid spec: reported as up reports it
+        Path bad = specs.write("bad.yaml", "name: [\n");
+        r = up(Map.of("SANDBOX_FRONT", "prime"), bad.toString());
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains("nothing was started"), r.err());
+    }
+
     private List<Path> listNative() throws Exception {
         try (Stream<Path> entries = Files.list(cache)) {
             return entries.filter(p -> p.toString().endsWith(".native")).toList();

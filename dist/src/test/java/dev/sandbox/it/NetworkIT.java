@@ -242,6 +242,7 @@ class NetworkIT {
     }
 
     @Test
+    @Warm.Cold("looks at the classes the JVM loads: a call the front serves has no JVM")
     void theJvmLoadsNoJnrWithOrWithoutLinks() throws Exception {
         // links are made by sandbox-init (netlink.c): the JVM only compiles the plan
         Path log = Files.createTempFile("classes", ".log");
@@ -276,9 +277,7 @@ class NetworkIT {
     }
 
     private Process start(Path out, String... args) throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Cli.DIST.resolve("bin/sandbox").toString());
-        cmd.addAll(List.of(args));
+        List<String> cmd = Warm.up(args);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
         started.add(p);

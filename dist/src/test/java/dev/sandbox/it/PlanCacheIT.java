@@ -14,6 +14,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The compiled-plan cache behind a fast {@code up}: used when nothing changed, never when something did. */
+@Warm.Cold("tests which call the JVM compiles and which it serves from its cache (NativeCacheIT: the front's)")
 class PlanCacheIT {
 
     private static final String CACHED = "using the compiled plan cached";

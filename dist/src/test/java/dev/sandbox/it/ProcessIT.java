@@ -326,11 +326,13 @@ class ProcessIT {
     void noDescriptorOfTheCallerReachesTheTarget() {
         Path spec = isolated("prit-fds", "[/bin/ls, /proc/self/fd]");
         // the launcher gets fds 7 and 8 from bash; the JVM it runs, and the runtime it execs, inherit them
-        List<String> prefix = List.of("/bin/bash", "-c", "exec 7</dev/null 8>>/dev/null; exec \"$0\" \"$@\"");
+        // (exit 99: bash could not open them; exec keeps them open: they are not close-on-exec)
+        List<String> prefix = List.of("/bin/bash", "-c", "exec 7</dev/null 8>>/dev/null; [ -e /proc/self/fd/8 ] || exit 99; exec \"$0\" \"$@\"");
         AtomicBoolean launcherHadFd7 = new AtomicBoolean();
         Cli.Result r = Cli.exec(prefix, Map.of(), Cli.DIST, p -> launcherHadFd7.set(sawFdInJvm(p, 7)), "up", spec.toString());
         assertEquals(0, r.exit(), r::toString);
-        assertTrue(launcherHadFd7.get(), "the launcher's JVM did not have fd 7 open: the scenario was not set up");
+        // warm mode (Warm): no JVM; the native front got them (and the monitor it becomes closes them first, too fast to watch)
+        if (!Warm.ON) assertTrue(launcherHadFd7.get(), "the launcher's JVM did not have fd 7 open: the scenario was not set up");
         // 3 is the directory ls itself opens to list /proc/self/fd
         assertEquals(List.of("0", "1", "2", "3"), r.out().lines().toList(), r::toString);
     }

@@ -135,6 +135,7 @@ class ProvenanceIT {
     }
 
     @Test
+    @Warm.Cold("checks which call compiles (-v's cache note); the front's side of a git init: NativeCacheIT")
     void theCachedPlanKeepsTheProvenanceAndAGitInitAroundACachedSpecIsANewPlan() throws IOException {
         String name = prefix + "c";
         commit("web.yaml", spec(name, "cached"));
@@ -259,9 +260,7 @@ class ProvenanceIT {
     }
 
     private Cli.Result sandbox(Path cwd, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Cli.DIST.resolve("bin/sandbox").toString()));
-        cmd.addAll(List.of(args));
-        return run(cmd, cwd);
+        return run(Warm.command(List.of(), env, Cli.DIST, cwd, List.of(args)), cwd);
     }
 
     private Cli.Result run(List<String> cmd, Path cwd) {

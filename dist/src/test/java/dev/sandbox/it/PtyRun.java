@@ -48,7 +48,7 @@ final class PtyRun implements AutoCloseable {
     /** Runs {@code commandLine} (a shell command line) on a new pty. */
     static PtyRun start(String commandLine) {
         try {
-            Process p = new ProcessBuilder(SCRIPT, "-qec", "exec " + commandLine, "/dev/null").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(SCRIPT, "-qec", "exec " + Warm.commandLine(commandLine), "/dev/null").redirectErrorStream(true).start();
             return new PtyRun(p, commandLine);
         } catch (IOException e) {
             throw new AssertionError("could not start script(1)", e);

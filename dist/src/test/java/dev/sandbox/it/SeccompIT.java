@@ -119,6 +119,7 @@ class SeccompIT {
     }
 
     @Test
+    @Warm.Cold("counts which call compiles the filters and which loads them; SANDBOX_NO_CACHE turns the runtime's BPF cache off")
     void aWarmStartLoadsTheCompiledFiltersFromTheCacheAndTheyStillDeny() throws Exception {
         Path cache = specs.dir.resolve("cache");
         Files.createDirectory(cache, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));

@@ -19,7 +19,7 @@ class TerminalIT {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "script(1) from util-linux is missing");
         String sandbox = Cli.DIST.resolve("bin/sandbox") + " up " + Cli.ROOT.resolve("examples/shell.yaml");
         // script gives the launcher a pty as stdin/stdout; bash is then interactive (a prompt, job control)
-        Process p = new ProcessBuilder("/usr/bin/script", "-qec", sandbox, "/dev/null").redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("/usr/bin/script", "-qec", Warm.commandLine(sandbox), "/dev/null").redirectErrorStream(true).start();
         p.getOutputStream().write("echo hi-from-$(hostname)-$(tty >/dev/null && echo tty || echo pty)\nexit 7\n".getBytes(StandardCharsets.UTF_8));
         p.getOutputStream().flush();
         try {

@@ -44,9 +44,17 @@ public final class Launch {
             try {
                 Map<String, String> env = System.getenv();
                 dev.sandbox.engine.Sandbox prepared = prepare(args, env);
-                code = cachedUp(args, env);
-                dev.sandbox.engine.Timing.mark("plan cache lookup");
-                if (code.isEmpty()) code = plainUp(args, env, prepared);
+                if ("prime".equals(System.getProperty("sandbox.front"))) {
+                    // SANDBOX_FRONT=prime: always a compile (it knows the bytes it read), never a run
+                    Up.prime = true;
+                    code = plainUp(args, env, prepared);
+                    if (code.isEmpty()) code = Optional.of(Up.primed(new PrintWriter(System.err, true),
+                            Optional.of("arguments only the full CLI takes"), null));
+                } else {
+                    code = cachedUp(args, env);
+                    dev.sandbox.engine.Timing.mark("plan cache lookup");
+                    if (code.isEmpty()) code = plainUp(args, env, prepared);
+                }
             } catch (RuntimeException | Error e) {
                 // no stack traces for users unless asked (--stacktrace goes through Main); for 'up', 1 is the
                 // target's status, so sandbox's own failure is 125 — a StackOverflowError or an OOM included
@@ -158,7 +166,7 @@ public final class Launch {
         // the native front missed (or was not asked): leave it an entry for the next identical call
         Up.rawArgCount = args.length;
         Up.nativeEntry(cache, env, home, new Up.Request(up.spec(), up.command(), up.verbose(), up.stopTimeout(), false, up.envFiles(),
-                up.detach()), pluginDirs, cache.loadedFiles(), entry.get(), cache.loadedVariables());
+                up.detach()), pluginDirs, cache.loadedFiles(), entry.get(), cache.loadedVariables(), Map.of(), new String[1]);
         PrintWriter err = new PrintWriter(System.err, true);
         entry.get().warnings().forEach(err::println);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home.toString()),

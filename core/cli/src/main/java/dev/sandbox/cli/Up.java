@@ -35,8 +35,24 @@ final class Up {
 
     private Up() {}
 
+    /**
+     * Priming (SANDBOX_FRONT=prime, set by the launcher as -Dsandbox.front=prime; docs/performance.md "Priming"): compile
+     * and write the plan cache's and the native index's entries, run nothing, and say whether the front can serve this call.
+     */
+    static boolean prime;
+
+    /** What priming prints: "sandbox: prime: cacheable ENTRY" or "sandbox: prime: not cacheable: WHY" (the tests' warm mode reads it). */
+    static int primed(PrintWriter err, Optional<String> whyNot, String entry) {
+        err.println(whyNot.map(w -> "sandbox: prime: not cacheable: " + w).orElse("sandbox: prime: cacheable " + entry));
+        err.flush();
+        return 0;
+    }
+
     static int run(Sandbox sandbox, Map<String, String> env, PrintWriter err, Request request) {
-        if (Lab.isLab(request.spec())) return Lab.up(sandbox, env, err, request); // kind: Lab (docs/labs.md)
+        if (Lab.isLab(request.spec())) {
+            if (prime) return primed(err, Optional.of("a lab (the front runs single sandboxes)"), null);
+            return Lab.up(sandbox, env, err, request); // kind: Lab (docs/labs.md)
+        }
         Checked checked = Checked.of(sandbox, request.spec(), request.envFiles());
         Output.diagnostics(err, checked.diagnostics());
         if (checked.hasErrors()) {
@@ -58,8 +74,11 @@ final class Up {
         err.flush();
         String home = System.getProperty("sandbox.home", env.get("SANDBOX_HOME"));
         PlanFile.Source source = checked.source(); // the spec's SHA-256 (and git origin): once, for the cache entry and the plan file
-        if (!request.extraPluginDirs()) cache(sandbox, env, home, request, checked, source, runtimeDir, plan, inputs);
+        String[] entryName = new String[1];
+        Optional<String> whyNot = request.extraPluginDirs() ? Optional.of("--plugins-dir")
+                : cache(sandbox, env, home, request, checked, source, runtimeDir, plan, inputs, entryName);
         dev.sandbox.engine.Timing.mark("plan cached");
+        if (prime) return primed(err, whyNot, entryName[0]);
         Controller controller = new Controller(new Controller.Options(UpDefaults.helper(env, home == null ? "." : home),
                 Duration.ofMillis((long) (request.stopTimeoutSeconds() * 1000)), request.verbose(), err, env, request.detach()));
         int status = controller.run(plan, runtimeDir, source);
@@ -67,31 +86,40 @@ final class Up {
         return status;
     }
 
-    /** Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name. */
-    private static void cache(Sandbox sandbox, Map<String, String> env, String home, Request request, Checked checked,
-                              PlanFile.Source source, Path runtimeDir, Plan plan, Map<Path, byte[]> inputs) {
-        if (home == null || env.containsKey("SANDBOX_NO_CACHE")) return;
+    /**
+     * Keeps the compiled plan for the next identical {@code up} (see {@link Launch}); never for a join by sandbox name.
+     * Returns why the native front can't serve the next identical call, if it can't; {@code entryName[0]} gets the entry's name.
+     */
+    private static Optional<String> cache(Sandbox sandbox, Map<String, String> env, String home, Request request, Checked checked,
+                                          PlanFile.Source source, Path runtimeDir, Plan plan, Map<Path, byte[]> inputs, String[] entryName) {
+        if (home == null) return Optional.of("no installation (sandbox.home)");
+        if (env.containsKey("SANDBOX_NO_CACHE")) return Optional.of("SANDBOX_NO_CACHE is set");
         boolean joinsSandbox = checked.spec().root().get("namespaces").fields().values().stream()
                 .anyMatch(section -> section.get("join").has("sandbox"));
-        if (joinsSandbox) return;
+        if (joinsSandbox) return Optional.of("it joins a sandbox by name");
         var caller = sandbox.caller();
         var dirs = Sandbox.defaultPluginDirs(Path.of(home), env, List.of());
         // the key covers the spec's bytes and the env files; the entry records every included file's digest and the value of
         // every variable the spec referenced, checked again before the plan is used
-        PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles()).ifPresent(key -> {
-            PlanCache cache = PlanCache.forCaller(caller, env);
-            PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, source,
-                    checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs));
-            cache.store(key, entry);
-            dev.sandbox.engine.Timing.mark("plan cache entry written");
-            List<Path> files = new ArrayList<>();
-            for (var include : checked.spec().inputs().includes()) {
-                if (include.file() == null) return; // a blob of a git revision: not cached
-                files.add(include.file());
-            }
-            files.addAll(inputs.keySet());
-            nativeEntry(cache, env, Path.of(home), request, dirs, files, entry, List.copyOf(checked.spec().inputs().variables().keySet()));
-        });
+        Optional<String> key = PlanCache.key(request.spec(), request.command(), caller, env, Path.of(home), dirs, request.envFiles());
+        if (key.isEmpty()) return Optional.of("no plan cache key (an input could not be read)");
+        PlanCache cache = PlanCache.forCaller(caller, env);
+        PlanCache.Entry entry = new PlanCache.Entry(plan, runtimeDir, source,
+                checked.diagnostics().stream().map(Diagnostic::format).toList(), checked.spec().inputs(), digests(inputs));
+        cache.store(key.get(), entry);
+        dev.sandbox.engine.Timing.mark("plan cache entry written");
+        List<Path> files = new ArrayList<>();
+        // the bytes this compile read, for the digest of a racily clean file (NativeIndex.write)
+        Map<Path, byte[]> read = new java.util.HashMap<>(inputs);
+        for (var input : checked.spec().inputs().files()) {
+            if (input.file() == null) return Optional.of("a spec or include of a git revision"); // not cached
+            read.put(input.file(), input.bytes());
+        }
+        for (var envFile : checked.spec().inputs().envFiles()) read.put(envFile.file(), envFile.bytes());
+        for (var include : checked.spec().inputs().includes()) files.add(include.file());
+        files.addAll(inputs.keySet());
+        return nativeEntry(cache, env, Path.of(home), request, dirs, files, entry, List.copyOf(checked.spec().inputs().variables().keySet()),
+                read, entryName);
     }
 
     /** Main's argument count when Launch called us for a plain {@code up} (then /proc/self/cmdline ends with them); else -1. */
@@ -101,12 +129,19 @@ final class Up {
      * The native index entry for this call (NativeIndex, docs/architecture.md "The native cache index"): what the native
      * front needs to run {@code entry} without a JVM next time. {@code files}: the includes and compiled-in files.
      */
-    static void nativeEntry(PlanCache cache, Map<String, String> env, Path home, Request request, List<Path> pluginDirs,
-                            List<Path> files, PlanCache.Entry entry, List<String> variables) {
-        if (rawArgCount <= 0 || env.containsKey("SANDBOX_NO_CACHE") || env.containsKey("SANDBOX_HELPER")) return;
+    static Optional<String> nativeEntry(PlanCache cache, Map<String, String> env, Path home, Request request, List<Path> pluginDirs,
+                                        List<Path> files, PlanCache.Entry entry, List<String> variables, Map<Path, byte[]> read,
+                                        String[] entryName) {
+        if (rawArgCount <= 0) return Optional.of("arguments only the full CLI takes");
+        if (env.containsKey("SANDBOX_NO_CACHE")) return Optional.of("SANDBOX_NO_CACHE is set");
+        if (env.containsKey("SANDBOX_HELPER")) return Optional.of("SANDBOX_HELPER is set");
         var start = jvmStart();
-        if (start.isEmpty()) return;
-        NativeIndex.keyMaterial(home, rawArgCount).ifPresent(key -> {
+        if (start.isEmpty()) return Optional.of("the JVM's start time is unknown");
+        Optional<byte[]> keyMaterial = NativeIndex.keyMaterial(home, rawArgCount);
+        if (keyMaterial.isEmpty()) return Optional.of("no key material (a name or the working directory is not ASCII, or /proc unreadable)");
+        {
+            byte[] key = keyMaterial.get();
+            entryName[0] = NativeIndex.entryName(key);
             List<Path> deps = new ArrayList<>();
             deps.add(request.spec());
             deps.addAll(request.envFiles());
@@ -117,9 +152,13 @@ final class Up {
             List<String> run = new ArrayList<>(List.of("--grace-ms", Long.toString((long) (request.stopTimeoutSeconds() * 1000))));
             if (request.verbose()) run.add("--trace");
             if (request.detach()) run.add("--detach");
-            NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, PlanCache.assumed(entry), variables), entry.text(), say, run,
-                    start.getAsLong());
-        });
+            // the repository around the spec is part of PlanCache's key (provenance): the front checks it too
+            Map<Path, String> assumed = new java.util.LinkedHashMap<>(PlanCache.assumed(entry));
+            Optional<String> git = NativeIndex.gitChain(request.spec(), assumed, deps);
+            if (git.isPresent()) return git;
+            return NativeIndex.write(cache.dir(), key, new NativeIndex.Deps(deps, assumed, variables, read), entry.text(),
+                    say, run, start.getAsLong());
+        }
     }
 
     /**

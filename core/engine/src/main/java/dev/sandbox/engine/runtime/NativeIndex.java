@@ -31,8 +31,11 @@ import java.util.stream.Stream;
  *
  * <p>Why stat identity and not digests: the front then reads no file but the entry. A write changes ctime, which no
  * one can set back; so an unchanged identity means unchanged content, except for a write in the same clock tick as the
- * compile read it. Against that ("racily clean", as git calls it) no entry is written while any file it lists changed
- * less than {@link #RACY_MS} before the JVM started: the next call writes it.
+ * compile read it. Against that ("racily clean", as git calls it) a file that changed less than {@link #RACY_MS} before
+ * the JVM started is listed by content instead ({@code digest size sha256 path}, the SHA-256 of the bytes the compile
+ * read; the front hashes the file): a spec, include, env file or seccomp profile written just before its {@code up}
+ * still gets an entry. A racy file whose compiled bytes are unknown here (the installation, a plugin dir, /etc/passwd)
+ * still means no entry: the next call writes it.
  */
 public final class NativeIndex {
 
@@ -40,12 +43,22 @@ public final class NativeIndex {
     /** A file changed this close to the JVM's start may have changed in the same tick as it was read. */
     static final long RACY_MS = 1000;
     private static final List<String> PLAIN = List.of("TERM", "HOME", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME");
-    private static final List<String> OWN = List.of("SANDBOX_FRONT", "SANDBOX_TRACE_CACHE", "SANDBOX_NO_JVM", "SANDBOX_HANDOFF");
+    private static final List<String> OWN = List.of("SANDBOX_FRONT", "SANDBOX_FRONT_REQUIRE", "SANDBOX_TRACE_CACHE", "SANDBOX_NO_JVM",
+            "SANDBOX_HANDOFF");
+    /** The largest racy file listed by its digest (the front reads it whole; front.c's FRONT_MAX_ENTRY). */
+    static final int MAX_DIGESTED = 1 << 20;
 
     private NativeIndex() {}
 
-    /** What one {@code up} depended on: the files it read, the host paths it assumed, the variables it referenced. */
-    public record Deps(List<Path> files, Map<Path, String> assumed, List<String> variables) {}
+    /**
+     * What one {@code up} depended on: the files it read, the host paths it assumed, the variables it referenced; and the
+     * bytes the compile read of the files it knows them of (absolute, normalized paths), for a racily clean one's digest.
+     */
+    public record Deps(List<Path> files, Map<Path, String> assumed, List<String> variables, Map<Path, byte[]> read) {
+        public Deps(List<Path> files, Map<Path, String> assumed, List<String> variables) {
+            this(files, assumed, variables, Map.of());
+        }
+    }
 
     /** Whether an environment variable is part of the key (front.c's front_env_keyed). */
     static boolean keyed(String name) {
@@ -196,46 +209,69 @@ public final class NativeIndex {
         return out;
     }
 
+    /** The file name of the entry for {@code key}, without ".native" (what the front looks up). */
+    public static String entryName(byte[] key) {
+        return name(key);
+    }
+
     /**
-     * Writes the entry for this call; does nothing when anything is in doubt (a racy file, a name that is not ASCII, a
-     * directory that is not ours). {@code jvmStart} in ms since the epoch.
+     * Writes the entry for this call; writes nothing when anything is in doubt (a racy file of unknown content, a name that
+     * is not ASCII, a directory that is not ours) and says why. {@code jvmStart} in ms since the epoch.
+     *
+     * @return empty when the entry was written, else why not
      */
-    public static void write(Path dir, byte[] key, Deps deps, String planText, List<String> say, List<String> runArgs, long jvmStart) {
+    public static Optional<String> write(Path dir, byte[] key, Deps deps, String planText, List<String> say, List<String> runArgs,
+                                         long jvmStart) {
         Path tmp = null;
         try {
             StringBuilder m = new StringBuilder();
             long racy = jvmStart - RACY_MS;
+            Map<Path, byte[]> read = new java.util.HashMap<>();
+            deps.read().forEach((path, bytes) -> read.put(path.toAbsolutePath().normalize(), bytes));
             for (Path f : deps.files()) {
                 String p = f.toAbsolutePath().normalize().toString();
-                if (!ascii(p)) return;
+                if (!ascii(p)) return Optional.of("a path that is not ASCII");
                 Path abs = Path.of(p);
                 if (!Files.exists(abs)) {
                     m.append("absent ").append(esc(p)).append('\n');
                     continue;
                 }
-                if (!stat(m, abs, racy)) return;
+                if (!stat(m, abs, racy)) {
+                    // racily clean: the bytes the compile read, by content (front.c's front_digest_matches)
+                    byte[] bytes = read.get(abs);
+                    if (bytes == null || Files.isDirectory(abs) || bytes.length > MAX_DIGESTED) {
+                        return Optional.of(p + " changed less than " + RACY_MS + " ms before the JVM started");
+                    }
+                    m.append("digest ").append(bytes.length).append(' ').append(sha256(bytes)).append(' ').append(esc(p)).append('\n');
+                    continue;
+                }
                 if (Files.isDirectory(abs)) {
                     // a directory's ctime and mtime change when an entry is added, removed or renamed; each file's own identity covers edits
                     try (Stream<Path> list = Files.list(abs)) {
                         for (Path e : list.sorted().toList()) {
-                            if (!ascii(e.toString()) || !stat(m, e, racy)) return;
+                            if (!ascii(e.toString())) return Optional.of("a path that is not ASCII");
+                            if (!stat(m, e, racy)) return Optional.of(e + " changed less than " + RACY_MS + " ms before the JVM started");
                         }
                     }
                 }
             }
             for (var a : deps.assumed().entrySet()) {
-                if (!ascii(a.getKey().toString())) return;
+                if (!ascii(a.getKey().toString())) return Optional.of("a path that is not ASCII");
                 m.append("assume ").append(a.getValue()).append(' ').append(esc(a.getKey().toString())).append('\n');
             }
             Map<String, byte[]> env = environ();
             for (String v : new java.util.TreeSet<>(deps.variables())) {
-                if (!ascii(v)) return;
+                if (!ascii(v)) return Optional.of("a variable name that is not ASCII");
                 byte[] value = env.get(v);
                 m.append(value == null ? "unset " + esc(v) : "var " + esc(v) + " " + escape(value)).append('\n');
             }
             byte[] plan = planText.getBytes(StandardCharsets.UTF_8);
             String name = name(key);
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            // Why: two identical calls at once (a build's parallel test sandboxes) would each rewrite the pair, and a front
+            // reading between one's plan and the other's entry sees a torn pair (a miss); an entry that is already exactly
+            // this one, with the same plan text, is left as it is
+            if (unchanged(dir, name, key, m.toString(), plan, say, runArgs)) return Optional.empty();
             tmp = create(dir);
             Files.write(tmp, plan);
             Path planFile = dir.resolve(name + ".plan-native");
@@ -244,9 +280,7 @@ public final class NativeIndex {
             StringBuilder identity = new StringBuilder();
             stat(identity, planFile, Long.MAX_VALUE);
             m.append("plan").append(identity.substring("file".length(), identity.lastIndexOf(" "))).append('\n');
-            for (String s : say) m.append("say ").append(escape(s.getBytes(StandardCharsets.UTF_8))).append('\n');
-            for (String r : runArgs) m.append("run ").append(escape(r.getBytes(StandardCharsets.UTF_8))).append('\n');
-            m.append("end\n");
+            m.append(trailer(say, runArgs));
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             out.write(key);
             out.write(m.toString().getBytes(StandardCharsets.ISO_8859_1));
@@ -254,8 +288,10 @@ public final class NativeIndex {
             Files.write(tmp, out.toByteArray());
             Files.move(tmp, dir.resolve(name + ".native"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             tmp = null;
+            return Optional.empty();
         } catch (IOException | RuntimeException e) {
             // an optimisation only: the JVM path stays
+            return Optional.of("the entry could not be written: " + e);
         } finally {
             try {
                 if (tmp != null) Files.deleteIfExists(tmp);
@@ -294,6 +330,82 @@ public final class NativeIndex {
         m.append("file ").append(Long.toUnsignedString((Long) a.get("dev"))).append(' ').append(Long.toUnsignedString((Long) a.get("ino")))
                 .append(' ').append(a.get("size")).append(' ').append(mtime).append(' ').append(ctime).append(' ').append(esc(p.toString())).append('\n');
         return true;
+    }
+
+    /**
+     * What the spec's git provenance depends on (PlanCache's key holds the repository around the spec:
+     * {@code SpecOrigin.repositoryTop}): for each directory from the spec's real parent up to the working tree's top (or /),
+     * its {@code .git}: {@code missing} or {@code dir} into {@code assumed}; a {@code .git} file (a linked worktree, a
+     * submodule) into {@code files}, whose identity covers its {@code gitdir:} line. So a {@code git init} around a cached
+     * spec, or a repository removed, is a miss. Returns why not when a {@code .git} is something else (a symlink, a FIFO).
+     */
+    public static Optional<String> gitChain(Path spec, Map<Path, String> assumed, List<Path> files) {
+        Path real;
+        try {
+            real = spec.toRealPath();
+        } catch (IOException e) {
+            return Optional.of("the spec's real path: " + e.getMessage());
+        }
+        for (Path dir = real.getParent(); dir != null; dir = dir.getParent()) {
+            Path git = dir.resolve(".git");
+            java.nio.file.attribute.BasicFileAttributes a;
+            try {
+                a = Files.readAttributes(git, java.nio.file.attribute.BasicFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            } catch (java.nio.file.NoSuchFileException e) {
+                assumed.put(git, "missing");
+                continue;
+            } catch (IOException e) {
+                return Optional.of(git + ": " + e.getMessage());
+            }
+            if (a.isDirectory()) {
+                assumed.put(git, "dir");
+                return Optional.empty();
+            }
+            if (!a.isRegularFile()) return Optional.of(git + " is neither a directory nor a file");
+            files.add(git);
+            if (dev.sandbox.engine.provenance.SpecOrigin.repositoryTop(git).map(dir::equals).orElse(false)) return Optional.empty();
+        }
+        return Optional.empty();
+    }
+
+    /** The trailer of an entry after its plan line. */
+    private static String trailer(List<String> say, List<String> runArgs) {
+        StringBuilder m = new StringBuilder();
+        for (String s : say) m.append("say ").append(escape(s.getBytes(StandardCharsets.UTF_8))).append('\n');
+        for (String r : runArgs) m.append("run ").append(escape(r.getBytes(StandardCharsets.UTF_8))).append('\n');
+        return m.append("end\n").toString();
+    }
+
+    /** Whether {@code <name>.native} and {@code <name>.plan-native} already are what this call would write. */
+    private static boolean unchanged(Path dir, String name, byte[] key, String manifest, byte[] plan, List<String> say, List<String> runArgs) {
+        try {
+            Path planFile = dir.resolve(name + ".plan-native");
+            Path entryFile = dir.resolve(name + ".native");
+            if (!Files.isRegularFile(planFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                    || !Files.isRegularFile(entryFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
+            StringBuilder identity = new StringBuilder();
+            stat(identity, planFile, Long.MAX_VALUE);
+            if (!Arrays.equals(Files.readAllBytes(planFile), plan)) return false;
+            String want = manifest + "plan" + identity.substring("file".length(), identity.lastIndexOf(" ")) + "\n" + trailer(say, runArgs);
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            out.write(key);
+            out.write(want.getBytes(StandardCharsets.ISO_8859_1));
+            // the plan file again: it must still be the one the entry names
+            StringBuilder again = new StringBuilder();
+            stat(again, planFile, Long.MAX_VALUE);
+            return again.toString().equals(identity.toString()) && Arrays.equals(Files.readAllBytes(entryFile), out.toByteArray());
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** SHA-256 as lowercase hex (front.c's front_sha256). */
+    static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
     }
 
     /** Keeps the newest {@code keep} entries (and their plan texts). */

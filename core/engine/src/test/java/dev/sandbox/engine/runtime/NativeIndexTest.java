@@ -80,8 +80,10 @@ class NativeIndexTest {
         byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
         long now = System.currentTimeMillis();
         // the spec's ctime is now: racy for a JVM that started now
-        NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec), Map.of(), List.of()), "# sandbox-plan 1\n", List.of(), List.of(), now);
+        var why = NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec), Map.of(), List.of()), "# sandbox-plan 1\n", List.of(),
+                List.of(), now);
         assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")), "a file changed in the racy window");
+        assertTrue(why.orElseThrow().contains(spec + " changed less than 1000 ms before the JVM started"), why.toString());
 
         NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec, tmp.resolve("absent")), Map.of(Path.of("/"), "dir"),
                 List.of("NATIVE_INDEX_TEST_UNSET")), "# sandbox-plan 1\n", List.of("a warning"), List.of("--grace-ms", "10000"), now + 5000);
@@ -97,5 +99,77 @@ class NativeIndexTest {
         assertEquals("# sandbox-plan 1\n", Files.readString(dir.resolve(NativeIndex.name(key) + ".plan-native")));
         assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
                 Files.getPosixFilePermissions(dir.resolve(NativeIndex.name(key) + ".plan-native"))));
+    }
+
+    @Test
+    void aRacyFileWhoseCompiledBytesAreKnownIsListedByItsDigest(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Path lib = Files.createDirectory(tmp.resolve("lib"));
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        long now = System.currentTimeMillis();
+        var why = NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec), Map.of(), List.of(),
+                Map.of(tmp.resolve(".").resolve("spec.yaml"), "name: x\n".getBytes(StandardCharsets.UTF_8))), "# sandbox-plan 1\n", List.of(),
+                List.of(), now);
+        assertEquals(java.util.Optional.empty(), why);
+        String entry = Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1);
+        // sha256("name: x\n"), as sha256sum prints it (front_test.c checks front_sha256 against sha256sum)
+        assertTrue(entry.contains("\ndigest 8 " + NativeIndex.sha256("name: x\n".getBytes(StandardCharsets.UTF_8)) + " " + spec + "\n"), entry);
+        assertFalse(entry.contains("\nfile "), entry);
+        assertEquals("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", NativeIndex.sha256(new byte[0]));
+        assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                NativeIndex.sha256("abc".getBytes(StandardCharsets.US_ASCII)));
+
+        // a racy directory (the installation, a plugin dir) has no content to digest: still no entry
+        Files.delete(dir.resolve(NativeIndex.name(key) + ".native"));
+        why = NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(spec, lib), Map.of(), List.of(),
+                Map.of(spec, "name: x\n".getBytes(StandardCharsets.UTF_8), lib, new byte[0])), "# sandbox-plan 1\n", List.of(), List.of(), now);
+        assertTrue(why.orElseThrow().contains(lib + " changed less than"), why.toString());
+        assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")));
+    }
+
+    @Test
+    void anIdenticalEntryIsNotRewritten(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        var deps = new NativeIndex.Deps(List.of(spec), Map.of(), List.of());
+        long later = System.currentTimeMillis() + 5000;
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of("--x"), later));
+        Path plan = dir.resolve(NativeIndex.name(key) + ".plan-native");
+        Object inode = Files.getAttribute(plan, "unix:ino");
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of("--x"), later));
+        assertEquals(inode, Files.getAttribute(plan, "unix:ino"), "the same pair: nothing rewritten (a concurrent reader never sees it torn)");
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 2\n", List.of(), List.of("--x"), later));
+        assertFalse(inode.equals(Files.getAttribute(plan, "unix:ino")), "another plan is written");
+        assertTrue(Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1).contains("\nrun --x\nend\n"));
+    }
+
+    @Test
+    void theGitDiscoveryAroundTheSpecIsPartOfTheEntry(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(Files.createDirectories(tmp.resolve("a/b")).resolve("s.yaml"), "name: x\n");
+        Map<Path, String> assumed = new java.util.LinkedHashMap<>();
+        List<Path> files = new java.util.ArrayList<>();
+        assertEquals(java.util.Optional.empty(), NativeIndex.gitChain(spec, assumed, files));
+        Path real = tmp.toRealPath();
+        assertEquals("missing", assumed.get(real.resolve("a/b/.git")));
+        assertEquals("missing", assumed.get(real.resolve("a/.git")));
+        assertEquals("missing", assumed.get(Path.of("/.git")));
+
+        Files.createDirectory(tmp.resolve("a/.git"));
+        assumed.clear();
+        assertEquals(java.util.Optional.empty(), NativeIndex.gitChain(spec, assumed, files));
+        assertEquals(Map.of(real.resolve("a/b/.git"), "missing", real.resolve("a/.git"), "dir"), assumed, "up to the working tree's top");
+
+        Files.writeString(tmp.resolve("a/b/.git"), "gitdir: /elsewhere\n"); // a linked worktree
+        assumed.clear();
+        assertEquals(java.util.Optional.empty(), NativeIndex.gitChain(spec, assumed, files));
+        assertEquals(Map.of(), assumed);
+        assertEquals(List.of(real.resolve("a/b/.git")), files, "its identity covers its gitdir line");
+
+        Files.delete(tmp.resolve("a/b/.git"));
+        Files.createSymbolicLink(tmp.resolve("a/b/.git"), tmp.resolve("a/.git"));
+        assertTrue(NativeIndex.gitChain(spec, assumed, files).isPresent(), "a .git symlink: no entry");
     }
 }
