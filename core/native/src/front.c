@@ -19,6 +19,7 @@
 #include "runtime.h"
 #include "front.h"
 #include <dirent.h>
+#include <dlfcn.h>
 
 #define FRONT_MAX_ENTRY (1 << 20)
 
@@ -122,70 +123,36 @@ static char *slurp(const char *path, size_t *len)
 }
 
 /*
- * SHA-256 (FIPS 180-4), for the content digest of a racily clean input (docs/performance.md "The warm path"):
- * a file changed in the last second before its compile has no trustworthy stat identity, so its entry line
- * carries the digest of the bytes the compile read, and the front hashes the file (a spec, an include: small).
+ * SHA-256, for the content digest of a racily clean input (docs/performance.md "The warm path"): a file
+ * changed in the last second before its compile has no trustworthy stat identity, so its entry line carries
+ * the digest of the bytes the compile read, and the front hashes the file (a spec, an include: small).
+ * The hash is OpenSSL's (EVP_Digest(3ssl) with EVP_sha256), from libcrypto loaded by dlopen(3) only when an
+ * entry has such a line: linked, its relocations would cost every start. Without libcrypto the digest
+ * can't be checked: false, and the caller treats it as a miss (the JVM path).
  */
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-static uint32_t ror32(uint32_t x, int n)
+bool front_sha256(const void *data, size_t n, char hex[65])
 {
-    return (x >> n) | (x << (32 - n));
-}
-
-static void sha_block(uint32_t h[8], const unsigned char *p)
-{
-    uint32_t w[64], v[8];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    static bool tried;
+    static int (*digest)(const void *, size_t, unsigned char *, unsigned int *, const void *, void *);
+    static const void *(*sha256)(void);
+    if (!tried) {
+        tried = true;
+        void *lib = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+        if (!lib)
+            lib = dlopen("libcrypto.so.1.1", RTLD_NOW | RTLD_LOCAL);
+        if (lib) {
+            /* dlsym(3)'s idiom for a function pointer */
+            *(void **)&digest = dlsym(lib, "EVP_Digest");
+            *(void **)&sha256 = dlsym(lib, "EVP_sha256");
+        }
     }
-    memcpy(v, h, sizeof v);
-    for (int i = 0; i < 64; i++) {
-        uint32_t s1 = ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25);
-        uint32_t ch = (v[4] & v[5]) ^ (~v[4] & v[6]);
-        uint32_t t1 = v[7] + s1 + ch + sha_k[i] + w[i];
-        uint32_t s0 = ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22);
-        uint32_t maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
-        memmove(v + 1, v, 7 * sizeof *v);
-        v[4] += t1;
-        v[0] = t1 + s0 + maj;
-    }
-    for (int i = 0; i < 8; i++)
-        h[i] += v[i];
-}
-
-void front_sha256(const void *data, size_t n, char hex[65])
-{
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const unsigned char *p = data;
-    size_t left = n;
-    for (; left >= 64; p += 64, left -= 64)
-        sha_block(h, p);
-    /* the last bytes, a 1 bit, zeros, and the length in bits (big-endian) in the last 8 bytes of a block */
-    unsigned char tail[128] = {0};
-    memcpy(tail, p, left);
-    tail[left] = 0x80;
-    size_t tl = left + 9 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++)
-        tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha_block(h, tail);
-    if (tl == 128)
-        sha_block(h, tail + 64);
-    for (int i = 0; i < 8; i++)
-        snprintf(hex + 8 * i, 9, "%08x", h[i]);
+    unsigned char md[32];
+    unsigned int len = 0;
+    if (!digest || !sha256 || digest(data, n, md, &len, sha256(), NULL) != 1 || len != sizeof md)
+        return false;
+    for (size_t i = 0; i < sizeof md; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return true;
 }
 
 /* Whether PATH is a regular file of SIZE bytes whose SHA-256 is HEX (a `digest` line of an entry). */
@@ -209,8 +176,7 @@ bool front_digest_matches(const char *path, const char *size, const char *hex)
     close(fd);
     if (ok) {
         snprintf(have, sizeof have, "%zu", len);
-        front_sha256(t, len, sum);
-        ok = strcmp(have, size) == 0 && strcmp(sum, hex) == 0;
+        ok = front_sha256(t, len, sum) && strcmp(have, size) == 0 && strcmp(sum, hex) == 0;
     }
     free(t);
     return ok;

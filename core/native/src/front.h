@@ -16,7 +16,8 @@ void front_escape(struct buf *b, const char *s, size_t n);
 /* FNV-1a 64 over the key material: the entry's file name (NativeIndex.fnv1a64) */
 uint64_t front_fnv1a64(const char *s, size_t n);
 /* SHA-256 of n bytes as 64 lowercase hex digits and a NUL (the content digest of a racily clean input) */
-void front_sha256(const void *data, size_t n, char hex[65]);
+/* SHA-256 of DATA as 64 hex digits; false when libcrypto is not there (front.c) */
+bool front_sha256(const void *data, size_t n, char hex[65]);
 /* whether path is a regular file of size bytes (decimal) whose SHA-256 is hex: an entry's `digest` line */
 bool front_digest_matches(const char *path, const char *size, const char *hex);
 /* whether an environment variable is part of the key (NativeIndex.keyed) */
