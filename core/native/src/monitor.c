@@ -496,6 +496,16 @@ static _Noreturn void host_step_failed(const struct step *s, const struct host_e
 /* Controller.letNamespaceRootIn: after GO, H becomes uid 0 of its user namespace and C mounts the new
  * root below the runtime dir as that uid; when that is not the dir's owner (root maps 0 to 100000),
  * the 0700 dir would stop it (EACCES): 0711 lets it pass, nothing becomes listable or writable. */
+static _Noreturn void root_in_failed(const struct host_error *e)
+{
+    usleep(1000); /* as host_step_failed: let a dying H's exit be seen */
+    if (helper_dead() && WIFSIGNALED(m.helper_status)) {
+        helper_died(ST_IDENTITY, NULL); /* its uid_map went with it: the identity stage is where it died */
+        finish_run(125);
+    }
+    host_step_failed(&m.plan.steps[0], e);
+}
+
 static void let_namespace_root_in(pid_t helper)
 {
     struct stat st;
@@ -509,7 +519,7 @@ static void let_namespace_root_in(pid_t helper)
     if (n < 0 || fstat(m.dirfd, &st) < 0) {
         struct host_error e;
         host_fail(&e, "identity runtime-dir", "chmod", m.rtdir, n < 0 ? err : errno, "the sandbox's root must be able to reach %s/root", m.rtdir);
-        host_step_failed(&m.plan.steps[0], &e);
+        root_in_failed(&e);
     }
     buf[n] = '\0';
     bool owner_is_root = false;
@@ -521,7 +531,7 @@ static void let_namespace_root_in(pid_t helper)
     if (!owner_is_root && chmod(m.rtdir, 0711) < 0) {
         struct host_error e;
         host_fail(&e, "identity runtime-dir", "chmod", m.rtdir, errno, "the sandbox's root must be able to reach %s/root", m.rtdir);
-        host_step_failed(&m.plan.steps[0], &e);
+        root_in_failed(&e);
     }
 }
 
