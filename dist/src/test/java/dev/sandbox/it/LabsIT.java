@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Test;
  * Network labs ({@code kind: Lab}, docs/labs.md) against the real kernel, as root: the examples in
  * examples/labs/ come up, ping across their links, and {@code down} leaves nothing (no runtime dir, no
  * nsfs bind mount, no process); lab-level mistakes are located and start nothing; a failure half-way
- * leaves nothing. Labs and nodes are named {@code lab-*}; addresses only from 198.18.80.0/24.
+ * leaves nothing. Labs and nodes are named {@code lab-*}; addresses only from 198.18.80.0/24. The lifecycle and
+ * observability cases (down of one node with its links, the LAB column, inspect's links, {@code down --timeout 0})
+ * name theirs {@code lo-*} and use 198.18.114.0/24; LabsKillNineIT kills lab-up and the holder.
  */
 class LabsIT {
 
