@@ -13,10 +13,12 @@
  * directly in its node's namespace (no host end) -> per node, a fork setns(2)s into it and brings lo
  * and the links up, adds addresses, routes and writes the net.* sysctls (/proc/sys/net is the
  * namespace of the writer: proc(5), "/proc/sys/net") -> every node `run --detach` (each joins its
- * namespace; all links exist before any target starts) -> a holder process keeps the lab's lock and is
- * the record's target: `sandbox down LAB` SIGTERMs it, it downs the nodes, exits, and down's journal
- * teardown unmounts the namespaces and removes the record. Any failure: the started nodes are downed,
- * the journal undone, exit 125.
+ * namespace; all links exist before any target starts), journaled before it exists (`sandbox-down`
+ * of its record, `kill-tree` of its starting `run`) -> a holder process keeps the lab's lock and is
+ * the record's target. `sandbox down LAB` (verbs.c) downs the nodes and SIGTERMs the holder, which
+ * just exits; down's journal teardown then downs whatever node is left, unmounts the namespaces and
+ * removes the record. Any failure: the journal undone (which downs the started nodes), exit 125.
+ * A copy of FILE stays in the record as `lab` (for `down NODE` and `inspect`).
  * Rootless (a `userns` line): one user namespace for every node, no mounts; see "Rootless labs" at the end.
  */
 #define _GNU_SOURCE
@@ -120,31 +122,6 @@ static int wait_status(pid_t pid)
         if (errno != EINTR)
             return 125;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* sandbox-init down NAME... of every node started so far (upto: count of `up` lines) */
-static void down_nodes(int upto)
-{
-    char *argv[MAX_LINES + 4];
-    int a = 0;
-    argv[a++] = (char *)runtime;
-    argv[a++] = "down";
-    int seen = 0;
-    for (int i = 0; i < nlines && seen < upto; i++)
-        if (is(&lines[i], "up", 3)) {
-            argv[a++] = lines[i].f[1];
-            seen++;
-        }
-    argv[a] = NULL;
-    if (seen == 0)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(runtime, argv);
-        _exit(127);
-    }
-    if (pid > 0)
-        wait_status(pid);
 }
 
 /* The plans of nodes never started (a started node's monitor consumed its own). */
@@ -322,27 +299,160 @@ static int configure(const char *node)
     return pid > 0 && wait_status(pid) == 0 ? 0 : -1;
 }
 
-static int start_node(const struct line *l)
+/* ---- lifecycle (lab-ops): every node is in the lab's journal before it exists ---- */
+
+static void lab_error(const struct host_error *e)
 {
+    char text[2048];
+    host_error_line(e, text, sizeof text);
+    fprintf(stderr, "sandbox: lab %s: %s\n", lab, text);
+}
+
+/* `run --detach` of one node. Journaled first: `sandbox-down path=<base>/<node's name> lab=LAB` (its
+ * record, whatever becomes of us: verbs.c lab_node_down), then, while the fork waits on a pipe before
+ * its exec, `kill-tree` of the fork (the node's monitor, helper and target descend from it until the
+ * start is over): a lab-up killed while a node starts leaves nothing a teardown can't find. */
+static int start_node(int jfd, const char *base, const struct line *l)
+{
+    char path[PATH_MAX];
+    struct host_error e;
+    if (snprintf(path, sizeof path, "%s/%s", base, l->f[1]) >= (int)sizeof path) {
+        fprintf(stderr, "sandbox: lab %s: node %s: its runtime dir's path is too long\n", lab, l->f[1]);
+        return -1;
+    }
+    const char *keys[] = { "path", "lab" }, *vals[] = { path, lab };
+    if (journal_add_kv(jfd, "sandbox-down", 2, keys, vals, &e) != 0) {
+        lab_error(&e);
+        return -1;
+    }
+    crash_point("lab-node-journaled");
     char *argv[MAX_FIELDS + 1];
     for (int i = 2; i < l->n; i++)
         argv[i - 2] = l->f[i];
     argv[l->n - 2] = NULL;
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) != 0) {
+        fprintf(stderr, "sandbox: lab %s: pipe2: %s\n", lab, errno_text(errno));
+        return -1;
+    }
+    fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        char go;
+        close(gate[1]);
+        /* EOF: lab-up died before it journaled us; nothing may start then */
+        if (read(gate[0], &go, 1) != 1)
+            _exit(125);
         execv(argv[0], argv);
         fprintf(stderr, "sandbox: lab %s: execv %s: %s\n", lab, argv[0], errno_text(errno));
         _exit(125);
     }
-    if (pid < 0 || wait_status(pid) != 0) {
+    close(gate[0]);
+    if (pid < 0) {
+        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+        close(gate[1]);
+        return -1;
+    }
+    if (journal_add_kill_tree(jfd, pid, proc_start_time(pid), &e) != 0) {
+        lab_error(&e);
+        close(gate[1]); /* the fork reads EOF and ends */
+        wait_status(pid);
+        return -1;
+    }
+    bool released = write(gate[1], "g", 1) == 1;
+    close(gate[1]);
+    crash_point("lab-node-starting");
+    if (wait_status(pid) != 0 || !released) {
         fprintf(stderr, "sandbox: lab %s: node %s did not start; tearing the lab down\n", lab, l->f[1]);
         return -1;
     }
+    crash_point("lab-node-started");
     return 0;
 }
 
-/* The holder: keeps the lab's lock; SIGTERM (from `sandbox down LAB`) downs every node, then exits. */
-static void hold(int upto)
+/* The record's copy of the lab file (0600): `down NODE` finds the node's links there, `inspect` its peers. */
+static int save_lab_file(int dirfd, const char *text, size_t len)
+{
+    int fd = openat(dirfd, "lab", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        fprintf(stderr, "sandbox: lab %s: write %s/lab: %s\n", lab, rtdir, errno_text(err ? err : EIO));
+    return ok ? 0 : -1;
+}
+
+/* `sandbox down NODE` (host.h): the node's interfaces deleted from inside its netns (a fork setns(2)s
+ * there), so each veth's peer vanishes at once from the other node or the switch namespace (a veth
+ * pair is deleted as one, veth(4)); then its netns unmounted. The lab file's lines are re-read here:
+ * this runs in `down`, not in lab-up. */
+int lab_node_unlink(const char *base, const char *labname, const char *node, FILE *report)
+{
+    char dir[PATH_MAX], ns[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/%s", base, labname) >= (int)sizeof dir
+        || snprintf(ns, sizeof ns, "%s/netns/%s", dir, node) >= (int)sizeof ns)
+        return 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return 0; /* the lab is gone: so is everything of it */
+    size_t len = 0;
+    char *text = read_file_at(dfd, "lab", 1 << 20, &len);
+    close(dfd);
+    int failures = 0;
+    int nsfd = open(ns, O_RDONLY | O_CLOEXEC);
+    if (text && nsfd >= 0) {
+        fflush(report);
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* setns(2) in a fork: the caller stays in the host's namespace */
+            if (setns(nsfd, CLONE_NEWNET) != 0) {
+                fprintf(report, "sandbox: cleanup: lab %s node %s: setns CLONE_NEWNET %s: %s\n", labname, node, ns, errno_text(errno));
+                _exit(1);
+            }
+            int bad = 0;
+            for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *f[6] = { 0 }, *s2 = NULL;
+                int n = 0;
+                for (char *t = strtok_r(l, "\t", &s2); t && n < 6; t = strtok_r(NULL, "\t", &s2))
+                    f[n++] = t;
+                if (n < 5 || strcmp(f[0], "link") != 0)
+                    continue;
+                for (int end = 0; end < 2; end++) {
+                    if (strcmp(f[1 + 2 * end], node) != 0)
+                        continue;
+                    char why[512];
+                    int err = lab_here_delete(f[2 + 2 * end], why, sizeof why);
+                    if (err) {
+                        fprintf(report, "sandbox: cleanup: lab %s node %s: RTM_DELLINK %s: %s (%s)\n", labname, node, f[2 + 2 * end],
+                                errno_text(err), why);
+                        bad++;
+                    }
+                }
+            }
+            fflush(report);
+            _exit(bad ? 1 : 0);
+        }
+        if (pid < 0 || wait_status(pid) != 0)
+            failures++;
+    }
+    if (nsfd >= 0)
+        close(nsfd);
+    free(text);
+    struct host_error e;
+    if (lab_netns_unmount(ns, &e) != 0) {
+        char line[2048];
+        host_error_line(&e, line, sizeof line);
+        fprintf(report, "sandbox: cleanup: %s\n", line);
+        failures++;
+    }
+    return failures;
+}
+
+/* The holder: keeps the lab's lock and is the record's pid. It waits for lab-up's word on `gate` (the
+ * record says running: EOF means lab-up died before, and so does the holder: a dead lab, finished by
+ * gc); then until SIGTERM (from `sandbox down LAB`, which downs the nodes itself) and exits. */
+static void hold(int gate)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -357,9 +467,12 @@ static void hold(int upto)
         dup2(null, 1);
         dup2(null, 2);
     }
+    char go;
+    if (read(gate, &go, 1) != 1)
+        _exit(0);
+    close(gate);
     int sig;
     sigwait(&set, &sig);
-    down_nodes(upto);
     _exit(0);
 }
 
@@ -373,8 +486,13 @@ int lab_main(int argc, char **argv)
         fprintf(stderr, "sandbox: usage: sandbox-init lab-up FILE\n");
         return 2;
     }
-    if (parse(argv[2]) != 0)
+    size_t textlen = 0;
+    char *text = read_file_at(AT_FDCWD, argv[2], 1 << 20, &textlen);
+    if (!text || parse(argv[2]) != 0) {
+        if (!text)
+            fprintf(stderr, "sandbox: lab: read %s: %s\n", argv[2], errno_text(errno));
         return 125;
+    }
     unlink(argv[2]); /* consumed: Java wrote it for this run only */
     char base[PATH_MAX];
     if (runtime_base(base, sizeof base) < 0) {
@@ -387,22 +505,22 @@ int lab_main(int argc, char **argv)
     }
     int dirfd, lockfd, jfd;
     struct host_error e;
-    char text[2048];
     if (runtime_dir_create(base, lab, &dirfd, &lockfd, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: %s\n", text);
+        char line[2048];
+        host_error_line(&e, line, sizeof line);
+        fprintf(stderr, "sandbox: %s\n", line);
         unlink_plans();
         return 125;
     }
     struct sandbox_state st = { .name = lab, .status = "creating", .spec = "", .spec_sha256 = "", .plan_sha256 = "",
                                 .cgroup = "", .monitor_pid = getpid(), .monitor_start = proc_start_time(getpid()),
-                                .created_ms = now_ms(), .exit_status = -1, .detached = true };
-    int started = 0;
+                                .created_ms = now_ms(), .exit_status = -1, .detached = true, .lab = lab };
     if (journal_open(dirfd, &jfd, &e) != 0 || state_write(dirfd, &st, 0, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: lab %s: %s\n", lab, text);
+        lab_error(&e);
         goto fail;
     }
+    if (save_lab_file(dirfd, text, textlen) != 0)
+        goto fail;
     char nsdir[PATH_MAX];
     if (snprintf(nsdir, sizeof nsdir, "%s/netns", rtdir) >= (int)sizeof nsdir || mkdir(nsdir, 0700) != 0) {
         fprintf(stderr, "sandbox: lab %s: mkdir %s: %s\n", lab, nsdir, errno_text(errno));
@@ -441,25 +559,29 @@ int lab_main(int argc, char **argv)
 linked:
     crash_point("lab-linked");
     for (int i = 0; i < nlines; i++)
-        if (is(&lines[i], "up", 3)) {
-            if (start_node(&lines[i]) != 0) {
-                started++; /* a failed `run --detach` left nothing, a down of its name is harmless */
-                goto fail;
-            }
-            started++;
-        }
+        if (is(&lines[i], "up", 3) && start_node(jfd, base, &lines[i]) != 0)
+            goto fail;
     fflush(NULL);
-    pid_t holder = fork();
-    if (holder == 0) {
-        setsid();
-        hold(started);
-    }
-    if (holder < 0) {
-        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) != 0) {
+        fprintf(stderr, "sandbox: lab %s: pipe2: %s\n", lab, errno_text(errno));
         goto fail;
     }
+    pid_t holder = fork();
+    if (holder == 0) {
+        close(gate[1]);
+        setsid();
+        hold(gate[0]);
+    }
+    close(gate[0]);
+    if (holder < 0) {
+        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+        close(gate[1]);
+        goto fail;
+    }
+    crash_point("lab-holder-forked");
     if (rootless_lab() && rootless_links(holder) != 0) {
-        kill(holder, SIGKILL);
+        close(gate[1]); /* the holder reads EOF and ends */
         wait_status(holder);
         goto fail;
     }
@@ -468,20 +590,26 @@ linked:
     st.monitor_start = st.target_start = proc_start_time(holder);
     st.started_ms = now_ms();
     if (state_write(dirfd, &st, 0, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: lab %s: %s\n", lab, text);
-        kill(holder, SIGKILL);
+        lab_error(&e);
+        close(gate[1]); /* the holder reads EOF and ends */
         wait_status(holder);
         goto fail;
     }
+    if (write(gate[1], "g", 1) != 1) {
+        fprintf(stderr, "sandbox: lab %s: write to the holder: %s\n", lab, errno_text(errno));
+        close(gate[1]);
+        goto fail;
+    }
+    close(gate[1]);
     printf("%s\n", lab);
     return 0;
 fail:
-    down_nodes(started);
     unlink_plans();
+    /* the journal names every node that may have started (sandbox-down): its teardown downs them */
     if (journal_teardown(rtdir, stderr, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: lab %s: teardown: %s\n", lab, text);
+        char line[2048];
+        host_error_line(&e, line, sizeof line);
+        fprintf(stderr, "sandbox: lab %s: teardown: %s\n", lab, line);
     }
     return 125;
 }

@@ -852,7 +852,7 @@ int monitor_main(int argc, char **argv)
     m.st = (struct sandbox_state){ .name = m.name, .spec = get(rt, "spec") ? get(rt, "spec") : "",
                                    .spec_sha256 = get(rt, "spec-sha256") ? get(rt, "spec-sha256") : "", .plan_sha256 = "",
                                    .git_repo = get(rt, "git-repo"), .git_path = get(rt, "git-path"), .git_blob = get(rt, "git-blob"),
-                                   .git_commit = get(rt, "git-commit"),
+                                   .git_commit = get(rt, "git-commit"), .lab = get(rt, "lab"),
                                    .monitor_pid = getpid(), .monitor_start = proc_start_time(getpid()), .cgroup = "",
                                    .created_ms = realtime_ms(), .exit_status = -1, .detached = detach };
     save_state("creating", 0);

@@ -1155,3 +1155,25 @@ int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len
     nl_close(&n);
     return err;
 }
+
+/* In the caller's netns: RTM_DELLINK of `ifname` (lab.c, `down NODE`); one that is gone is done. */
+int lab_here_delete(const char *ifname, char *why, size_t len)
+{
+    struct nl n;
+    int err = lab_nl_open(&n, why, len);
+    if (err)
+        return err;
+    struct linkinfo li;
+    err = get_link(&n, ifname, &li);
+    if (err == ENODEV) {
+        err = 0;
+    } else if (err) {
+        snprintf(why, len, "find link %s: %s", ifname, n.kmsg);
+    } else if ((err = del_link(&n, li.index)) == ENODEV) {
+        err = 0;
+    } else if (err) {
+        snprintf(why, len, "delete %s: %s", ifname, n.kmsg);
+    }
+    nl_close(&n);
+    return err;
+}

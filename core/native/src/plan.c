@@ -17,7 +17,7 @@ const char *const executor_names[3] = { "monitor", "helper", "child" };
 
 const struct op ops[] = {
     /* the monitor's host steps (monitor.c, host.c, netlink.c, journal.c) */
-    { ST_PREPARE, "runtime-dir", "path name ?spec ?spec-sha256 ?git-repo ?git-path ?git-blob ?git-commit", NULL, EX_MONITOR },
+    { ST_PREPARE, "runtime-dir", "path name ?spec ?spec-sha256 ?git-repo ?git-path ?git-blob ?git-commit ?lab", NULL, EX_MONITOR },
     { ST_PREPARE, "check-path", "path ?kind", NULL, EX_MONITOR },
     { ST_PREPARE, "check-shared-mount", "path", NULL, EX_MONITOR },
     { ST_PREPARE, "cgroup-create", "path", NULL, EX_MONITOR },

@@ -449,7 +449,8 @@ final class Lab {
                     err.flush();
                     return Controller.SETUP_FAILED;
                 }
-                Path planFile = write(base, n.sandboxName(), PlanFile.canonical(plan, runtimeDir, PlanFile.Source.of(n.spec())).text());
+                Path planFile = write(base, n.sandboxName(), withLab(PlanFile.canonical(plan, runtimeDir, PlanFile.Source.of(n.spec())).text(),
+                        lab.name()));
                 file.append(String.join("\t", "up", n.sandboxName(), helper.toString(), "run", "--plan", planFile.toString(), "--consume",
                         "--grace-ms", Long.toString((long) (request.stopTimeoutSeconds() * 1000)), "--detach")).append('\n');
             }
@@ -471,6 +472,16 @@ final class Lab {
             Thread.currentThread().interrupt();
             return Controller.SETUP_FAILED;
         }
+    }
+
+    /**
+     * The node's plan with {@code lab=NAME} last on its runtime-dir line (line 2): its monitor records the lab in
+     * state.json, so {@code ps} shows it and {@code down} of the lab finds its nodes (docs/labs.md). A lab name is a
+     * sandbox name: nothing in it needs escaping. Lab plans are never cached, so PlanFile.parse never reads it.
+     */
+    static String withLab(String planText, String labName) {
+        int end = planText.indexOf('\n', planText.indexOf('\n') + 1);
+        return planText.substring(0, end) + "\tlab=" + labName + planText.substring(end);
     }
 
     private static Path write(Path base, String name, String text) throws IOException {
