@@ -2,6 +2,7 @@ package dev.sandbox.cli;
 
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Location;
+import dev.sandbox.api.NetSysctls;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.engine.Sandbox;
@@ -41,8 +42,6 @@ final class Lab {
     static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,39}");
     static final Pattern NODE = Pattern.compile("[a-z0-9][a-z0-9_-]{0,19}");
     static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
-    static final Pattern SYSCTL = Pattern.compile("net(\\.[A-Za-z0-9_-]+)+");
-    static final Pattern SYSCTL_VALUE = Pattern.compile("[A-Za-z0-9_.:, -]{1,64}");
     private static final Pattern KIND = Pattern.compile("(?m)^kind:\\s*[\"']?Lab[\"']?\\s*(#.*)?$");
 
     record Endpoint(String node, String iface, List<Prefix> addresses, Location location) {
@@ -347,15 +346,10 @@ final class Lab {
                 }
                 net.get("sysctls").fields().forEach((k, v) -> {
                     String value = v.text("");
-                    if (!SYSCTL.matcher(k).matches() || k.contains("..")) {
-                        out.add(error("net.bad-sysctl", "'" + k + "' is not a net.* sysctl name", "namespaces.net.sysctls." + k,
-                                v.location(), "only the network namespace's own net.* sysctls, e.g. net.ipv4.ip_forward"));
-                    } else if (!SYSCTL_VALUE.matcher(value).matches()) {
-                        out.add(error("net.bad-sysctl-value", "value '" + value + "' of " + k + " is not a plain value",
-                                "namespaces.net.sysctls." + k, v.location(), null));
-                    } else {
-                        sysctls.put(k, value);
-                    }
+                    // the net plugin's rules for a sandbox's own namespace (one place: dev.sandbox.api.NetSysctls)
+                    Optional<NetSysctls.Problem> problem = NetSysctls.check(k, value);
+                    problem.ifPresentOrElse(p -> out.add(error(p.code(), p.message(), "namespaces.net.sysctls." + k, v.location(), p.hint())),
+                            () -> sysctls.put(k, value));
                 });
             }
             Path nsPath = base.resolve(lab.name()).resolve("netns").resolve(node);
