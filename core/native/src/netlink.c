@@ -1301,7 +1301,7 @@ int netns_sysctl(const struct step *s, pid_t child, struct host_error *e)
         if (r.err == EACCES || r.err == EPERM)
             return host_fail(e, label, "open", path, r.err, "%s", in_userns
                              ? "the kernel keeps this sysctl read-only in a network namespace owned by a user namespace, as the "
-                               "sandbox's is (rootless, or namespaces.user); without a user namespace, as root, it may be writable"
+                               "sandbox's is (rootless, or namespaces.user); as root without namespaces.user more of them are writable"
                              : "the kernel keeps this sysctl read-only in a network namespace other than the host's");
         return host_fail(e, label, "open", path, r.err, NULL);
     default:
