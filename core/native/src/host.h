@@ -80,6 +80,9 @@ int veth_setup(const struct step *s, pid_t child, bool *left_behind, struct host
 int veth_delete(const char *host_name, struct host_error *e);
 
 /* ---- labs (lab.c, docs/labs.md); the netlink parts in netlink.c ---- */
+/* connect sysctl (name value): writes /proc/sys/net/... from a fork that entered the child's network
+ * namespace (first its user namespace when not root); refuses a child in the monitor's own. */
+int netns_sysctl(const struct step *s, pid_t child, struct host_error *e);
 int lab_veth(int ns_a, const char *if_a, int ns_b, const char *if_b, long long mtu, char *why, size_t len);
 int lab_here_link(const char *ifname, const char *cidr, char *why, size_t len);   /* cidr NULL: bring it up */
 int lab_here_route(const char *to, const char *via, char *why, size_t len);

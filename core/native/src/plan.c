@@ -27,6 +27,7 @@ const struct op ops[] = {
     { ST_IDENTITY, "cgroup-place", "path", NULL, EX_MONITOR },
     { ST_CONNECT, "veth", "name hostName *address *hostAddress ?gateway ?mtu ?mac", NULL, EX_MONITOR },
     { ST_CONNECT, "user-net", "tool ifname address gateway host-loopback *port", NULL, EX_MONITOR },
+    { ST_CONNECT, "sysctl", "name value", NULL, EX_MONITOR },
     { ST_SUPERVISE, "cgroup-remove", "path", NULL, EX_MONITOR },
     /* the helper's and the child's */
     { ST_ENTER, "join", "type path", op_join, EX_HELPER },
