@@ -96,8 +96,10 @@ int lab_netns_unmount(const char *path, struct host_error *e);
 int lab_here_delete(const char *ifname, char *why, size_t len);
 /* `sandbox down NODE` of a lab node (verbs.c calls it after the node's record went): the node's links
  * deleted inside its netns (so their peers vanish from the other nodes and the bridges), its netns
- * unmounted; reads <base>/<lab>/lab. Failures are reported to `report`; returns their count. */
-int lab_node_unlink(const char *base, const char *lab, const char *node, FILE *report);
+ * unmounted; reads <base>/<lab>/lab. A rootless lab's namespaces are its holder's descriptors: holder
+ * and holder_start are the lab record's monitor (state.json), checked after the open. Failures are
+ * reported to `report`; returns their count. */
+int lab_node_unlink(const char *base, const char *lab, const char *node, pid_t holder, unsigned long long holder_start, FILE *report);
 /* journal undo op sandbox-down (lab.c writes one before each node starts; verbs.c): the record at
  * `path` when it is a node of `lab` (or a dead record that says nothing): its target SIGKILLed, its
  * monitor's teardown awaited, the record removed. Gone already: 0. */

@@ -431,15 +431,80 @@ static int save_lab_file(int dirfd, const char *text, size_t len)
     return ok ? 0 : -1;
 }
 
+/* In a fork that entered the node's netns: RTM_DELLINK of each of the node's lab links (the lab file's
+ * `link` lines that name it). Returns the count of failures, said on `report`. */
+static int delete_node_links(char *text, const char *labname, const char *node, FILE *report)
+{
+    int bad = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *f[6] = { 0 }, *s2 = NULL;
+        int n = 0;
+        for (char *t = strtok_r(l, "\t", &s2); t && n < 6; t = strtok_r(NULL, "\t", &s2))
+            f[n++] = t;
+        if (n < 5 || strcmp(f[0], "link") != 0)
+            continue;
+        for (int end = 0; end < 2; end++) {
+            if (strcmp(f[1 + 2 * end], node) != 0)
+                continue;
+            char why[512];
+            int err = lab_here_delete(f[2 + 2 * end], why, sizeof why);
+            if (err) {
+                fprintf(report, "sandbox: cleanup: lab %s node %s: RTM_DELLINK %s: %s (%s)\n", labname, node, f[2 + 2 * end],
+                        errno_text(err), why);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+/* A rootless lab's <rt>/userns or <rt>/netns/<node>: a symbolic link to /proc/<pid>/fd/<n> of the lab's
+ * holder (see "Rootless labs" below). Opened only when it names `holder` before and after the open and
+ * the holder's start time is still `start` after it (state.json's): a pid names another process only
+ * once the holder was reaped, so a holder alive after the open means the descriptor was its. -1 with
+ * errno ESRCH when the holder is gone (its namespaces went with it, or go with the node). */
+static int open_held(const char *path, pid_t holder, unsigned long long start)
+{
+    char want[64], got[64];
+    snprintf(want, sizeof want, "/proc/%d/fd/", (int)holder);
+    ssize_t n = readlink(path, got, sizeof got - 1);
+    if (n < 0)
+        return -1;
+    got[n] = '\0';
+    if (holder <= 0 || strncmp(got, want, strlen(want)) != 0 || proc_start_time(holder) != start) {
+        errno = ESRCH;
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char again[64];
+    n = readlink(path, again, sizeof again - 1);
+    if (n >= 0)
+        again[n] = '\0';
+    if (n < 0 || strcmp(again, got) != 0 || proc_start_time(holder) != start) {
+        close(fd);
+        errno = ESRCH;
+        return -1;
+    }
+    return fd;
+}
+
 /* `sandbox down NODE` (host.h): the node's interfaces deleted from inside its netns (a fork setns(2)s
  * there), so each veth's peer vanishes at once from the other node or the switch namespace (a veth
  * pair is deleted as one, veth(4)); then its netns unmounted. The lab file's lines are re-read here:
- * this runs in `down`, not in lab-up. */
-int lab_node_unlink(const char *base, const char *labname, const char *node, FILE *report)
+ * this runs in `down`, not in lab-up. A rootless lab (its file has a `userns` line) has no mounts: the
+ * namespaces are the holder's descriptors, reached by <rt>/userns and <rt>/netns/<node> (open_held);
+ * the fork enters the lab's user namespace first (setns(2) of a network namespace wants CAP_SYS_ADMIN
+ * in its owning user namespace, which the caller has there as its owner, user_namespaces(7)), then the
+ * node's netns; the link <rt>/netns/<node> is removed. The holder keeps the emptied namespace (only lo)
+ * until the lab goes down. */
+int lab_node_unlink(const char *base, const char *labname, const char *node, pid_t holder, unsigned long long holder_start, FILE *report)
 {
-    char dir[PATH_MAX], ns[PATH_MAX];
+    char dir[PATH_MAX], ns[PATH_MAX], user[PATH_MAX];
     if (snprintf(dir, sizeof dir, "%s/%s", base, labname) >= (int)sizeof dir
-        || snprintf(ns, sizeof ns, "%s/netns/%s", dir, node) >= (int)sizeof ns)
+        || snprintf(ns, sizeof ns, "%s/netns/%s", dir, node) >= (int)sizeof ns
+        || snprintf(user, sizeof user, "%s/userns", dir) >= (int)sizeof user)
         return 0;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
@@ -447,37 +512,33 @@ int lab_node_unlink(const char *base, const char *labname, const char *node, FIL
     size_t len = 0;
     char *text = read_file_at(dfd, "lab", 1 << 20, &len);
     close(dfd);
+    bool rootless = text && (strncmp(text, "userns\t", 7) == 0 || strstr(text, "\nuserns\t") != NULL);
     int failures = 0;
-    int nsfd = open(ns, O_RDONLY | O_CLOEXEC);
+    int userfd = -1, nsfd = -1;
+    if (rootless && text) {
+        userfd = open_held(user, holder, holder_start);
+        nsfd = userfd >= 0 ? open_held(ns, holder, holder_start) : -1;
+        if (nsfd < 0 && errno != ESRCH && errno != ENOENT) {
+            fprintf(report, "sandbox: cleanup: lab %s node %s: open %s: %s\n", labname, node, userfd < 0 ? user : ns, errno_text(errno));
+            failures++;
+        }
+    } else {
+        nsfd = open(ns, O_RDONLY | O_CLOEXEC);
+    }
     if (text && nsfd >= 0) {
         fflush(report);
         pid_t pid = fork();
         if (pid == 0) {
-            /* setns(2) in a fork: the caller stays in the host's namespace */
+            /* setns(2) in a fork: the caller stays in the host's namespaces */
+            if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) != 0) {
+                fprintf(report, "sandbox: cleanup: lab %s node %s: setns CLONE_NEWUSER %s: %s\n", labname, node, user, errno_text(errno));
+                _exit(1);
+            }
             if (setns(nsfd, CLONE_NEWNET) != 0) {
                 fprintf(report, "sandbox: cleanup: lab %s node %s: setns CLONE_NEWNET %s: %s\n", labname, node, ns, errno_text(errno));
                 _exit(1);
             }
-            int bad = 0;
-            for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *f[6] = { 0 }, *s2 = NULL;
-                int n = 0;
-                for (char *t = strtok_r(l, "\t", &s2); t && n < 6; t = strtok_r(NULL, "\t", &s2))
-                    f[n++] = t;
-                if (n < 5 || strcmp(f[0], "link") != 0)
-                    continue;
-                for (int end = 0; end < 2; end++) {
-                    if (strcmp(f[1 + 2 * end], node) != 0)
-                        continue;
-                    char why[512];
-                    int err = lab_here_delete(f[2 + 2 * end], why, sizeof why);
-                    if (err) {
-                        fprintf(report, "sandbox: cleanup: lab %s node %s: RTM_DELLINK %s: %s (%s)\n", labname, node, f[2 + 2 * end],
-                                errno_text(err), why);
-                        bad++;
-                    }
-                }
-            }
+            int bad = delete_node_links(text, labname, node, report);
             fflush(report);
             _exit(bad ? 1 : 0);
         }
@@ -486,7 +547,16 @@ int lab_node_unlink(const char *base, const char *labname, const char *node, FIL
     }
     if (nsfd >= 0)
         close(nsfd);
+    if (userfd >= 0)
+        close(userfd);
     free(text);
+    if (rootless) {
+        if (unlink(ns) != 0 && errno != ENOENT) {
+            fprintf(report, "sandbox: cleanup: lab %s node %s: unlink %s: %s\n", labname, node, ns, errno_text(errno));
+            failures++;
+        }
+        return failures;
+    }
     struct host_error e;
     if (lab_netns_unmount(ns, &e) != 0) {
         char line[2048];

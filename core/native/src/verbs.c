@@ -767,10 +767,18 @@ static int unlink_lab_node(const struct rec *r, char **names, int n)
     size_t len = strlen(r->lab);
     if (strncmp(r->name, r->lab, len) != 0 || r->name[len] != '-')
         return 0; /* not <lab>-<node>: nothing of the lab is its */
+    struct rec *labrec = malloc(sizeof *labrec); /* its holder: a rootless lab's namespaces are its descriptors */
+    pid_t holder = 0;
+    unsigned long long holder_start = 0;
+    if (labrec && load(r->lab, labrec) == 0) {
+        holder = labrec->mpid;
+        holder_start = labrec->mstart;
+    }
+    free(labrec);
     char *text = NULL;
     size_t tlen = 0;
     FILE *report = open_memstream(&text, &tlen);
-    int failures = lab_node_unlink(base, r->lab, r->name + len + 1, report ? report : stderr);
+    int failures = lab_node_unlink(base, r->lab, r->name + len + 1, holder, holder_start, report ? report : stderr);
     if (report)
         fclose(report);
     for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {

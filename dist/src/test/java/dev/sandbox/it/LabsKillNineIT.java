@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * must leave nothing: no runtime dir of the lab or a node, no nsfs mount, no node process, nothing new leakcheck
  * ties to the lab. Every node's command is {@code sleep <a number of this case>}, so its processes are found
  * whatever became of their parents. Labs are named {@code lo-kn*}; addresses from 198.18.114.0/24 (inside the lab's
- * namespaces only).
+ * namespaces only). LabsRootlessIT runs the same cases rootless.
  */
 class LabsKillNineIT {
 
@@ -138,12 +138,12 @@ class LabsKillNineIT {
         return state.path("monitor").path("pid").asLong();
     }
 
-    private static void awaitGone(long pid) {
+    static void awaitGone(long pid) {
         for (int i = 0; i < 100 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false); i++) ItHost.sleepMs(20);
     }
 
     /** Until no process has {@code lock} open (flock(2) locks are not visible to Java's fcntl-based FileLock). */
-    private static void awaitLockFree(Path lock) {
+    static void awaitLockFree(Path lock) {
         for (int i = 0; i < 250 && held(lock); i++) ItHost.sleepMs(20);
     }
 
@@ -167,7 +167,7 @@ class LabsKillNineIT {
         }
     }
 
-    private static List<Long> processes(String cmdline) {
+    static List<Long> processes(String cmdline) {
         return ProcessHandle.allProcesses().map(ProcessHandle::pid).filter(pid -> ItHost.cmdline(pid).equals(cmdline + " ")).toList();
     }
 
