@@ -390,6 +390,30 @@ class LabsRootlessIT {
         assertNothingLeft("lr-sys");
     }
 
+    @Test
+    void aHostFacingLinkOnARootlessNodeIsNetLinksNeedRootInItsFile() throws IOException {
+        Path file = lab("lr-hl.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lr-hl
+                defaults: {process: {command: [sleep, infinity]}}
+                nodes:
+                  a:
+                    namespaces:
+                      net:
+                        links:
+                          - {type: veth, name: up0, hostName: lrhl0, address: 198.19.113.2/30, hostAddress: 198.19.113.1/30}
+                  b: {}
+                links:
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.113.45/30, 198.18.113.46/30]}
+                """);
+        Cli.Result r = up("lr-hl", file);
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains(file + ":10:11: error[net.links-need-root]"), r.err());
+        assertTrue(r.err().contains(file + ": 1 error, 0 warnings; nothing was started"), "the link's the only mistake: " + r.err());
+        assertNothingLeft("lr-hl");
+    }
+
     /** The names of a node's interfaces, from inside it. */
     private static List<String> interfaces(String node) {
         Cli.Result dev = asUser("exec", node, "--", "cat", "/proc/net/dev");

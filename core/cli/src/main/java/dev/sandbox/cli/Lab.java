@@ -364,7 +364,7 @@ final class Lab {
             LoadedSpec forcedSpec = loader.parse(lab.file(), lab.file().toString(), forced);
             out.addAll(forcedSpec.diagnostics());
             SpecNode root = SpecMerge.finish(SpecMerge.merge(merged, forcedSpec.root()));
-            LoadedSpec hostLinks = hostLinkSpec(loader, lab, sandboxName, net, out);
+            LoadedSpec hostLinks = hostLinkSpec(loader, lab, sandboxName, net, sandbox.caller().isRoot(), out);
             specs.add(new NodeSpec(node, sandboxName, new LoadedSpec(lab.file(), lab.file().toString(), root, List.of()), sysctls, hostLinks));
         }
         return specs;
@@ -380,9 +380,12 @@ final class Lab {
      * other end in the node's namespace (the lab's, which it joined), journaled in the node's record, so {@code down} of
      * the node or the lab deletes it. null when the node has no links.
      */
-    static LoadedSpec hostLinkSpec(SpecLoader loader, Model lab, String sandboxName, SpecNode net, List<Diagnostic> out) {
+    static LoadedSpec hostLinkSpec(SpecLoader loader, Model lab, String sandboxName, SpecNode net, boolean asRoot, List<Diagnostic> out) {
         if (net == null || !net.get("links").isPresent()) return null;
-        String frame = "apiVersion: sandbox/v1\nkind: Sandbox\nname: " + sandboxName + "\nnamespaces: {net: {}}\nprocess: {command: [/bin/true]}\n"; // never run: only its veth steps are used
+        // rootless: the frame has the user namespace a rootless spec must have (the node's is the lab's), so that the
+        // only diagnostics are the links' own (net.links-need-root)
+        String frame = "apiVersion: sandbox/v1\nkind: Sandbox\nname: " + sandboxName + "\nnamespaces: {" + (asRoot ? "" : "user: {}, ")
+                + "net: {}}\nprocess: {command: [/bin/true]}\n"; // never run: only its veth steps are used
         LoadedSpec framed = loader.parse(lab.file(), lab.file().toString(), frame);
         out.addAll(framed.diagnostics());
         if (!framed.parsed()) return null;
