@@ -751,9 +751,9 @@ fail:
  * Nodes join by path: <rt>/userns and <rt>/netns/<node> are symbolic links to /proc/<pid>/fd/<fd>
  * of lab-up while the nodes start, then of the holder (re-pointed by rename(2), atomic). Why no pid
  * reuse can misdirect a join: a pid names another process only after its process was reaped, and
- * lab-up is alive for every node's open (it waits for each `run --detach`, whose runtime opens the
- * paths before it returns). Later users of the links check the holder's start time (state.json)
- * after their open. Why lab-up is made dumpable again: /proc/<pid>/fd/N needs ptrace read access
+ * lab-up is alive for every node's open (it waits for every `run --detach`, started all at once,
+ * whose runtime opens the paths before it returns). Later users of the links (lab_node_unlink: `down
+ * NODE`) check the holder's start time (state.json) after their open. Why lab-up is made dumpable again: /proc/<pid>/fd/N needs ptrace read access
  * (proc(5); ptrace(2), "Ptrace access mode checking"), which a non-dumpable process only grants to
  * CAP_SYS_PTRACE; a node's runtime is the caller's uid in the caller's user namespace and passes.
  * A process inside a node is in the lab's user namespace, a child of the caller's, and still fails
