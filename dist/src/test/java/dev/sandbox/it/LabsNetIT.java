@@ -15,6 +15,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Labs and the host (issue 12, docs/labs.md): a node's host-facing links ({@code namespaces.net.links}: the host end in
@@ -179,5 +181,53 @@ class LabsNetIT {
         long downMs = (System.nanoTime() - t0) / 1_000_000;
         System.out.println("LabsNetIT: 20-node chain: up " + upMs + " ms, down " + downMs + " ms (load " + Files.readAllLines(Path.of("/proc/loadavg")).get(0) + ")");
         assertNothingLeft("ln-chain");
+    }
+
+    /**
+     * lab-up killed while nodes with host-facing links start (all at once), or the holder killed: {@code gc} finishes the
+     * lab from its journal (each node is journaled before its fork), and each node's teardown deletes its host link.
+     * Names ln-mk*, host ends lnmk*; addresses 198.19.115.100-111, 198.18.115.200/30.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(value = LabsKillNineIT.Point.class, names = {"NODE_STARTING", "NODE_STARTED", "HOLDER_FORKED", "HOLDER_KILLED"})
+    void aKilledLabWithHostLinksIsFinishedByGcAndLeavesNoHostLink(LabsKillNineIT.Point point) throws IOException {
+        String name = "ln-mk" + point.ordinal();
+        List<String> hostEnds = List.of("lnmk" + point.ordinal() + "a", "lnmk" + point.ordinal() + "b");
+        int o = 100 + 8 * (point.ordinal() % 2);
+        Path file = specs.write(name + ".yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: %s
+                defaults: {process: {command: [sleep, infinity]}}
+                nodes:
+                  a: {namespaces: {net: {links: [{type: veth, name: up0, hostName: %s, address: 198.19.115.%d/30, hostAddress: 198.19.115.%d/30}]}}}
+                  b: {namespaces: {net: {links: [{type: veth, name: up0, hostName: %s, address: 198.19.115.%d/30, hostAddress: 198.19.115.%d/30}]}}}
+                  c: {}
+                links:
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.115.201/30, 198.18.115.202/30]}
+                """.formatted(name, hostEnds.get(0), o + 2, o + 1, hostEnds.get(1), o + 6, o + 5));
+        labs.add(name);
+        try {
+            if (point == LabsKillNineIT.Point.HOLDER_KILLED) {
+                Cli.Result r = up(name, file);
+                assertEquals(0, r.exit(), r.toString());
+                assertTrue(hostHas(hostEnds.get(0)) && hostHas(hostEnds.get(1)), "the host ends are on the host");
+                var state = new com.fasterxml.jackson.databind.ObjectMapper().readTree(Files.readAllBytes(BASE.resolve(name).resolve("state.json")));
+                long holder = state.path("monitor").path("pid").asLong();
+                ProcessHandle.of(holder).ifPresent(ProcessHandle::destroyForcibly);
+                LabsKillNineIT.awaitGone(holder);
+            } else {
+                Cli.Result r = Cli.run(List.of(), Map.of("SANDBOX_NO_CACHE", "1", "SANDBOX_CRASH_AT", point.wire), "up", file.toString());
+                assertEquals(137, r.exit(), () -> "lab-up was killed at " + point.wire + ":\n" + r);
+            }
+            LabsKillNineIT.awaitLockFree(BASE.resolve(name).resolve("lock"));
+            Cli.Result gc = Cli.run("gc");
+            assertEquals(0, gc.exit(), gc.toString());
+            for (int i = 0; i < 50 && hostEnds.stream().anyMatch(LabsNetIT::hostHas); i++) ItHost.sleepMs(100);
+            assertEquals(List.of(), hostEnds.stream().filter(LabsNetIT::hostHas).toList(), "host links left after gc");
+            assertNothingLeft(name);
+        } finally {
+            for (String dev : hostEnds) if (hostHas(dev)) ItHost.run("ip", "link", "del", dev);
+        }
     }
 }
