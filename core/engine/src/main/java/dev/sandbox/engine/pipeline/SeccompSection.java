@@ -57,15 +57,10 @@ final class SeccompSection {
             return new Result(List.of(), out, Optional.empty());
         }
         if (setting.equals(DEFAULT)) {
-            try {
-                Filter docker = SeccompCompiler.compile(SeccompProfile.parse(builtIn()), "docker default", target);
-                // Why the tty filter first: it allows everything else, so the second seccomp_load() never
-                // depends on the first filter allowing seccomp(2) and what libseccomp calls around it.
-                // Same architectures as the profile: a filter kills calls of an architecture it lacks.
-                return new Result(List.of(Filter.tty(docker.arches()), docker), out, Optional.empty());
-            } catch (SeccompProfile.ProfileException e) {
-                throw new IllegalStateException("the built-in seccomp profile is broken: " + e.describe(BUILT_IN), e);
-            }
+            // one compilation per target in this JVM: a lab's 20 nodes validate and compile the same profile 40 times
+            // otherwise (about 10 ms of CPU each, most of a lab node's share of `up`; docs/performance.md "Labs")
+            String key = target.arch() + " " + java.util.Arrays.toString(target.kernel()) + " " + new java.util.TreeSet<>(target.caps());
+            return new Result(DEFAULT_FILTERS.computeIfAbsent(key, k -> defaultFilters(target)), out, Optional.empty());
         }
         Path file = specDir.resolve(setting).normalize();
         byte[] bytes;
@@ -110,6 +105,20 @@ final class SeccompSection {
                             + " allows it without conditions (libseccomp drops the conditional rule next to an unconditional one), or use 'default'"));
         }
         return new Result(List.of(filter), out, Optional.of(new Input(file, bytes)));
+    }
+
+    private static final java.util.Map<String, List<Filter>> DEFAULT_FILTERS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private static List<Filter> defaultFilters(SeccompCompiler.Target target) {
+        try {
+            Filter docker = SeccompCompiler.compile(SeccompProfile.parse(builtIn()), "docker default", target);
+            // Why the tty filter first: it allows everything else, so the second seccomp_load() never
+            // depends on the first filter allowing seccomp(2) and what libseccomp calls around it.
+            // Same architectures as the profile: a filter kills calls of an architecture it lacks.
+            return List.of(Filter.tty(docker.arches()), docker);
+        } catch (SeccompProfile.ProfileException e) {
+            throw new IllegalStateException("the built-in seccomp profile is broken: " + e.describe(BUILT_IN), e);
+        }
     }
 
     private static Diagnostic profileError(SpecNode value, String message, String hint) {
