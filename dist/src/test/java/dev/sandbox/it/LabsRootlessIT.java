@@ -461,8 +461,9 @@ class LabsRootlessIT {
 
         List<String> namespaces = new ArrayList<>(List.of(nsOf("lr-dn-r", "user")));
         for (String n : List.of("r", "b")) namespaces.add(nsOf("lr-dn-" + n, "net"));
-        Cli.Result all = asUser("down", "lr-dn");
+        Cli.Result all = asUser("down", "--timeout", "0", "lr-dn");
         assertEquals(0, all.exit(), all.toString());
+        assertEquals("", all.err(), "SIGKILL at once is no timeout to report");
         assertNothingLeft("lr-dn");
         List<String> held = holdersOf(namespaces);
         for (int i = 0; i < 50 && !held.isEmpty(); i++) {
