@@ -80,6 +80,9 @@ int veth_setup(const struct step *s, pid_t child, bool *left_behind, struct host
 int veth_delete(const char *host_name, struct host_error *e);
 
 /* ---- labs (lab.c, docs/labs.md); the netlink parts in netlink.c ---- */
+/* connect sysctl (name value): writes /proc/sys/net/... from a fork that entered the child's network
+ * namespace (first its user namespace when not root); refuses a child in the monitor's own. */
+int netns_sysctl(const struct step *s, pid_t child, struct host_error *e);
 int lab_veth(int ns_a, const char *if_a, int ns_b, const char *if_b, long long mtu, char *why, size_t len);
 int lab_here_link(const char *ifname, const char *cidr, char *why, size_t len);   /* cidr NULL: bring it up */
 int lab_here_route(const char *to, const char *via, char *why, size_t len);
@@ -89,6 +92,18 @@ int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len
 int lab_main(int argc, char **argv);
 /* journal undo op netns-unmount: umount2(path, MNT_DETACH) + unlink; idempotent */
 int lab_netns_unmount(const char *path, struct host_error *e);
+/* In the caller's netns: RTM_DELLINK of `ifname` (gone already: 0); a veth's peer goes with it */
+int lab_here_delete(const char *ifname, char *why, size_t len);
+/* `sandbox down NODE` of a lab node (verbs.c calls it after the node's record went): the node's links
+ * deleted inside its netns (so their peers vanish from the other nodes and the bridges), its netns
+ * unmounted; reads <base>/<lab>/lab. A rootless lab's namespaces are its holder's descriptors: holder
+ * and holder_start are the lab record's monitor (state.json), checked after the open. Failures are
+ * reported to `report`; returns their count. */
+int lab_node_unlink(const char *base, const char *lab, const char *node, pid_t holder, unsigned long long holder_start, FILE *report);
+/* journal undo op sandbox-down (lab.c writes one before each node starts; verbs.c): the record at
+ * `path` when it is a node of `lab` (or a dead record that says nothing): its target SIGKILLed, its
+ * monitor's teardown awaited, the record removed. Gone already: 0. */
+int lab_node_down(const char *path, const char *lab, struct host_error *e);
 
 /* ---- usernet.c: stage connect, op user-net (M) ---- */
 
@@ -112,6 +127,8 @@ int journal_open(int dirfd, int *fd, struct host_error *e);   /* creates "journa
 int journal_add(int fd, const char *op, const char *key, const char *value, struct host_error *e);
 /* "kill-tree pid=P start=T": the one record with two keys */
 int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct host_error *e);
+/* A record of n keys (lab.c: sandbox-down path= lab=) */
+int journal_add_kv(int fd, const char *op, int n, const char *const keys[], const char *const vals[], struct host_error *e);
 /* Takes back the records appended since the journal's size was `at` (ftruncate, fsync): for a create
  * that failed before it created anything (cgroup-create's mkdir EEXIST, veth EEXIST/EADDRINUSE), whose
  * record names another sandbox's cgroup or link; replaying it would kill or delete theirs. */
@@ -145,6 +162,7 @@ struct sandbox_state {
     long long created_ms, started_ms, finished_ms;  /* CLOCK_REALTIME ms since epoch; 0 = not yet */
     int exit_status;           /* -1 until known */
     bool detached;
+    const char *lab;           /* the lab this record belongs to (a node: its lab; the lab's own record: its name); NULL = none */
 };
 /* ns_pid > 0: also records the inodes of /proc/<ns_pid>/ns/TYPE; ns_pid 0: keeps those of the last call */
 int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct host_error *e);

@@ -637,6 +637,11 @@ int journal_add(int fd, const char *op, const char *key, const char *value, stru
     return journal_record(fd, op, 1, keys, vals, e);
 }
 
+int journal_add_kv(int fd, const char *op, int n, const char *const keys[], const char *const vals[], struct host_error *e)
+{
+    return journal_record(fd, op, n, keys, vals, e);
+}
+
 int journal_add_kill_tree(int fd, pid_t pid, unsigned long long start, struct host_error *e)
 {
     char p[24], t[24];
@@ -758,6 +763,9 @@ static bool parse_ull(const char *v, unsigned long long max, unsigned long long 
     return true;
 }
 
+/* verbs.c's (undo op sandbox-down); weak, so that the unit tests link journal.c without verbs.c */
+int lab_node_down(const char *path, const char *lab, struct host_error *e) __attribute__((weak));
+
 /* One undo step. 0 when the resource is gone (also when it never existed). */
 /* undo op netns-unmount (lab.c): the bind mount of a lab node's network namespace */
 int lab_netns_unmount(const char *path, struct host_error *e)
@@ -788,8 +796,24 @@ static int undo(const struct record *r, const char *journal, struct host_error *
             return veth_delete(name, e);
     } else if (strcmp(r->op, "netns-unmount") == 0) {
         const char *path = record_get(r, "path");
-        if (path && *path == '/')
+        if (path && *path == '/') {
+            /* <rt>/netns/NODE of the lab whose journal this is: a dead lab finished by the next `up` of its
+             * name was renamed to .NAME.stale-* first (host.c finish_dead), so the mount is below the
+             * journal's own dir now, not at the recorded path */
+            const char *slash = strrchr(path, '/'), *jslash = strrchr(journal, '/');
+            char here[PATH_MAX];
+            if (slash && jslash && slash - path >= 6 && strncmp(slash - 6, "/netns", 6) == 0
+                && snprintf(here, sizeof here, "%.*s/netns%s", (int)(jslash - journal), journal, slash) < (int)sizeof here)
+                return lab_netns_unmount(here, e);
             return lab_netns_unmount(path, e);
+        }
+    } else if (strcmp(r->op, "sandbox-down") == 0) {
+        const char *path = record_get(r, "path"), *lab = record_get(r, "lab");
+        if (path && *path == '/' && lab && *lab) {
+            if (!lab_node_down) /* a unit test's build without verbs.c */
+                return host_fail(e, "lab sandbox-down", "down", path, ENOSYS, "this build has no verbs.c");
+            return lab_node_down(path, lab, e);
+        }
     } else if (strcmp(r->op, "kill-tree") == 0) {
         unsigned long long pid, start;
         if (parse_ull(record_get(r, "pid"), INT_MAX, &pid) && pid > 0 && parse_ull(record_get(r, "start"), ULLONG_MAX, &start))
@@ -1168,7 +1192,9 @@ int state_write(int dirfd, const struct sandbox_state *st, pid_t ns_pid, struct 
         fprintf(f, "  \"exitStatus\": %d,\n", st->exit_status);
     else
         fputs("  \"exitStatus\": null,\n", f);
-    fprintf(f, "  \"detached\": %s,\n  \"namespaces\": {", st->detached ? "true" : "false");
+    fprintf(f, "  \"detached\": %s,\n  \"lab\": ", st->detached ? "true" : "false");
+    json_opt_string(f, st->lab); /* a lab node's lab, the lab's own name in its record (docs/labs.md) */
+    fputs(",\n  \"namespaces\": {", f);
     bool any = false;
     for (size_t i = 0; i < NS_TYPES; i++) {
         if (!ns_inodes[i])

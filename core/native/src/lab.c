@@ -13,10 +13,12 @@
  * directly in its node's namespace (no host end) -> per node, a fork setns(2)s into it and brings lo
  * and the links up, adds addresses, routes and writes the net.* sysctls (/proc/sys/net is the
  * namespace of the writer: proc(5), "/proc/sys/net") -> every node `run --detach` (each joins its
- * namespace; all links exist before any target starts) -> a holder process keeps the lab's lock and is
- * the record's target: `sandbox down LAB` SIGTERMs it, it downs the nodes, exits, and down's journal
- * teardown unmounts the namespaces and removes the record. Any failure: the started nodes are downed,
- * the journal undone, exit 125.
+ * namespace; all links exist before any target starts), journaled before it exists (`sandbox-down`
+ * of its record, `kill-tree` of its starting `run`) -> a holder process keeps the lab's lock and is
+ * the record's target. `sandbox down LAB` (verbs.c) downs the nodes and SIGTERMs the holder, which
+ * just exits; down's journal teardown then downs whatever node is left, unmounts the namespaces and
+ * removes the record. Any failure: the journal undone (which downs the started nodes), exit 125.
+ * A copy of FILE stays in the record as `lab` (for `down NODE` and `inspect`).
  * Rootless (a `userns` line): one user namespace for every node, no mounts; see "Rootless labs" at the end.
  */
 #define _GNU_SOURCE
@@ -120,31 +122,6 @@ static int wait_status(pid_t pid)
         if (errno != EINTR)
             return 125;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* sandbox-init down NAME... of every node started so far (upto: count of `up` lines) */
-static void down_nodes(int upto)
-{
-    char *argv[MAX_LINES + 4];
-    int a = 0;
-    argv[a++] = (char *)runtime;
-    argv[a++] = "down";
-    int seen = 0;
-    for (int i = 0; i < nlines && seen < upto; i++)
-        if (is(&lines[i], "up", 3)) {
-            argv[a++] = lines[i].f[1];
-            seen++;
-        }
-    argv[a] = NULL;
-    if (seen == 0)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        execv(runtime, argv);
-        _exit(127);
-    }
-    if (pid > 0)
-        wait_status(pid);
 }
 
 /* The plans of nodes never started (a started node's monitor consumed its own). */
@@ -322,27 +299,278 @@ static int configure(const char *node)
     return pid > 0 && wait_status(pid) == 0 ? 0 : -1;
 }
 
-static int start_node(const struct line *l)
+/* ---- lifecycle (lab-ops): every node is in the lab's journal before it exists ---- */
+
+static void lab_error(const struct host_error *e)
 {
+    char text[2048];
+    host_error_line(e, text, sizeof text);
+    fprintf(stderr, "sandbox: lab %s: %s\n", lab, text);
+}
+
+/* The fork of one node's `run --detach`, journaled before it exists: `sandbox-down path=<base>/<node's
+ * name> lab=LAB` (its record, whatever becomes of us: verbs.c lab_node_down), then, while the fork
+ * waits on a pipe before its exec, `kill-tree` of the fork (the node's monitor, helper and target
+ * descend from it until the start is over): a lab-up killed while a node starts leaves nothing a
+ * teardown can't find. Its stdout (the node's name) goes to `out` (/dev/null: start_nodes prints the
+ * names). Returns the fork's pid, or -1 (said why; no fork is left running). */
+static pid_t start_node(int jfd, const char *base, const struct line *l, int out)
+{
+    char path[PATH_MAX];
+    struct host_error e;
+    if (snprintf(path, sizeof path, "%s/%s", base, l->f[1]) >= (int)sizeof path) {
+        fprintf(stderr, "sandbox: lab %s: node %s: its runtime dir's path is too long\n", lab, l->f[1]);
+        return -1;
+    }
+    const char *keys[] = { "path", "lab" }, *vals[] = { path, lab };
+    if (journal_add_kv(jfd, "sandbox-down", 2, keys, vals, &e) != 0) {
+        lab_error(&e);
+        return -1;
+    }
+    crash_point("lab-node-journaled");
     char *argv[MAX_FIELDS + 1];
     for (int i = 2; i < l->n; i++)
         argv[i - 2] = l->f[i];
     argv[l->n - 2] = NULL;
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) != 0) {
+        fprintf(stderr, "sandbox: lab %s: pipe2: %s\n", lab, errno_text(errno));
+        return -1;
+    }
+    fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
+        char go;
+        close(gate[1]);
+        /* EOF: lab-up died before it journaled us; nothing may start then */
+        if (read(gate[0], &go, 1) != 1)
+            _exit(125);
+        if (out >= 0)
+            dup2(out, 1);
         execv(argv[0], argv);
         fprintf(stderr, "sandbox: lab %s: execv %s: %s\n", lab, argv[0], errno_text(errno));
         _exit(125);
     }
-    if (pid < 0 || wait_status(pid) != 0) {
-        fprintf(stderr, "sandbox: lab %s: node %s did not start; tearing the lab down\n", lab, l->f[1]);
+    close(gate[0]);
+    if (pid < 0) {
+        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+        close(gate[1]);
         return -1;
     }
+    if (journal_add_kill_tree(jfd, pid, proc_start_time(pid), &e) != 0) {
+        lab_error(&e);
+        close(gate[1]); /* the fork reads EOF and ends */
+        wait_status(pid);
+        return -1;
+    }
+    bool released = write(gate[1], "g", 1) == 1;
+    close(gate[1]);
+    if (!released) { /* cannot happen: the fork holds the read end until it reads */
+        fprintf(stderr, "sandbox: lab %s: node %s: write to its start: %s\n", lab, l->f[1], errno_text(errno));
+        wait_status(pid);
+        return -1;
+    }
+    crash_point("lab-node-starting");
+    return pid;
+}
+
+/* ---- lab-net perf part (issue 12, bench/lab): every node started at once ------------------------ */
+
+/* Forks `run --detach` of every node (each journaled before its fork: start_node), then waits for all
+ * of them: a node's start is mostly waiting (its monitor, helper and child hand over step by step), so
+ * 20 of them overlap well on 2 cores. Each one's stdout (its name) goes to /dev/null: the names are
+ * printed here, in the lab's order, once all started; stderr (an error line) is the caller's. Every
+ * link, address, route and sysctl exists before the first fork, so no target starts before the lab is
+ * wired. On a failure every fork already made is still waited for (its start runs to its end), then
+ * the caller's teardown downs whatever started: the journal names each node. */
+static int start_nodes(int jfd, const char *base)
+{
+    static pid_t pids[MAX_LINES];
+    static int of[MAX_LINES];
+    int n = 0, failed = 0;
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    for (int i = 0; i < nlines; i++) {
+        if (!is(&lines[i], "up", 3))
+            continue;
+        pid_t pid = start_node(jfd, base, &lines[i], null);
+        if (pid < 0) {
+            failed++;
+            break;
+        }
+        of[n] = i;
+        pids[n++] = pid;
+    }
+    if (null >= 0)
+        close(null);
+    for (int k = 0; k < n; k++) {
+        if (wait_status(pids[k]) != 0) {
+            fprintf(stderr, "sandbox: lab %s: node %s did not start; tearing the lab down\n", lab, lines[of[k]].f[1]);
+            failed++;
+        } else {
+            crash_point("lab-node-started");
+        }
+    }
+    if (failed)
+        return -1;
+    for (int i = 0; i < nlines; i++)
+        if (is(&lines[i], "up", 3))
+            printf("%s\n", lines[i].f[1]);
     return 0;
 }
 
-/* The holder: keeps the lab's lock; SIGTERM (from `sandbox down LAB`) downs every node, then exits. */
-static void hold(int upto)
+/* The record's copy of the lab file (0600): `down NODE` finds the node's links there, `inspect` its peers. */
+static int save_lab_file(int dirfd, const char *text, size_t len)
+{
+    int fd = openat(dirfd, "lab", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, len) == (ssize_t)len;
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok)
+        fprintf(stderr, "sandbox: lab %s: write %s/lab: %s\n", lab, rtdir, errno_text(err ? err : EIO));
+    return ok ? 0 : -1;
+}
+
+/* In a fork that entered the node's netns: RTM_DELLINK of each of the node's lab links (the lab file's
+ * `link` lines that name it). Returns the count of failures, said on `report`. */
+static int delete_node_links(char *text, const char *labname, const char *node, FILE *report)
+{
+    int bad = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        char *f[6] = { 0 }, *s2 = NULL;
+        int n = 0;
+        for (char *t = strtok_r(l, "\t", &s2); t && n < 6; t = strtok_r(NULL, "\t", &s2))
+            f[n++] = t;
+        if (n < 5 || strcmp(f[0], "link") != 0)
+            continue;
+        for (int end = 0; end < 2; end++) {
+            if (strcmp(f[1 + 2 * end], node) != 0)
+                continue;
+            char why[512];
+            int err = lab_here_delete(f[2 + 2 * end], why, sizeof why);
+            if (err) {
+                fprintf(report, "sandbox: cleanup: lab %s node %s: RTM_DELLINK %s: %s (%s)\n", labname, node, f[2 + 2 * end],
+                        errno_text(err), why);
+                bad++;
+            }
+        }
+    }
+    return bad;
+}
+
+/* A rootless lab's <rt>/userns or <rt>/netns/<node>: a symbolic link to /proc/<pid>/fd/<n> of the lab's
+ * holder (see "Rootless labs" below). Opened only when it names `holder` before and after the open and
+ * the holder's start time is still `start` after it (state.json's): a pid names another process only
+ * once the holder was reaped, so a holder alive after the open means the descriptor was its. -1 with
+ * errno ESRCH when the holder is gone (its namespaces went with it, or go with the node). */
+static int open_held(const char *path, pid_t holder, unsigned long long start)
+{
+    char want[64], got[64];
+    snprintf(want, sizeof want, "/proc/%d/fd/", (int)holder);
+    ssize_t n = readlink(path, got, sizeof got - 1);
+    if (n < 0)
+        return -1;
+    got[n] = '\0';
+    if (holder <= 0 || strncmp(got, want, strlen(want)) != 0 || proc_start_time(holder) != start) {
+        errno = ESRCH;
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char again[64];
+    n = readlink(path, again, sizeof again - 1);
+    if (n >= 0)
+        again[n] = '\0';
+    if (n < 0 || strcmp(again, got) != 0 || proc_start_time(holder) != start) {
+        close(fd);
+        errno = ESRCH;
+        return -1;
+    }
+    return fd;
+}
+
+/* `sandbox down NODE` (host.h): the node's interfaces deleted from inside its netns (a fork setns(2)s
+ * there), so each veth's peer vanishes at once from the other node or the switch namespace (a veth
+ * pair is deleted as one, veth(4)); then its netns unmounted. The lab file's lines are re-read here:
+ * this runs in `down`, not in lab-up. A rootless lab (its file has a `userns` line) has no mounts: the
+ * namespaces are the holder's descriptors, reached by <rt>/userns and <rt>/netns/<node> (open_held);
+ * the fork enters the lab's user namespace first (setns(2) of a network namespace wants CAP_SYS_ADMIN
+ * in its owning user namespace, which the caller has there as its owner, user_namespaces(7)), then the
+ * node's netns; the link <rt>/netns/<node> is removed. The holder keeps the emptied namespace (only lo)
+ * until the lab goes down. */
+int lab_node_unlink(const char *base, const char *labname, const char *node, pid_t holder, unsigned long long holder_start, FILE *report)
+{
+    char dir[PATH_MAX], ns[PATH_MAX], user[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/%s", base, labname) >= (int)sizeof dir
+        || snprintf(ns, sizeof ns, "%s/netns/%s", dir, node) >= (int)sizeof ns
+        || snprintf(user, sizeof user, "%s/userns", dir) >= (int)sizeof user)
+        return 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return 0; /* the lab is gone: so is everything of it */
+    size_t len = 0;
+    char *text = read_file_at(dfd, "lab", 1 << 20, &len);
+    close(dfd);
+    bool rootless = text && (strncmp(text, "userns\t", 7) == 0 || strstr(text, "\nuserns\t") != NULL);
+    int failures = 0;
+    int userfd = -1, nsfd = -1;
+    if (rootless && text) {
+        userfd = open_held(user, holder, holder_start);
+        nsfd = userfd >= 0 ? open_held(ns, holder, holder_start) : -1;
+        if (nsfd < 0 && errno != ESRCH && errno != ENOENT) {
+            fprintf(report, "sandbox: cleanup: lab %s node %s: open %s: %s\n", labname, node, userfd < 0 ? user : ns, errno_text(errno));
+            failures++;
+        }
+    } else {
+        nsfd = open(ns, O_RDONLY | O_CLOEXEC);
+    }
+    if (text && nsfd >= 0) {
+        fflush(report);
+        pid_t pid = fork();
+        if (pid == 0) {
+            /* setns(2) in a fork: the caller stays in the host's namespaces */
+            if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) != 0) {
+                fprintf(report, "sandbox: cleanup: lab %s node %s: setns CLONE_NEWUSER %s: %s\n", labname, node, user, errno_text(errno));
+                _exit(1);
+            }
+            if (setns(nsfd, CLONE_NEWNET) != 0) {
+                fprintf(report, "sandbox: cleanup: lab %s node %s: setns CLONE_NEWNET %s: %s\n", labname, node, ns, errno_text(errno));
+                _exit(1);
+            }
+            int bad = delete_node_links(text, labname, node, report);
+            fflush(report);
+            _exit(bad ? 1 : 0);
+        }
+        if (pid < 0 || wait_status(pid) != 0)
+            failures++;
+    }
+    if (nsfd >= 0)
+        close(nsfd);
+    if (userfd >= 0)
+        close(userfd);
+    free(text);
+    if (rootless) {
+        if (unlink(ns) != 0 && errno != ENOENT) {
+            fprintf(report, "sandbox: cleanup: lab %s node %s: unlink %s: %s\n", labname, node, ns, errno_text(errno));
+            failures++;
+        }
+        return failures;
+    }
+    struct host_error e;
+    if (lab_netns_unmount(ns, &e) != 0) {
+        char line[2048];
+        host_error_line(&e, line, sizeof line);
+        fprintf(report, "sandbox: cleanup: %s\n", line);
+        failures++;
+    }
+    return failures;
+}
+
+/* The holder: keeps the lab's lock and is the record's pid. It waits for lab-up's word on `gate` (the
+ * record says running: EOF means lab-up died before, and so does the holder: a dead lab, finished by
+ * gc); then until SIGTERM (from `sandbox down LAB`, which downs the nodes itself) and exits. */
+static void hold(int gate)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -357,9 +585,12 @@ static void hold(int upto)
         dup2(null, 1);
         dup2(null, 2);
     }
+    char go;
+    if (read(gate, &go, 1) != 1)
+        _exit(0);
+    close(gate);
     int sig;
     sigwait(&set, &sig);
-    down_nodes(upto);
     _exit(0);
 }
 
@@ -373,8 +604,13 @@ int lab_main(int argc, char **argv)
         fprintf(stderr, "sandbox: usage: sandbox-init lab-up FILE\n");
         return 2;
     }
-    if (parse(argv[2]) != 0)
+    size_t textlen = 0;
+    char *text = read_file_at(AT_FDCWD, argv[2], 1 << 20, &textlen);
+    if (!text || parse(argv[2]) != 0) {
+        if (!text)
+            fprintf(stderr, "sandbox: lab: read %s: %s\n", argv[2], errno_text(errno));
         return 125;
+    }
     unlink(argv[2]); /* consumed: Java wrote it for this run only */
     char base[PATH_MAX];
     if (runtime_base(base, sizeof base) < 0) {
@@ -387,22 +623,22 @@ int lab_main(int argc, char **argv)
     }
     int dirfd, lockfd, jfd;
     struct host_error e;
-    char text[2048];
     if (runtime_dir_create(base, lab, &dirfd, &lockfd, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: %s\n", text);
+        char line[2048];
+        host_error_line(&e, line, sizeof line);
+        fprintf(stderr, "sandbox: %s\n", line);
         unlink_plans();
         return 125;
     }
     struct sandbox_state st = { .name = lab, .status = "creating", .spec = "", .spec_sha256 = "", .plan_sha256 = "",
                                 .cgroup = "", .monitor_pid = getpid(), .monitor_start = proc_start_time(getpid()),
-                                .created_ms = now_ms(), .exit_status = -1, .detached = true };
-    int started = 0;
+                                .created_ms = now_ms(), .exit_status = -1, .detached = true, .lab = lab };
     if (journal_open(dirfd, &jfd, &e) != 0 || state_write(dirfd, &st, 0, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: lab %s: %s\n", lab, text);
+        lab_error(&e);
         goto fail;
     }
+    if (save_lab_file(dirfd, text, textlen) != 0)
+        goto fail;
     char nsdir[PATH_MAX];
     if (snprintf(nsdir, sizeof nsdir, "%s/netns", rtdir) >= (int)sizeof nsdir || mkdir(nsdir, 0700) != 0) {
         fprintf(stderr, "sandbox: lab %s: mkdir %s: %s\n", lab, nsdir, errno_text(errno));
@@ -440,26 +676,29 @@ int lab_main(int argc, char **argv)
             goto fail;
 linked:
     crash_point("lab-linked");
-    for (int i = 0; i < nlines; i++)
-        if (is(&lines[i], "up", 3)) {
-            if (start_node(&lines[i]) != 0) {
-                started++; /* a failed `run --detach` left nothing, a down of its name is harmless */
-                goto fail;
-            }
-            started++;
-        }
+    if (start_nodes(jfd, base) != 0)
+        goto fail;
     fflush(NULL);
-    pid_t holder = fork();
-    if (holder == 0) {
-        setsid();
-        hold(started);
-    }
-    if (holder < 0) {
-        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+    int gate[2];
+    if (pipe2(gate, O_CLOEXEC) != 0) {
+        fprintf(stderr, "sandbox: lab %s: pipe2: %s\n", lab, errno_text(errno));
         goto fail;
     }
+    pid_t holder = fork();
+    if (holder == 0) {
+        close(gate[1]);
+        setsid();
+        hold(gate[0]);
+    }
+    close(gate[0]);
+    if (holder < 0) {
+        fprintf(stderr, "sandbox: lab %s: fork: %s\n", lab, errno_text(errno));
+        close(gate[1]);
+        goto fail;
+    }
+    crash_point("lab-holder-forked");
     if (rootless_lab() && rootless_links(holder) != 0) {
-        kill(holder, SIGKILL);
+        close(gate[1]); /* the holder reads EOF and ends */
         wait_status(holder);
         goto fail;
     }
@@ -468,20 +707,26 @@ linked:
     st.monitor_start = st.target_start = proc_start_time(holder);
     st.started_ms = now_ms();
     if (state_write(dirfd, &st, 0, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: lab %s: %s\n", lab, text);
-        kill(holder, SIGKILL);
+        lab_error(&e);
+        close(gate[1]); /* the holder reads EOF and ends */
         wait_status(holder);
         goto fail;
     }
+    if (write(gate[1], "g", 1) != 1) {
+        fprintf(stderr, "sandbox: lab %s: write to the holder: %s\n", lab, errno_text(errno));
+        close(gate[1]);
+        goto fail;
+    }
+    close(gate[1]);
     printf("%s\n", lab);
     return 0;
 fail:
-    down_nodes(started);
     unlink_plans();
+    /* the journal names every node that may have started (sandbox-down): its teardown downs them */
     if (journal_teardown(rtdir, stderr, &e) != 0) {
-        host_error_line(&e, text, sizeof text);
-        fprintf(stderr, "sandbox: lab %s: teardown: %s\n", lab, text);
+        char line[2048];
+        host_error_line(&e, line, sizeof line);
+        fprintf(stderr, "sandbox: lab %s: teardown: %s\n", lab, line);
     }
     return 125;
 }
@@ -506,9 +751,9 @@ fail:
  * Nodes join by path: <rt>/userns and <rt>/netns/<node> are symbolic links to /proc/<pid>/fd/<fd>
  * of lab-up while the nodes start, then of the holder (re-pointed by rename(2), atomic). Why no pid
  * reuse can misdirect a join: a pid names another process only after its process was reaped, and
- * lab-up is alive for every node's open (it waits for each `run --detach`, whose runtime opens the
- * paths before it returns). Later users of the links check the holder's start time (state.json)
- * after their open. Why lab-up is made dumpable again: /proc/<pid>/fd/N needs ptrace read access
+ * lab-up is alive for every node's open (it waits for every `run --detach`, started all at once,
+ * whose runtime opens the paths before it returns). Later users of the links (lab_node_unlink: `down
+ * NODE`) check the holder's start time (state.json) after their open. Why lab-up is made dumpable again: /proc/<pid>/fd/N needs ptrace read access
  * (proc(5); ptrace(2), "Ptrace access mode checking"), which a non-dumpable process only grants to
  * CAP_SYS_PTRACE; a node's runtime is the caller's uid in the caller's user namespace and passes.
  * A process inside a node is in the lab's user namespace, a child of the caller's, and still fails

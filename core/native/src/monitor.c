@@ -749,6 +749,8 @@ static void run_host_stage(enum stage stage, pid_t pid)
             rc = usernet_start(s, pid, m.jfd, &m.pasta, &e); /* journals kill-tree pid=<pasta> start=T before its execve */
             if (rc == 0)
                 crash_point("usernet-started");
+        } else if (strcmp(op, "sysctl") == 0) {
+            rc = netns_sysctl(s, pid, &e); /* netlink.c; nothing to journal: the value goes with the namespace */
         } else if (strcmp(op, "cgroup-remove") == 0) {
             continue; /* the undo of cgroup-create: journaled with it, done by the teardown */
         } else {
@@ -890,7 +892,7 @@ int monitor_main(int argc, char **argv)
     m.st = (struct sandbox_state){ .name = m.name, .spec = get(rt, "spec") ? get(rt, "spec") : "",
                                    .spec_sha256 = get(rt, "spec-sha256") ? get(rt, "spec-sha256") : "", .plan_sha256 = "",
                                    .git_repo = get(rt, "git-repo"), .git_path = get(rt, "git-path"), .git_blob = get(rt, "git-blob"),
-                                   .git_commit = get(rt, "git-commit"),
+                                   .git_commit = get(rt, "git-commit"), .lab = get(rt, "lab"),
                                    .monitor_pid = getpid(), .monitor_start = proc_start_time(getpid()), .cgroup = "",
                                    .created_ms = realtime_ms(), .exit_status = -1, .detached = detach };
     save_state("creating", 0);
@@ -941,6 +943,9 @@ int monitor_main(int argc, char **argv)
          * /proc/<C>/ns/net and ns/user (op_clone's connect window, usernet.c) */
         for (int i = 0; i < m.plan.nsteps; i++)
             g.connect_window |= m.plan.steps[i].stage == ST_CONNECT && strcmp(m.plan.steps[i].op->name, "user-net") == 0;
+        /* a connect sysctl step, rootless: M opens /proc/<C>/ns/net and ns/user the same way (netns_sysctl) */
+        for (int i = 0; i < m.plan.nsteps && geteuid() != 0; i++)
+            g.connect_window |= m.plan.steps[i].stage == ST_CONNECT && strcmp(m.plan.steps[i].op->name, "sysctl") == 0;
         helper_main();
     }
     close(sv[1]);

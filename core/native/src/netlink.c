@@ -1155,3 +1155,178 @@ int lab_here_enslave(const char *port, const char *bridge, char *why, size_t len
     nl_close(&n);
     return err;
 }
+
+/* In the caller's netns: RTM_DELLINK of `ifname` (lab.c, `down NODE`); one that is gone is done. */
+int lab_here_delete(const char *ifname, char *why, size_t len)
+{
+    struct nl n;
+    int err = lab_nl_open(&n, why, len);
+    if (err)
+        return err;
+    struct linkinfo li;
+    err = get_link(&n, ifname, &li);
+    if (err == ENODEV) {
+        err = 0;
+    } else if (err) {
+        snprintf(why, len, "find link %s: %s", ifname, n.kmsg);
+    } else if ((err = del_link(&n, li.index)) == ENODEV) {
+        err = 0;
+    } else if (err) {
+        snprintf(why, len, "delete %s: %s", ifname, n.kmsg);
+    }
+    nl_close(&n);
+    return err;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* connect sysctl: a net.* sysctl of the sandbox's own network namespace (issue 12)           */
+
+/* The rules of dev.sandbox.api.NetSysctls, checked again: the plan file is input. */
+static bool sysctl_name_ok(const char *n)
+{
+    if (strncmp(n, "net.", 4) != 0)
+        return false;
+    bool word = false;
+    for (const char *c = n + 4; *c; c++) {
+        if (*c == '.') {
+            if (!word)
+                return false;
+            word = false;
+        } else if (isalnum((unsigned char)*c) || *c == '_' || *c == '-') {
+            word = true;
+        } else {
+            return false;
+        }
+    }
+    return word;
+}
+
+static bool sysctl_value_ok(const char *v)
+{
+    size_t len = strlen(v);
+    if (len < 1 || len > 64)
+        return false;
+    for (const char *c = v; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr("_.:, -", *c))
+            return false;
+    return true;
+}
+
+static bool same_ns(int fd, const char *ours)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(ours, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* What the fork reports: which call failed (0: none) and its errno. */
+enum { SC_OK, SC_SETNS_USER, SC_SETNS_NET, SC_OPEN, SC_WRITE };
+struct sysctl_result { int call; int err; };
+
+int netns_sysctl(const struct step *s, pid_t child, struct host_error *e)
+{
+    const char *name = get(s, "name"), *value = get(s, "value");
+    char label[160], path[PATH_MAX], nspath[64];
+    snprintf(label, sizeof label, "connect sysctl %s", name ? name : "");
+    if (!name || !value || !sysctl_name_ok(name) || !sysctl_value_ok(value))
+        return host_fail(e, label, NULL, NULL, 0, "check sysctl: EINVAL (a net.* name of dot-separated words and a plain value of "
+                         "1-64 letters, digits, spaces and '_ . : , -')");
+    snprintf(path, sizeof path, "/proc/sys/%s", name);
+    for (char *c = path + strlen("/proc/sys/"); *c; c++)
+        if (*c == '.')
+            *c = '/';
+    snprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int)child);
+    int netfd = open(nspath, O_RDONLY | O_CLOEXEC);
+    if (netfd < 0)
+        return host_fail(e, label, "open", nspath, errno, "the sandbox's process is gone, or its namespace files can't be opened");
+    if (same_ns(netfd, "/proc/self/ns/net")) {
+        /* the host's (or the monitor's) namespace: writing there would change the host */
+        close(netfd);
+        return host_fail(e, label, "setns", nspath, EINVAL, "the sandbox has no network namespace of its own; refusing to set %s "
+                         "in the host's", name);
+    }
+    /* Why the user namespace first, rootless: setns(2) into a network namespace needs CAP_SYS_ADMIN in
+     * the caller's own user namespace too (netns_install), which only the sandbox's gives a caller
+     * that is not root; as its owner we have every capability there (user_namespaces(7)). Root needs
+     * none of it and keeps its credentials (a map without uid 0 must not matter). */
+    int userfd = -1;
+    bool in_userns = false; /* the sandbox has a user namespace of its own: the kernel allows fewer sysctls */
+    char upath[64];
+    snprintf(upath, sizeof upath, "/proc/%d/ns/user", (int)child);
+    userfd = open(upath, O_RDONLY | O_CLOEXEC);
+    if (userfd < 0 && geteuid() != 0) {
+        int err = errno;
+        close(netfd);
+        return host_fail(e, label, "open", upath, err, "the sandbox's user namespace can't be opened");
+    }
+    in_userns = userfd >= 0 && !same_ns(userfd, "/proc/self/ns/user");
+    if (userfd >= 0 && (!in_userns || geteuid() == 0)) {
+        close(userfd);
+        userfd = -1;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        int err = errno;
+        close(netfd);
+        if (userfd >= 0)
+            close(userfd);
+        return host_fail(e, label, "pipe2", NULL, err, NULL);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* setns(2) in a fork: M itself never leaves the host's namespaces */
+        struct sysctl_result r = { SC_OK, 0 };
+        int fd = -1;
+        size_t len = strlen(value);
+        if (userfd >= 0 && setns(userfd, CLONE_NEWUSER) < 0)
+            r = (struct sysctl_result){ SC_SETNS_USER, errno };
+        else if (setns(netfd, CLONE_NEWNET) < 0)
+            r = (struct sysctl_result){ SC_SETNS_NET, errno };
+        else if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) /* proc(5): /proc/sys/net is the opener's netns */
+            r = (struct sysctl_result){ SC_OPEN, errno };
+        else if (write(fd, value, len) != (ssize_t)len)
+            r = (struct sysctl_result){ SC_WRITE, errno ? errno : EIO };
+        if (write(p[1], &r, sizeof r) != (ssize_t)sizeof r)
+            _exit(1);
+        _exit(0);
+    }
+    int forked = errno;
+    close(p[1]);
+    close(netfd);
+    if (userfd >= 0)
+        close(userfd);
+    if (pid < 0) {
+        close(p[0]);
+        return host_fail(e, label, "fork", NULL, forked, NULL);
+    }
+    struct sysctl_result r = { SC_SETNS_NET, EIO };
+    ssize_t got;
+    do
+        got = read(p[0], &r, sizeof r);
+    while (got < 0 && errno == EINTR);
+    close(p[0]);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (got != (ssize_t)sizeof r)
+        return host_fail(e, label, "fork", NULL, 0, "the process that enters the sandbox's network namespace died");
+    switch (r.call) {
+    case SC_OK:
+        return 0;
+    case SC_SETNS_USER:
+        return host_fail(e, label, "setns CLONE_NEWUSER", nspath, r.err, "entering the sandbox's user namespace to reach its network namespace");
+    case SC_SETNS_NET:
+        return host_fail(e, label, "setns CLONE_NEWNET", nspath, r.err, "entering the sandbox's network namespace");
+    case SC_OPEN:
+        if (r.err == ENOENT)
+            return host_fail(e, label, "open", path, r.err, "no such sysctl in a network namespace%s",
+                             in_userns ? "; the kernel hides some from one owned by a user namespace, as the sandbox's is" : "");
+        if (r.err == EACCES || r.err == EPERM)
+            return host_fail(e, label, "open", path, r.err, "%s", in_userns
+                             ? "the kernel keeps this sysctl read-only in a network namespace owned by a user namespace, as the "
+                               "sandbox's is (rootless, or namespaces.user); as root without namespaces.user more of them are writable"
+                             : "the kernel keeps this sysctl read-only in a network namespace other than the host's");
+        return host_fail(e, label, "open", path, r.err, NULL);
+    default:
+        return host_fail(e, label, "write", path, r.err, "the value '%s' was refused", value);
+    }
+}

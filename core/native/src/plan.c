@@ -17,7 +17,7 @@ const char *const executor_names[3] = { "monitor", "helper", "child" };
 
 const struct op ops[] = {
     /* the monitor's host steps (monitor.c, host.c, netlink.c, journal.c) */
-    { ST_PREPARE, "runtime-dir", "path name ?spec ?spec-sha256 ?git-repo ?git-path ?git-blob ?git-commit", NULL, EX_MONITOR },
+    { ST_PREPARE, "runtime-dir", "path name ?spec ?spec-sha256 ?git-repo ?git-path ?git-blob ?git-commit ?lab", NULL, EX_MONITOR },
     { ST_PREPARE, "check-path", "path ?kind", NULL, EX_MONITOR },
     { ST_PREPARE, "check-shared-mount", "path", NULL, EX_MONITOR },
     { ST_PREPARE, "cgroup-create", "path", NULL, EX_MONITOR },
@@ -27,6 +27,7 @@ const struct op ops[] = {
     { ST_IDENTITY, "cgroup-place", "path", NULL, EX_MONITOR },
     { ST_CONNECT, "veth", "name hostName *address *hostAddress ?gateway ?mtu ?mac", NULL, EX_MONITOR },
     { ST_CONNECT, "user-net", "tool ifname address gateway host-loopback *port", NULL, EX_MONITOR },
+    { ST_CONNECT, "sysctl", "name value", NULL, EX_MONITOR },
     { ST_SUPERVISE, "cgroup-remove", "path", NULL, EX_MONITOR },
     /* the helper's and the child's */
     { ST_ENTER, "join", "type path", op_join, EX_HELPER },

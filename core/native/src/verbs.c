@@ -77,6 +77,7 @@ struct rec {
     enum view view;
     /* namespaces from the plan: per type 0 none, 1 created, 2 joined */
     int ns[8];
+    char lab[NAME_MAX + 1]; /* state.json "lab" (else the plan's runtime-dir lab=): a lab node's lab, a lab's own name; "" none */
 };
 
 static const char *const ns_order[] = { "user", "mnt", "pid", "net", "uts", "ipc", "cgroup", "time" };
@@ -156,14 +157,18 @@ static void json_process(const char *text, const char *key, pid_t *pid, unsigned
 
 /* The plan's steps that create or join namespaces: enter unshare-user / join type=T, clone unshare
  * type=time, clone clone flags=CLONE_NEW...|... (PROTOCOL.md). */
-static void plan_namespaces(int dirfd, int ns[8])
+static void plan_namespaces(int dirfd, int ns[8], char *lab, size_t lablen)
 {
     static const struct { const char *flag; int type; } flags[] = {
         { "CLONE_NEWNS", 1 }, { "CLONE_NEWPID", 2 }, { "CLONE_NEWNET", 3 }, { "CLONE_NEWUTS", 4 },
         { "CLONE_NEWIPC", 5 }, { "CLONE_NEWCGROUP", 6 } };
     char *text = slurp(dirfd, "plan", 16 << 20);
     for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
-        if (strncmp(l, "enter\tunshare-user", 18) == 0) {
+        if (strncmp(l, "prepare\truntime-dir\t", 20) == 0 && !*lab) {
+            const char *v = strstr(l, "\tlab=");
+            if (v) /* a lab name is a sandbox name: nothing to unescape */
+                snprintf(lab, lablen, "%.*s", (int)strcspn(v + 5, "\t"), v + 5);
+        } else if (strncmp(l, "enter\tunshare-user", 18) == 0) {
             ns[0] = 1;
         } else if (strncmp(l, "enter\tjoin\t", 11) == 0 || strncmp(l, "clone\tunshare\t", 14) == 0) {
             const char *t = strstr(l, "\ttype=");
@@ -262,6 +267,7 @@ static int load(const char *name, struct rec *r)
         r->has_state = true;
         json_str(text, "status", r->status, sizeof r->status);
         json_str(text, "spec", r->spec, sizeof r->spec);
+        json_str(text, "lab", r->lab, sizeof r->lab);
         const char *git = json_at(text, "git"); /* {"repository": .., "path": .., "blob": .., "commit": ..} or null */
         if (git && *git == '{') {
             json_str(git, "repository", r->git_repo, sizeof r->git_repo);
@@ -285,7 +291,7 @@ static int load(const char *name, struct rec *r)
         }
     }
     free(text);
-    plan_namespaces(dfd, r->ns);
+    plan_namespaces(dfd, r->ns, r->lab, sizeof r->lab);
     r->monitor_alive = alive(r->mpid, r->mstart);
     r->foreign = target_foreign(r);
     if (r->foreign)
@@ -461,7 +467,8 @@ static const char *ps_help =
     "  -h, --help        this text\n"
     "Columns: NAME, STATUS (creating, running, stopping, exited (N), killed (SIG), dead = its monitor\n"
     "is gone: `sandbox down NAME` or `sandbox gc` cleans it up), PID (the target's, on the host; the\n"
-    "init's when there is one), UPTIME, NAMESPACES (created, or joined: marked (joined)), SPEC.\n"
+    "init's when there is one), UPTIME, LAB (the lab of a lab's node and of the lab itself), NAMESPACES\n"
+    "(created, or joined: marked (joined)), SPEC.\n"
     "Exit status: 0, 1 on an error, 2 on a usage error.\n";
 
 static void status_text(const struct rec *r, char *out, size_t len)
@@ -588,13 +595,18 @@ static int ps_main(int argc, char **argv)
             } else {
                 fputs("null", stdout);
             }
+            fputs(", \"lab\": ", stdout);
+            if (r->lab[0])
+                json_string(stdout, r->lab);
+            else
+                fputs("null", stdout);
             printf(", \"detached\": %s}", r->detached ? "true" : "false");
         }
         fputs(shown ? "\n]\n" : "]\n", stdout);
     } else {
         /* column widths from the content */
-        int w[5] = { 4, 6, 3, 6, 10 };
-        char (*cells)[5][256] = calloc(shown ? shown : 1, sizeof *cells);
+        int w[6] = { 4, 6, 3, 6, 3, 10 };
+        char (*cells)[6][256] = calloc(shown ? shown : 1, sizeof *cells);
         for (size_t i = 0; cells && i < shown; i++) {
             const struct rec *r = &rs[i];
             /* a dead record's target may be gone too: its pid is then no one's, or another process's */
@@ -609,15 +621,17 @@ static int ps_main(int argc, char **argv)
                 duration(now - r->started_ms, cells[i][3], 256);
             else
                 snprintf(cells[i][3], 256, "-");
-            ns_text(r, cells[i][4], 256);
-            for (int c = 0; c < 5; c++)
+            snprintf(cells[i][4], 256, "%s", r->lab[0] ? r->lab : "-");
+            ns_text(r, cells[i][5], 256);
+            for (int c = 0; c < 6; c++)
                 if ((int)strlen(cells[i][c]) > w[c])
                     w[c] = (int)strlen(cells[i][c]);
         }
-        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "NAME", w[1], "STATUS", w[2], "PID", w[3], "UPTIME", w[4], "NAMESPACES", "SPEC");
+        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], "NAME", w[1], "STATUS", w[2], "PID", w[3], "UPTIME", w[4], "LAB", w[5],
+               "NAMESPACES", "SPEC");
         for (size_t i = 0; cells && i < shown; i++)
-            printf("%-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cells[i][0], w[1], cells[i][1], w[2], cells[i][2], w[3], cells[i][3], w[4],
-                   cells[i][4], rs[i].spec[0] ? rs[i].spec : "-");
+            printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-*s  %s\n", w[0], cells[i][0], w[1], cells[i][1], w[2], cells[i][2], w[3], cells[i][3],
+                   w[4], cells[i][4], w[5], cells[i][5], rs[i].spec[0] ? rs[i].spec : "-");
         free(cells);
     }
     free(rs);
@@ -676,7 +690,8 @@ static const char *down_help =
     "Stop sandboxes and remove their records: SIGTERM to the target (to the init when there is one),\n"
     "SIGKILL when it is still there after the timeout (a line says so), then the monitor's teardown\n"
     "(a dead monitor's is done here from the journal). A sandbox whose target ended already is just\n"
-    "removed; two downs of one name both succeed.\n"
+    "removed; two downs of one name both succeed. A lab (docs/labs.md) goes with all its nodes, under\n"
+    "the same timeout; a lab's node goes with its links (the lab keeps running).\n"
     "      --timeout S   seconds between SIGTERM and SIGKILL (default 10; 0 = SIGKILL at once)\n"
     "      --all         every sandbox of this user\n"
     "  -h, --help        this text\n"
@@ -687,6 +702,7 @@ struct victim {
     int dfd;             /* the runtime dir as we found it (its inode tells a replaced one) */
     int target_fd;       /* pidfd of the target while it runs */
     int monitor_fd;      /* pidfd of the monitor while it runs */
+    bool killed;         /* the target got SIGKILL at once (--timeout 0, a dead monitor): no SIGTERM to time out */
     bool failed;
 };
 
@@ -751,6 +767,41 @@ static int remove_record(struct victim *v)
     return rc;
 }
 
+static char **with_lab_nodes(char **args, int nnames, int *nout);
+static int down_names(char **args, int nnames, double timeout_s);
+
+/* After the record of a lab node went: its links and its netns (lab.c), when its lab is not being
+ * downed in the same call; a lab that is gone already has nothing of it left. */
+static int unlink_lab_node(const struct rec *r, char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(names[i], r->lab) == 0)
+            return 0;
+    size_t len = strlen(r->lab);
+    if (strncmp(r->name, r->lab, len) != 0 || r->name[len] != '-')
+        return 0; /* not <lab>-<node>: nothing of the lab is its */
+    struct rec *labrec = malloc(sizeof *labrec); /* its holder: a rootless lab's namespaces are its descriptors */
+    pid_t holder = 0;
+    unsigned long long holder_start = 0;
+    if (labrec && load(r->lab, labrec) == 0) {
+        holder = labrec->mpid;
+        holder_start = labrec->mstart;
+    }
+    free(labrec);
+    char *text = NULL;
+    size_t tlen = 0;
+    FILE *report = open_memstream(&text, &tlen);
+    int failures = lab_node_unlink(base, r->lab, r->name + len + 1, holder, holder_start, report ? report : stderr);
+    if (report)
+        fclose(report);
+    for (char *save = NULL, *l = text ? strtok_r(text, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save)) {
+        const char *prefix = "sandbox: cleanup: ";
+        fprintf(stderr, "sandbox: down %s: %s\n", r->name, strncmp(l, prefix, strlen(prefix)) == 0 ? l + strlen(prefix) : l);
+    }
+    free(text);
+    return failures;
+}
+
 static int down_main(int argc, char **argv)
 {
     double timeout_s = 10;
@@ -803,6 +854,90 @@ static int down_main(int argc, char **argv)
                 base, (unsigned)bst.st_uid, (unsigned)(bst.st_mode & 07777), (unsigned)geteuid());
         return 1;
     }
+    int nlist = 0;
+    char **list = with_lab_nodes(args, nnames, &nlist);
+    int rc = list ? down_names(list, nlist, timeout_s) : 1;
+    free(list);
+    if (names_all)
+        free_names(names_all, nall);
+    else
+        free(args);
+    return rc;
+}
+
+/* The names to down, in order: a lab's nodes (records whose "lab" is its name) right before the lab,
+ * so that they get the same SIGTERM and deadline and go before the lab's teardown would SIGKILL them;
+ * a node whose lab is downed too goes with its lab; each name once. The strings are args' or leaked
+ * copies (the process ends soon). */
+static char **with_lab_nodes(char **args, int nnames, int *nout)
+{
+    size_t nall = 0;
+    char **all = NULL;
+    bool listed = false;
+    char **out = calloc((size_t)nnames + 1, sizeof *out);
+    int n = 0, cap = nnames + 1;
+    struct rec *r = malloc(sizeof *r);
+    if (!out || !r) {
+        free(out);
+        free(r);
+        return NULL;
+    }
+    for (int i = 0; i < nnames; i++) {
+        bool is_lab = load(args[i], r) == 0 && r->lab[0] && strcmp(r->lab, args[i]) == 0;
+        if (!is_lab && load(args[i], r) == 0 && r->lab[0] && strcmp(r->lab, args[i]) != 0) {
+            bool lab_too = false;
+            for (int k = 0; k < nnames && !lab_too; k++)
+                lab_too = strcmp(args[k], r->lab) == 0;
+            if (lab_too)
+                continue; /* added before its lab */
+        }
+        if (is_lab) {
+            if (!listed) {
+                all = list_names(&nall);
+                listed = true;
+            }
+            for (size_t k = 0; k < nall; k++) {
+                struct rec node;
+                if (strcmp(all[k], args[i]) == 0 || load(all[k], &node) < 0 || strcmp(node.lab, args[i]) != 0)
+                    continue;
+                if (n + 2 > cap) {
+                    char **bigger = realloc(out, (size_t)(cap *= 2) * sizeof *out);
+                    if (!bigger)
+                        break;
+                    out = bigger;
+                }
+                bool dup = false;
+                for (int j = 0; j < n && !dup; j++)
+                    dup = strcmp(out[j], all[k]) == 0;
+                if (!dup)
+                    out[n++] = strdup(all[k]);
+            }
+        }
+        bool dup = false;
+        for (int j = 0; j < n && !dup; j++)
+            dup = strcmp(out[j], args[i]) == 0;
+        if (dup)
+            continue;
+        if (n + 1 > cap) {
+            char **bigger = realloc(out, (size_t)(cap *= 2) * sizeof *out);
+            if (!bigger)
+                break;
+            out = bigger;
+        }
+        out[n++] = args[i];
+    }
+    free(r);
+    if (listed)
+        free(all); /* its strings: some are in out now */
+    *nout = n;
+    return out;
+}
+
+/* down of `names`: SIGTERM (SIGKILL with timeout 0 or a dead monitor), one deadline for all, SIGKILL
+ * after it, then the monitors' teardowns and the records. A lab node's links and netns go after its
+ * record (lab_node_unlink), unless its lab goes down too (the lab's teardown unmounts them all). */
+static int down_names(char **args, int nnames, double timeout_s)
+{
     struct victim *vs = calloc((size_t)nnames + 1, sizeof *vs);
     if (!vs)
         return 1;
@@ -860,6 +995,7 @@ static int down_main(int argc, char **argv)
         if (v->target_fd >= 0) {
             /* a dead monitor supervises nothing: nobody would ever stop it gently */
             int sig = v->monitor_fd >= 0 && timeout_s > 0 ? SIGTERM : SIGKILL;
+            v->killed = sig == SIGKILL;
             if (pidfd_signal(v->target_fd, sig) < 0 && errno != ESRCH) {
                 fprintf(stderr, "sandbox: down %s: pidfd_send_signal %d: %s\n", name, (int)v->r.tpid, errno_name(errno));
                 v->failed = true;
@@ -877,7 +1013,9 @@ static int down_main(int argc, char **argv)
         if (v->target_fd < 0)
             continue;
         long long left = deadline - mono_ms();
-        if (!pidfd_wait(v->target_fd, left > 0 ? left : 0)) {
+        if (v->killed) {
+            pidfd_wait(v->target_fd, 5000);
+        } else if (!pidfd_wait(v->target_fd, left > 0 ? left : 0)) {
             char t[32];
             snprintf(t, sizeof t, "%g", timeout_s);
             fprintf(stderr, "sandbox: down %s: the target (pid %d) did not stop within %s s of SIGTERM; sent SIGKILL\n", v->r.name,
@@ -905,6 +1043,8 @@ static int down_main(int argc, char **argv)
         }
         if (!v->failed && remove_record(v) < 0)
             v->failed = true;
+        if (!v->failed && v->r.lab[0] && strcmp(v->r.lab, v->r.name) != 0)
+            v->failed = unlink_lab_node(&v->r, args, nnames) != 0;
         rc |= v->failed;
         if (v->target_fd >= 0)
             close(v->target_fd);
@@ -913,10 +1053,56 @@ static int down_main(int argc, char **argv)
         close(v->dfd);
     }
     free(vs);
-    if (names_all)
-        free_names(names_all, nall);
-    else
-        free(args);
+    return rc;
+}
+
+/* The undo op sandbox-down of a lab's journal (host.h): run by whoever tears the lab down (its down,
+ * gc, the next up of its name, lab-up's own failure). The lab is dead or going: its nodes are
+ * SIGKILLed, not asked (a gc must not wait 10 s per node). A record that names another lab is left
+ * alone: the name was reused. */
+int lab_node_down(const char *path, const char *lab, struct host_error *e)
+{
+    const char *slash = strrchr(path, '/');
+    char saved[PATH_MAX];
+    if (!slash || !slash[1])
+        return host_fail(e, "lab sandbox-down", "down", path, EINVAL, "not <base>/<name>");
+    snprintf(saved, sizeof saved, "%s", base);
+    snprintf(base, sizeof base, "%.*s", (int)(slash - path), path);
+    const char *was = verb;
+    if (!verb)
+        verb = "down";
+    char name[NAME_MAX + 1];
+    snprintf(name, sizeof name, "%s", slash + 1);
+    struct rec *r = malloc(sizeof *r);
+    int rc = 0;
+    if (r && load(name, r) == 0 && (r->lab[0] ? strcmp(r->lab, lab) == 0 : r->view == V_DEAD)) {
+        char *one[] = { name };
+        if (down_names(one, 1, 0) != 0)
+            rc = host_fail(e, "lab sandbox-down", "down", path, EBUSY, "the lab's node %s is still there", name);
+    }
+    free(r);
+    /* a node killed while its monitor was renaming its dir into place: .NAME.new-* with a free lock */
+    DIR *d = rc == 0 ? opendir(base) : NULL;
+    char prefix[NAME_MAX + 8];
+    snprintf(prefix, sizeof prefix, ".%s.new-", name);
+    for (struct dirent *ent; d && (ent = readdir(d)) != NULL;) {
+        if (strncmp(ent->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        int dfd = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int lfd = dfd >= 0 ? openat(dfd, "lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
+        if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) == 0) {
+            unlinkat(dfd, "lock", 0);
+            unlinkat(dirfd(d), ent->d_name, AT_REMOVEDIR); /* born with the lock only; anything more stays for gc */
+        }
+        if (lfd >= 0)
+            close(lfd);
+        if (dfd >= 0)
+            close(dfd);
+    }
+    if (d)
+        closedir(d);
+    snprintf(base, sizeof base, "%s", saved);
+    verb = was;
     return rc;
 }
 

@@ -756,6 +756,7 @@ static void test_state(void)
              "  \"finishedMs\": null,\n"
              "  \"exitStatus\": null,\n"
              "  \"detached\": true,\n"
+             "  \"lab\": null,\n"
              "  \"namespaces\": {%s\n  }\n"
              "}\n", ns);
     char *file = path_of(base, "state.json");
@@ -777,6 +778,13 @@ static void test_state(void)
     text = read_text(file);
     CHECK(text && strstr(text, "\"specSha256\": \"ab12\",\n  \"git\": null,\n"), "no git origin:\n%s", text);
     free(text);
+
+    st.lab = "lab-x"; /* a lab's node (docs/labs.md) */
+    CHECK(state_write(dirfd, &st, 0, &e) == 0, "state_write of a lab node");
+    text = read_text(file);
+    CHECK(text && strstr(text, "\"detached\": true,\n  \"lab\": \"lab-x\",\n  \"namespaces\""), "the lab:\n%s", text);
+    free(text);
+    st.lab = NULL;
 
     st.status = "exited";
     st.exit_status = 3;

@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Test;
  * Network labs ({@code kind: Lab}, docs/labs.md) against the real kernel, as root: the examples in
  * examples/labs/ come up, ping across their links, and {@code down} leaves nothing (no runtime dir, no
  * nsfs bind mount, no process); lab-level mistakes are located and start nothing; a failure half-way
- * leaves nothing. Labs and nodes are named {@code lab-*}; addresses only from 198.18.80.0/24.
+ * leaves nothing. Labs and nodes are named {@code lab-*}; addresses only from 198.18.80.0/24. The lifecycle and
+ * observability cases (down of one node with its links, the LAB column, inspect's links, {@code down --timeout 0})
+ * name theirs {@code lo-*} and use 198.18.114.0/24; LabsKillNineIT kills lab-up and the holder.
  */
 class LabsIT {
 
@@ -213,6 +215,113 @@ class LabsIT {
         Cli.Result down = Cli.run("down", "lab-crash");
         assertEquals(0, down.exit(), down.toString());
         assertNothingLeft("lab-crash");
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // lifecycle and observability (issue 12; helper lab-ops: names lo-*, addresses 198.18.114.0/24)
+
+    /** The issue's triangle: a - r - b over two veths (one with an MTU), and a bridge of all three. */
+    private Path triangle(String lab, String sleepArg) {
+        return specs.write(lab + ".yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: %s
+                defaults: {process: {command: [sleep, "%s"], capabilities: [CAP_NET_RAW]}}
+                nodes:
+                  a: {}
+                  r: {namespaces: {net: {sysctls: {net.ipv4.ip_forward: 1}}}}
+                  b: {}
+                links:
+                  - {endpoints: [a:eth0, r:eth0], addresses: [198.18.114.1/30, 198.18.114.2/30]}
+                  - {endpoints: [r:eth1, b:eth0], addresses: [198.18.114.6/30, 198.18.114.5/30], mtu: 1400}
+                  - {type: bridge, name: lan, endpoints: [a:eth1, b:eth1, r:eth2],
+                     addresses: [198.18.114.17/29, 198.18.114.18/29, 198.18.114.19/29]}
+                routes:
+                  a: [{to: 198.18.114.4/30, via: 198.18.114.2}]
+                  b: [{to: 198.18.114.0/30, via: 198.18.114.6}]
+                """.formatted(lab, sleepArg));
+    }
+
+    private static List<String> interfaces(String node) {
+        Cli.Result dev = Cli.run("exec", node, "--", "cat", "/proc/net/dev");
+        assertEquals(0, dev.exit(), dev.toString());
+        return dev.out().lines().filter(l -> l.contains(":")).map(l -> l.substring(0, l.indexOf(':')).trim()).toList();
+    }
+
+    private static List<Long> processesRunning(String cmdline) {
+        return ProcessHandle.allProcesses().map(ProcessHandle::pid).filter(pid -> ItHost.cmdline(pid).equals(cmdline + " ")).toList();
+    }
+
+    @Test
+    void downOfOneNodeTakesItsLinksAndTheLabKeepsRunning() throws IOException {
+        Cli.Result r = up("lo-tri", triangle("lo-tri", "1140001"));
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(0, Cli.run("exec", "lo-tri-a", "--", "ping", "-c1", "-W2", "-q", "198.18.114.5").exit(), "a pings b through r");
+        assertEquals(List.of("lo", "eth0", "eth1", "eth2"), interfaces("lo-tri-r").stream().sorted((x, y) -> x.equals("lo") ? -1
+                : y.equals("lo") ? 1 : x.compareTo(y)).toList());
+
+        Cli.Result down = Cli.run("down", "lo-tri-a");
+        assertEquals(0, down.exit(), down.toString());
+        assertEquals("", down.err(), "a quiet down");
+        List<String> left = interfaces("lo-tri-r");
+        assertFalse(left.contains("eth0"), "a's veth went with its peer in r: " + left);
+        assertTrue(left.contains("eth1") && left.contains("eth2"), left.toString());
+        Cli.Result ping = Cli.run("exec", "lo-tri-b", "--", "ping", "-c1", "-W2", "-q", "198.18.114.6");
+        assertEquals(0, ping.exit(), "b still pings r: " + ping);
+        Cli.Result lan = Cli.run("exec", "lo-tri-b", "--", "ping", "-c1", "-W2", "-q", "198.18.114.19");
+        assertEquals(0, lan.exit(), "b still reaches r over the bridge: " + lan);
+        assertFalse(Files.exists(BASE.resolve("lo-tri/netns/a")), "a's namespace is unmounted");
+        assertTrue(Files.readAllLines(Path.of("/proc/self/mountinfo")).stream().noneMatch(l -> l.contains(BASE + "/lo-tri/netns/a ")));
+        Cli.Result ps = Cli.run("ps");
+        assertTrue(ps.out().lines().anyMatch(l -> l.matches("lo-tri\\s+running\\s.*")), "the lab keeps running:\n" + ps.out());
+        assertFalse(ps.out().contains("lo-tri-a"), ps.out());
+        assertEquals(2, processesRunning("sleep 1140001").size(), "r and b run");
+
+        // the inspected links of r: a's is gone from the kernel, b's is there with its MTU
+        Cli.Result inspect = Cli.run("inspect", "lo-tri-r");
+        assertEquals(0, inspect.exit(), inspect.toString());
+        var lab = new com.fasterxml.jackson.databind.ObjectMapper().readTree(inspect.out()).path("lab");
+        assertEquals("lo-tri", lab.path("name").asText(), inspect.out());
+        assertEquals("r", lab.path("node").asText(), inspect.out());
+        var links = lab.path("links");
+        assertEquals(3, links.size(), inspect.out());
+        assertEquals("eth0", links.get(0).path("interface").asText());
+        assertEquals("lo-tri-a", links.get(0).path("peer").path("node").asText());
+        assertFalse(links.get(0).path("peer").path("up").asBoolean(true), inspect.out());
+        assertFalse(links.get(0).path("kernel").path("present").asBoolean(true), inspect.out());
+        assertEquals("lo-tri-b", links.get(1).path("peer").path("node").asText());
+        assertEquals("eth0", links.get(1).path("peer").path("interface").asText());
+        assertEquals(1400, links.get(1).path("mtu").asInt(), inspect.out());
+        assertEquals("198.18.114.6/30", links.get(1).path("addresses").get(0).path("address").asText());
+        assertTrue(links.get(1).path("addresses").get(0).path("inKernel").asBoolean(), inspect.out());
+        assertTrue(links.get(1).path("kernel").path("present").asBoolean(), inspect.out());
+        assertEquals("lan", links.get(2).path("bridge").asText(), inspect.out());
+        assertEquals(2, links.get(2).path("members").size(), inspect.out());
+
+        Cli.Result all = Cli.run("down", "lo-tri");
+        assertEquals(0, all.exit(), all.toString());
+        assertNothingLeft("lo-tri");
+        assertEquals(List.of(), processesRunning("sleep 1140001"));
+    }
+
+    @Test
+    void psShowsTheLabOfEachNodeAndDownTimeoutZeroTakesTheNodesToo() throws IOException {
+        Cli.Result r = up("lo-t0", LABS.resolve("veth-pair.yaml"));
+        assertEquals(0, r.exit(), r.toString());
+        Cli.Result ps = Cli.run("ps");
+        assertTrue(ps.out().lines().findFirst().orElse("").matches("NAME\\s+STATUS\\s+PID\\s+UPTIME\\s+LAB\\s+NAMESPACES\\s+SPEC"), ps.out());
+        for (String name : List.of("lo-t0", "lo-t0-a", "lo-t0-b")) {
+            assertTrue(ps.out().lines().anyMatch(l -> l.matches(name + "\\s+running\\s+\\d+\\s+\\S+\\s+lo-t0\\s.*")), name + ":\n" + ps.out());
+        }
+        Cli.Result json = Cli.run("ps", "--format", "json");
+        assertTrue(json.out().contains("\"name\": \"lo-t0-a\"") && json.out().contains("\"lab\": \"lo-t0\""), json.out());
+        Cli.Result inspect = Cli.run("inspect", "lo-t0-a");
+        assertTrue(inspect.out().contains("\"interface\" : \"eth0\"") && inspect.out().contains("\"node\" : \"lo-t0-b\""), inspect.out());
+
+        Cli.Result down = Cli.run("down", "--timeout", "0", "lo-t0");
+        assertEquals(0, down.exit(), down.toString());
+        assertEquals("", down.err(), "SIGKILL at once is no timeout to report");
+        assertNothingLeft("lo-t0");
     }
 
     @Test

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Rootless labs (docs/labs.md, "Rootless labs") against the real kernel: the test (root) runs the packaged launcher
@@ -389,6 +391,89 @@ class LabsRootlessIT {
     }
 
     @Test
+    void aHostFacingLinkOnARootlessNodeIsNetLinksNeedRootInItsFile() throws IOException {
+        Path file = lab("lr-hl.yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: lr-hl
+                defaults: {process: {command: [sleep, infinity]}}
+                nodes:
+                  a:
+                    namespaces:
+                      net:
+                        links:
+                          - {type: veth, name: up0, hostName: lrhl0, address: 198.19.113.2/30, hostAddress: 198.19.113.1/30}
+                  b: {}
+                links:
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.113.45/30, 198.18.113.46/30]}
+                """);
+        Cli.Result r = up("lr-hl", file);
+        assertEquals(125, r.exit(), r.toString());
+        assertTrue(r.err().contains(file + ":10:11: error[net.links-need-root]"), r.err());
+        assertTrue(r.err().contains(file + ": 1 error, 0 warnings; nothing was started"), "the link's the only mistake: " + r.err());
+        assertNothingLeft("lr-hl");
+    }
+
+    /** The names of a node's interfaces, from inside it. */
+    private static List<String> interfaces(String node) {
+        Cli.Result dev = asUser("exec", node, "--", "cat", "/proc/net/dev");
+        assertEquals(0, dev.exit(), dev.toString());
+        return dev.out().lines().filter(l -> l.contains(":")).map(l -> l.substring(0, l.indexOf(':')).trim()).sorted().toList();
+    }
+
+    @Test
+    void downOfOneRootlessNodeTakesItsLinksAndPsAndInspectShowTheLab() throws IOException {
+        Cli.Result r = up("lr-dn", triangle("lr-dn"), "a", "r", "b");
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(List.of("eth0", "eth1", "eth2", "lo"), interfaces("lr-dn-r"));
+        Cli.Result ps = asUser("ps");
+        assertTrue(ps.out().lines().findFirst().orElse("").matches("NAME\\s+STATUS\\s+PID\\s+UPTIME\\s+LAB\\s+NAMESPACES\\s+SPEC"), ps.out());
+        for (String name : List.of("lr-dn", "lr-dn-a", "lr-dn-r", "lr-dn-b")) {
+            assertTrue(ps.out().lines().anyMatch(l -> l.matches(name + "\\s+running\\s+\\d+\\s+\\S+\\s+lr-dn\\s.*")), name + ":\n" + ps.out());
+        }
+
+        // down of a: its links are deleted from inside its namespace (entered through the lab's user namespace)
+        Cli.Result down = asUser("down", "lr-dn-a");
+        assertEquals(0, down.exit(), down.toString());
+        assertEquals("", down.err(), "a quiet down");
+        assertEquals(List.of("eth1", "eth2", "lo"), interfaces("lr-dn-r"), "a's veth went with its peer in r");
+        assertEquals(0, asUser("exec", "lr-dn-b", "--", "ping", "-c1", "-W2", "-q", "198.18.113.6").exit(), "b still pings r");
+        assertEquals(0, asUser("exec", "lr-dn-b", "--", "ping", "-c1", "-W2", "-q", "198.18.113.19").exit(), "b still reaches r over the bridge");
+        assertFalse(Files.exists(base().resolve("lr-dn/netns/a"), java.nio.file.LinkOption.NOFOLLOW_LINKS), "a's link to its namespace is gone");
+        ps = asUser("ps");
+        assertTrue(ps.out().lines().anyMatch(l -> l.matches("lr-dn\\s+running\\s.*")), "the lab keeps running:\n" + ps.out());
+        assertFalse(ps.out().contains("lr-dn-a"), ps.out());
+
+        // inspect r: a's link is gone from the kernel and its peer is down; b's is there with its MTU
+        Cli.Result inspect = asUser("inspect", "lr-dn-r");
+        assertEquals(0, inspect.exit(), inspect.toString());
+        var lab = new com.fasterxml.jackson.databind.ObjectMapper().readTree(inspect.out()).path("lab");
+        assertEquals("lr-dn", lab.path("name").asText(), inspect.out());
+        var links = lab.path("links");
+        assertEquals(3, links.size(), inspect.out());
+        assertEquals("lr-dn-a", links.get(0).path("peer").path("node").asText(), inspect.out());
+        assertFalse(links.get(0).path("peer").path("up").asBoolean(true), inspect.out());
+        assertFalse(links.get(0).path("kernel").path("present").asBoolean(true), inspect.out());
+        assertEquals("lr-dn-b", links.get(1).path("peer").path("node").asText(), inspect.out());
+        assertEquals(1400, links.get(1).path("mtu").asInt(), inspect.out());
+        assertTrue(links.get(1).path("kernel").path("present").asBoolean(), inspect.out());
+        assertTrue(links.get(1).path("addresses").get(0).path("inKernel").asBoolean(), inspect.out());
+
+        List<String> namespaces = new ArrayList<>(List.of(nsOf("lr-dn-r", "user")));
+        for (String n : List.of("r", "b")) namespaces.add(nsOf("lr-dn-" + n, "net"));
+        Cli.Result all = asUser("down", "--timeout", "0", "lr-dn");
+        assertEquals(0, all.exit(), all.toString());
+        assertEquals("", all.err(), "SIGKILL at once is no timeout to report");
+        assertNothingLeft("lr-dn");
+        List<String> held = holdersOf(namespaces);
+        for (int i = 0; i < 50 && !held.isEmpty(); i++) {
+            sleep(100);
+            held = holdersOf(namespaces);
+        }
+        assertEquals(List.of(), held, "nothing holds the lab's namespaces " + namespaces);
+    }
+
+    @Test
     void aRootlessLabUpKilledHalfWayIsFinishedByGc() throws IOException {
         Path file = triangle("lr-crash");
         labs.add("lr-crash");
@@ -399,5 +484,71 @@ class LabsRootlessIT {
         assertEquals(0, gc.exit(), gc.toString());
         assertTrue(gc.out().contains("removed lr-crash"), gc.toString());
         assertNothingLeft("lr-crash");
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // kill -9 of a rootless lab's processes: LabsKillNineIT's cases (lab-up killed at each crash point, the holder
+    // killed), finished by gc, the next up or down, as the unprivileged user. Labs lr-kn*, sleeps 1132000+n.
+
+    static Stream<org.junit.jupiter.params.provider.Arguments> killCases() {
+        return LabsKillNineIT.cases();
+    }
+
+    @ParameterizedTest(name = "rootless {0} then {1}")
+    @MethodSource("killCases")
+    void aKilledRootlessLabIsFinishedAndLeavesNothing(LabsKillNineIT.Point point, LabsKillNineIT.Finisher finisher) throws IOException {
+        int n = point.ordinal() * LabsKillNineIT.Finisher.values().length + finisher.ordinal();
+        String name = "lr-kn" + n;
+        String sleep = "sleep " + (1132000 + n);
+        Path file = lab(name + ".yaml", """
+                apiVersion: sandbox/v1
+                kind: Lab
+                name: %s
+                defaults: {process: {command: [%s]}}
+                nodes: {a: {}, b: {}, c: {}}
+                links:
+                  - {endpoints: [a:eth0, b:eth0], addresses: [198.18.113.33/30, 198.18.113.34/30]}
+                  - {type: bridge, name: lan, endpoints: [a:eth1, b:eth1, c:eth0]}
+                """.formatted(name, sleep.replace(" ", ", \"") + "\""));
+        labs.add(name);
+        try {
+            if (point == LabsKillNineIT.Point.HOLDER_KILLED) {
+                Cli.Result up = asUser("up", file.toString());
+                assertEquals(0, up.exit(), up.toString());
+                long holder = holder(name);
+                ProcessHandle.of(holder).ifPresent(ProcessHandle::destroyForcibly);
+                LabsKillNineIT.awaitGone(holder);
+            } else {
+                Cli.Result up = asUser(Map.of("SANDBOX_CRASH_AT", point.wire), "up", file.toString());
+                assertEquals(137, up.exit(), () -> "lab-up was killed at " + point.wire + ":\n" + up);
+            }
+            LabsKillNineIT.awaitLockFree(base().resolve(name).resolve("lock"));
+            switch (finisher) {
+                case GC -> {
+                    Cli.Result gc = asUser("gc");
+                    assertEquals(0, gc.exit(), gc.toString());
+                }
+                case UP -> {
+                    Cli.Result again = asUser("up", file.toString());
+                    assertEquals(0, again.exit(), () -> "the next up of " + name + ":\n" + again);
+                    assertEquals(3, LabsKillNineIT.processes(sleep).size(), "three nodes of the new lab, none of the old one");
+                    Cli.Result down = asUser("down", name);
+                    assertEquals(0, down.exit(), down.toString());
+                }
+                case DOWN -> {
+                    Cli.Result down = asUser("down", name);
+                    assertEquals(0, down.exit(), down.toString());
+                }
+            }
+            List<Long> left = LabsKillNineIT.processes(sleep);
+            for (int i = 0; i < 50 && !left.isEmpty(); i++) {
+                sleep(100);
+                left = LabsKillNineIT.processes(sleep);
+            }
+            assertEquals(List.of(), left, "node processes of " + name);
+            assertNothingLeft(name);
+        } finally {
+            for (long pid : LabsKillNineIT.processes(sleep)) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        }
     }
 }

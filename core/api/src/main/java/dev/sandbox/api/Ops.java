@@ -61,6 +61,7 @@ public final class Ops {
             Map.entry("cgroup-place", Set.of(Stage.IDENTITY)),
             Map.entry("veth", Set.of(Stage.CONNECT)),
             Map.entry("user-net", Set.of(Stage.CONNECT)),
+            Map.entry("sysctl", Set.of(Stage.CONNECT)),
             Map.entry("cgroup-remove", Set.of(Stage.SUPERVISE)));
 
     /**

@@ -14,7 +14,8 @@ import picocli.CommandLine.ParentCommand;
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = {"Show a sandbox as JSON: status, host and inside pids, each namespace (inode, created or joined, owning user"
                 + " namespace, parent), id maps, cgroup, resource limits (as the spec names them, with the cgroup files written) and"
-                + " current usage (memory, peak, OOM kills, pids, CPU time), mounts, links, the spec it came from and its plan's digest.",
+                + " current usage (memory, peak, OOM kills, pids, CPU time), mounts, links, the spec it came from and its plan's digest;"
+                + " for a lab's node its lab links (interface, peer node and interface or bridge, addresses, MTU, checked against /proc).",
                 "Exit status: 0; 1 when there is no sandbox of that name; 2 on usage errors."})
 final class InspectCommand implements Callable<Integer> {
 

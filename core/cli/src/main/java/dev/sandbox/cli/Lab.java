@@ -3,6 +3,7 @@ package dev.sandbox.cli;
 import dev.sandbox.api.Caller;
 import dev.sandbox.api.Diagnostic;
 import dev.sandbox.api.Location;
+import dev.sandbox.api.NetSysctls;
 import dev.sandbox.api.Plan;
 import dev.sandbox.api.SpecNode;
 import dev.sandbox.engine.Sandbox;
@@ -43,8 +44,6 @@ final class Lab {
     static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_.-]{0,39}");
     static final Pattern NODE = Pattern.compile("[a-z0-9][a-z0-9_-]{0,19}");
     static final Pattern IFNAME = Pattern.compile("[A-Za-z0-9_.-]{1,15}");
-    static final Pattern SYSCTL = Pattern.compile("net(\\.[A-Za-z0-9_-]+)+");
-    static final Pattern SYSCTL_VALUE = Pattern.compile("[A-Za-z0-9_.:, -]{1,64}");
     private static final Pattern KIND = Pattern.compile("(?m)^kind:\\s*[\"']?Lab[\"']?\\s*(#.*)?$");
 
     record Endpoint(String node, String iface, List<Prefix> addresses, Location location) {
@@ -310,7 +309,7 @@ final class Lab {
     }
 
     /** One node's spec: defaults, then its spec file, then its inline keys, then what the lab sets (name, net). */
-    record NodeSpec(String node, String sandboxName, LoadedSpec spec, Map<String, String> sysctls) {}
+    record NodeSpec(String node, String sandboxName, LoadedSpec spec, Map<String, String> sysctls, LoadedSpec hostLinks) {}
 
     static List<NodeSpec> nodeSpecs(Sandbox sandbox, Model lab, List<Path> envFiles, Path base, List<Diagnostic> out) {
         SpecLoader loader = new SpecLoader(sandbox.variables(envFiles));
@@ -343,22 +342,18 @@ final class Lab {
                     if (key.equals("join")) {
                         out.add(error("lab.node-joins-net", "node " + node + " joins a network namespace; a lab gives every node its own",
                                 "namespaces.net.join", net.get("join").location(), "remove namespaces.net.join from this node"));
-                    } else if (!List.of("sysctls", "loopback").contains(key)) {
+                    } else if (!List.of("sysctls", "loopback", "links").contains(key)) {
                         out.add(error("lab.node-net-unsupported", "namespaces.net." + key + " is not supported in a lab node yet",
-                                "namespaces.net." + key, net.get(key).location(), "links between nodes are the lab's links:"));
+                                "namespaces.net." + key, net.get(key).location(),
+                                "links between nodes: the lab's links; links to the host: the node's namespaces.net.links"));
                     }
                 }
                 net.get("sysctls").fields().forEach((k, v) -> {
                     String value = v.text("");
-                    if (!SYSCTL.matcher(k).matches() || k.contains("..")) {
-                        out.add(error("net.bad-sysctl", "'" + k + "' is not a net.* sysctl name", "namespaces.net.sysctls." + k,
-                                v.location(), "only the network namespace's own net.* sysctls, e.g. net.ipv4.ip_forward"));
-                    } else if (!SYSCTL_VALUE.matcher(value).matches()) {
-                        out.add(error("net.bad-sysctl-value", "value '" + value + "' of " + k + " is not a plain value",
-                                "namespaces.net.sysctls." + k, v.location(), null));
-                    } else {
-                        sysctls.put(k, value);
-                    }
+                    // the net plugin's rules for a sandbox's own namespace (one place: dev.sandbox.api.NetSysctls)
+                    Optional<NetSysctls.Problem> problem = NetSysctls.check(k, value);
+                    problem.ifPresentOrElse(p -> out.add(error(p.code(), p.message(), "namespaces.net.sysctls." + k, v.location(), p.hint())),
+                            () -> sysctls.put(k, value));
                 });
             }
             if (labUser != null) checkNodeUser(node, merged, labUser, out);
@@ -369,9 +364,45 @@ final class Lab {
             LoadedSpec forcedSpec = loader.parse(lab.file(), lab.file().toString(), forced);
             out.addAll(forcedSpec.diagnostics());
             SpecNode root = SpecMerge.finish(SpecMerge.merge(merged, forcedSpec.root()));
-            specs.add(new NodeSpec(node, sandboxName, new LoadedSpec(lab.file(), lab.file().toString(), root, List.of()), sysctls));
+            LoadedSpec hostLinks = hostLinkSpec(loader, lab, sandboxName, net, sandbox.caller().isRoot(), out);
+            specs.add(new NodeSpec(node, sandboxName, new LoadedSpec(lab.file(), lab.file().toString(), root, List.of()), sysctls, hostLinks));
         }
         return specs;
+    }
+
+    // ---- lab-net: host-facing links of a node (issue 12) ------------------------------------------------------------
+
+    /**
+     * A node's {@code namespaces.net.links} (veth pairs to the host, docs/spec.md) as a spec of their own: {@code name:
+     * <lab>-<node>} and that net section's links, nothing else. It is validated by the net plugin like any sandbox's links
+     * (the diagnostics located in the node's own file) and compiled for its {@code connect veth} steps only, which join
+     * the node's plan ({@link #withHostLinks}): the node's monitor creates each pair with the host end on the host and the
+     * other end in the node's namespace (the lab's, which it joined), journaled in the node's record, so {@code down} of
+     * the node or the lab deletes it. null when the node has no links.
+     */
+    static LoadedSpec hostLinkSpec(SpecLoader loader, Model lab, String sandboxName, SpecNode net, boolean asRoot, List<Diagnostic> out) {
+        if (net == null || !net.get("links").isPresent()) return null;
+        // rootless: the frame has the user namespace a rootless spec must have (the node's is the lab's), so that the
+        // only diagnostics are the links' own (net.links-need-root)
+        String frame = "apiVersion: sandbox/v1\nkind: Sandbox\nname: " + sandboxName + "\nnamespaces: {" + (asRoot ? "" : "user: {}, ")
+                + "net: {}}\nprocess: {command: [/bin/true]}\n"; // never run: only its veth steps are used
+        LoadedSpec framed = loader.parse(lab.file(), lab.file().toString(), frame);
+        out.addAll(framed.diagnostics());
+        if (!framed.parsed()) return null;
+        SpecNode onlyLinks = net; // the node's own nodes: their diagnostics are located in its file
+        for (String key : List.copyOf(net.fields().keySet())) if (!key.equals("links")) onlyLinks = SpecMerge.without(onlyLinks, key);
+        SpecNode root = framed.root();
+        root = SpecMerge.with(root, "namespaces", SpecMerge.with(root.get("namespaces"), "net", onlyLinks));
+        return new LoadedSpec(lab.file(), lab.file().toString(), SpecMerge.finish(root), List.of());
+    }
+
+    /** The node's plan plus the {@code connect veth} steps of its host links, in stage order. */
+    static Plan withHostLinks(Sandbox sandbox, Plan plan, LoadedSpec hostLinks, Path runtimeDir, List<Diagnostic> problems) {
+        Plan links = sandbox.pipeline().compile(hostLinks, runtimeDir, new Pipeline.RunOptions(Optional.empty()), problems, new LinkedHashMap<>());
+        List<dev.sandbox.api.Step> steps = new ArrayList<>(plan.steps());
+        steps.addAll(links.steps().stream().filter(st -> st.stage() == dev.sandbox.api.Stage.CONNECT && st.op().equals("veth")).toList());
+        steps.sort(java.util.Comparator.comparing(dev.sandbox.api.Step::stage)); // stable: the node's own order is kept
+        return new Plan(plan.name(), steps);
     }
 
     /** The lab and every node checked (what {@code validate LAB} prints); nodes empty when the lab itself can't be read. */
@@ -385,6 +416,7 @@ final class Lab {
         Path base = RuntimePaths.base(sandbox.caller(), env);
         List<NodeSpec> nodes = lab == null ? List.of() : nodeSpecs(sandbox, lab, envFiles, base, found);
         for (NodeSpec n : nodes) found.addAll(sandbox.pipeline().validate(n.spec()));
+        for (NodeSpec n : nodes) if (n.hostLinks() != null) found.addAll(sandbox.pipeline().validate(n.hostLinks()));
         Optional<String> forbidden = sandbox.caller().isRoot() ? Optional.empty() : userNamespacesForbidden();
         if (forbidden.isPresent() && lab != null) {
             found.add(error("lab.needs-root", "a lab of a caller other than root needs a user namespace, and " + forbidden.get(),
@@ -449,7 +481,14 @@ final class Lab {
                     err.flush();
                     return Controller.SETUP_FAILED;
                 }
-                Path planFile = write(base, n.sandboxName(), PlanFile.canonical(plan, runtimeDir, PlanFile.Source.of(n.spec())).text());
+                if (n.hostLinks() != null) plan = withHostLinks(sandbox, plan, n.hostLinks(), runtimeDir, problems);
+                if (!problems.isEmpty()) {
+                    Output.diagnostics(err, problems);
+                    err.flush();
+                    return Controller.SETUP_FAILED;
+                }
+                Path planFile = write(base, n.sandboxName(), withLab(PlanFile.canonical(plan, runtimeDir, PlanFile.Source.of(n.spec())).text(),
+                        lab.name()));
                 file.append(String.join("\t", "up", n.sandboxName(), helper.toString(), "run", "--plan", planFile.toString(), "--consume",
                         "--grace-ms", Long.toString((long) (request.stopTimeoutSeconds() * 1000)), "--detach")).append('\n');
             }
@@ -471,6 +510,16 @@ final class Lab {
             Thread.currentThread().interrupt();
             return Controller.SETUP_FAILED;
         }
+    }
+
+    /**
+     * The node's plan with {@code lab=NAME} last on its runtime-dir line (line 2): its monitor records the lab in
+     * state.json, so {@code ps} shows it and {@code down} of the lab finds its nodes (docs/labs.md). A lab name is a
+     * sandbox name: nothing in it needs escaping. Lab plans are never cached, so PlanFile.parse never reads it.
+     */
+    static String withLab(String planText, String labName) {
+        int end = planText.indexOf('\n', planText.indexOf('\n') + 1);
+        return planText.substring(0, end) + "\tlab=" + labName + planText.substring(end);
     }
 
     private static Path write(Path base, String name, String text) throws IOException {

@@ -121,6 +121,7 @@ public final class Inspector {
             s.arg("mtu").ifPresent(m -> l.put("mtu", Long.parseLong(m)));
             s.arg("mac").ifPresent(m -> l.put("mac", m));
         }));
+        LabLinks.of(state, running, pid).ifPresent(lab -> out.set("lab", lab)); // a lab's node or the lab (docs/labs.md)
         Optional<ObjectNode> resources = plan.flatMap(p -> CgroupResources.of(p, running));
         if (resources.isPresent()) out.set("resources", resources.get());
         else out.putNull("resources");

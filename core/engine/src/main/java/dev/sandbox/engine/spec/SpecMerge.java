@@ -63,6 +63,16 @@ public final class SpecMerge {
         return node.rebuilt(node.path(), fields, keys, List.of(), node.tag());
     }
 
+    /** A map with {@code key} set to {@code value} (a spec assembled from parts: a lab node's host links, docs/labs.md). */
+    public static SpecNode with(SpecNode map, String key, SpecNode value) {
+        YamlSpecNode node = (YamlSpecNode) map;
+        LinkedHashMap<String, SpecNode> fields = new LinkedHashMap<>(node.fields());
+        fields.put(key, value);
+        Map<String, Location> keys = new HashMap<>(node.keyLocations());
+        keys.putIfAbsent(key, value.location());
+        return node.rebuilt(node.path(), fields, keys, List.of(), node.tag());
+    }
+
     static YamlSpecNode merge(YamlSpecNode base, YamlSpecNode over, String path) {
         if (over == null) return base;
         if (base == null || OVERRIDE.equals(over.tag())) return over;

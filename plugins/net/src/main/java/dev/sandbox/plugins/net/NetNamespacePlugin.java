@@ -1,6 +1,7 @@
 package dev.sandbox.plugins.net;
 
 import dev.sandbox.api.NamespacePlugin;
+import dev.sandbox.api.NetSysctls;
 import dev.sandbox.api.PlanContext;
 import dev.sandbox.api.SectionContext;
 import dev.sandbox.api.SpecContext;
@@ -75,7 +76,8 @@ import org.pf4j.Extension;
  * (addresses and gateway), {@code net.gateway-outside-subnet}, {@code net.bad-mtu}, {@code net.bad-mac},
  * {@code net.links-need-root}; for mode user: {@code net.needs-user-mode}, {@code net.user-mode-with-links},
  * {@code net.user-mode-loopback}, {@code net.user-mode-tool-missing}, {@code net.tun-not-usable},
- * {@code net.bad-host-ip}, {@code net.duplicate-port}, {@code net.privileged-port}.
+ * {@code net.bad-host-ip}, {@code net.duplicate-port}, {@code net.privileged-port}; {@code net.bad-sysctl},
+ * {@code net.bad-sysctl-value} ({@code sysctls}, {@link NetSysctls}).
  */
 @Extension
 public class NetNamespacePlugin implements NamespacePlugin {
@@ -118,6 +120,7 @@ public class NetNamespacePlugin implements NamespacePlugin {
                     "for a network rootless, use mode: user instead of links (pasta, a user-mode stack); or loopback only (remove 'links'); or run sandbox as root");
         }
         UserNet.validate(ctx, host);
+        checkSysctls(ctx);
         Map<String, SpecNode> names = new HashMap<>();
         Map<String, SpecNode> hostNames = new HashMap<>();
         for (SpecNode link : items) {
@@ -131,6 +134,14 @@ public class NetNamespacePlugin implements NamespacePlugin {
             checkMtu(ctx, link.get("mtu"), ipv6);
             checkMac(ctx, link.get("mac"));
         }
+    }
+
+    /** {@code sysctls}: the rules labs use too ({@link NetSysctls}); a joined namespace never gets here (join.with-options). */
+    private static void checkSysctls(SectionContext ctx) {
+        ctx.section().get("sysctls").fields().forEach((name, value) -> {
+            if (value.kind() != SpecNode.Kind.STRING && value.kind() != SpecNode.Kind.NUMBER) return; // the schema's
+            NetSysctls.check(name, value.text()).ifPresent(p -> ctx.error(value, p.code(), p.message(), p.hint()));
+        });
     }
 
     private static void checkName(SectionContext ctx, SpecNode node, String field, Map<String, SpecNode> seen) {
@@ -228,12 +239,26 @@ public class NetNamespacePlugin implements NamespacePlugin {
             ctx.add(step.summary(link.summary()).syscall(link.syscall()).build());
         }
         if (UserNet.isUserMode(ctx.section())) ctx.add(UserNet.step(ctx.section(), host));
+        ctx.section().get("sysctls").fields().forEach((name, value) -> ctx.add(sysctlStep(name, value.text())));
         if (ctx.section().get("loopback").bool(true)) {
             ctx.add(Step.of(Stage.FINISH, "link-up").arg("name", "lo")
                     .summary("bring the loopback interface lo up: a new network namespace starts with it down, so not even 127.0.0.1 works")
                     .syscall("ioctl(fd, SIOCGIFFLAGS, {ifr_name=\"lo\"}); ioctl(fd, SIOCSIFFLAGS, {ifr_name=\"lo\", ifr_flags|=IFF_UP})")
                     .build());
         }
+    }
+
+    /**
+     * {@code connect sysctl name=N value=V}: after the links (an interface's own sysctls, net.ipv6.conf.eth0.*, need it
+     * to exist), before the target starts. The monitor writes it from a short-lived fork that entered the child's network
+     * namespace (/proc/sys/net is the writer's namespace, proc(5)); it refuses a child in its own namespace.
+     */
+    static Step sysctlStep(String name, String value) {
+        return Step.of(Stage.CONNECT, "sysctl").arg("name", name).arg("value", value)
+                .summary("set " + name + " = " + value + " in the sandbox's own network namespace (never the host's)")
+                .syscall("setns(open(\"/proc/<child>/ns/net\"), CLONE_NEWNET); write(open(\"" + NetSysctls.path(name) + "\", O_WRONLY), \""
+                        + value + "\")")
+                .build();
     }
 
     /** One link as the plan carries it: host name resolved, addresses as written. */

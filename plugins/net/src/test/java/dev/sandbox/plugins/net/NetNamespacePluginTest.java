@@ -49,6 +49,31 @@ class NetNamespacePluginTest {
     }
 
     @Test
+    void sysctlsBecomeConnectStepsAfterTheLinks() {
+        var h = spec("""
+                namespaces:
+                  net:
+                    links: [{type: veth, name: eth0, hostName: sb-s0}]
+                    sysctls: {net.ipv4.ip_forward: 1, net.ipv4.ip_local_port_range: "40000 50000"}
+                """);
+        assertEquals(List.of(), h.errors());
+        assertEquals(List.of("clone clone flags=CLONE_NEWNET", "connect veth name=eth0 hostName=sb-s0",
+                "connect sysctl name=net.ipv4.ip_forward value=1", "connect sysctl name=net.ipv4.ip_local_port_range value=40000 50000",
+                "finish link-up name=lo"), netSteps(h));
+        assertTrue(h.first("sysctl").orElseThrow().syscall().contains("/proc/sys/net/ipv4/ip_forward"));
+    }
+
+    @Test
+    void sysctlNamesAndValuesFollowTheLabsRules() {
+        var h = spec("""
+                namespaces:
+                  net:
+                    sysctls: {net..x: 1, kernel.pid_max: 1, net.ipv4.tcp_ecn: "1; reboot", net.ipv4.conf.all.rp_filter: 2}
+                """);
+        assertEquals(List.of("6:23 net.bad-sysctl", "6:42 net.bad-sysctl", "6:63 net.bad-sysctl-value"), h.errorCodes());
+    }
+
+    @Test
     void loopbackFalseLeavesLoDown() {
         var h = spec("""
                 namespaces:
