@@ -383,6 +383,9 @@ public final class NativeIndex {
             Path entryFile = dir.resolve(name + ".native");
             if (!Files.isRegularFile(planFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                     || !Files.isRegularFile(entryFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
+            // Why: the front uses only an entry that is the caller's alone (front.c's trusted()); an identical one that it would
+            // refuse (chmod g+w, another owner) is rewritten, else every later call would miss and come here again
+            if (!callersAlone(planFile) || !callersAlone(entryFile)) return false;
             StringBuilder identity = new StringBuilder();
             stat(identity, planFile, Long.MAX_VALUE);
             if (!Arrays.equals(Files.readAllBytes(planFile), plan)) return false;
@@ -397,6 +400,13 @@ public final class NativeIndex {
         } catch (IOException | RuntimeException e) {
             return false;
         }
+    }
+
+    /** Owned by this process's uid and writable by neither group nor others (front.c's trusted()). */
+    private static boolean callersAlone(Path p) throws IOException {
+        int uid = (Integer) Files.getAttribute(p, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) Files.getAttribute(p, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return uid == RuntimePaths.effectiveUid() && (mode & 0022) == 0;
     }
 
     /** SHA-256 as lowercase hex (front.c's front_sha256). */

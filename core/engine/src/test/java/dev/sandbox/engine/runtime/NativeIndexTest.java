@@ -147,6 +147,24 @@ class NativeIndexTest {
     }
 
     @Test
+    void anIdenticalEntryTheFrontWouldRefuseIsRewritten(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        var deps = new NativeIndex.Deps(List.of(spec), Map.of(), List.of());
+        long later = System.currentTimeMillis() + 5000;
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later));
+        for (String kind : List.of(".native", ".plan-native")) {
+            Path f = dir.resolve(NativeIndex.name(key) + kind);
+            Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw--w----"));
+            assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later));
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)),
+                    kind + ": a group-writable entry, which the front refuses, is replaced (not kept as identical)");
+        }
+    }
+
+    @Test
     void theGitDiscoveryAroundTheSpecIsPartOfTheEntry(@TempDir Path tmp) throws Exception {
         Path spec = Files.writeString(Files.createDirectories(tmp.resolve("a/b")).resolve("s.yaml"), "name: x\n");
         Map<Path, String> assumed = new java.util.LinkedHashMap<>();
