@@ -268,6 +268,12 @@ public final class NativeIndex {
             byte[] plan = planText.getBytes(StandardCharsets.UTF_8);
             String name = name(key);
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            // the front uses a directory only when it is the caller's alone and not a symbolic link (front.c: O_NOFOLLOW,
+            // trusted()): an entry written anywhere else would never be used, and prime would call the call cacheable
+            if (Files.isSymbolicLink(dir) || !callersAlone(dir)) {
+                return Optional.of("the cache directory " + dir + " is not the caller's alone (another owner, group- or other-writable,"
+                        + " or a symbolic link): the native front would not use it");
+            }
             // Why: two identical calls at once (a build's parallel test sandboxes) would each rewrite the pair, and a front
             // reading between one's plan and the other's entry sees a torn pair (a miss); an entry that is already exactly
             // this one, with the same plan text, is left as it is

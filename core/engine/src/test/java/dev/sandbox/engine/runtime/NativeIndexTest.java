@@ -165,6 +165,27 @@ class NativeIndexTest {
     }
 
     @Test
+    void noEntryIsWrittenWhereTheFrontWouldNotLook(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        var deps = new NativeIndex.Deps(List.of(spec), Map.of(), List.of());
+        long later = System.currentTimeMillis() + 5000;
+        Path dir = Files.createDirectory(tmp.resolve("shared"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwx---"));
+        var why = NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later);
+        assertTrue(why.orElseThrow().contains("is not the caller's alone"), why.toString());
+        assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")));
+
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), dir);
+        why = NativeIndex.write(link, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later);
+        assertTrue(why.orElseThrow().contains("is not the caller's alone"), "the front opens it O_NOFOLLOW: " + why);
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later));
+    }
+
+    @Test
     void theGitDiscoveryAroundTheSpecIsPartOfTheEntry(@TempDir Path tmp) throws Exception {
         Path spec = Files.writeString(Files.createDirectories(tmp.resolve("a/b")).resolve("s.yaml"), "name: x\n");
         Map<Path, String> assumed = new java.util.LinkedHashMap<>();
