@@ -229,7 +229,10 @@ public final class NativeIndex {
             Map<Path, byte[]> read = new java.util.HashMap<>();
             deps.read().forEach((path, bytes) -> read.put(path.toAbsolutePath().normalize(), bytes));
             for (Path f : deps.files()) {
-                String p = f.toAbsolutePath().normalize().toString();
+                // Why not normalize(): it drops "x/.." without asking the kernel, and when x is a symbolic link the kernel's
+                // x/.. is the link target's parent (path_resolution(7)); the front stats the line's path as the kernel
+                // resolves it, so the line must be the path the compile opened, "x/../spec.yaml" as given
+                String p = f.toAbsolutePath().toString();
                 if (!ascii(p)) return Optional.of("a path that is not ASCII");
                 Path abs = Path.of(p);
                 if (!Files.exists(abs)) {
@@ -239,6 +242,8 @@ public final class NativeIndex {
                 if (!stat(m, abs, racy)) {
                     // racily clean: the bytes the compile read, by content (front.c's front_digest_matches)
                     byte[] bytes = read.get(abs);
+                    // the bytes were read through this very path (the spec, an env file); the compile names them normalized
+                    if (bytes == null) bytes = read.get(abs.normalize());
                     if (bytes == null || Files.isDirectory(abs) || bytes.length > MAX_DIGESTED) {
                         return Optional.of(p + " changed less than " + RACY_MS + " ms before the JVM started");
                     }

@@ -165,6 +165,33 @@ class NativeIndexTest {
     }
 
     @Test
+    void aDotDotAfterASymbolicLinkIsLeftToTheKernel(@TempDir Path tmp) throws Exception {
+        // link/../s.yaml is real/s.yaml for the kernel (link -> real/deep), but tmp/s.yaml for Path.normalize()
+        Path real = Files.createDirectories(tmp.resolve("real/deep")).getParent();
+        Path theSpec = Files.writeString(real.resolve("s.yaml"), "name: real\n");
+        Path decoy = Files.writeString(tmp.resolve("s.yaml"), "name: decoy\n");
+        Files.createSymbolicLink(tmp.resolve("link"), real.resolve("deep"));
+        for (Path f : List.of(theSpec, decoy)) Files.setLastModifiedTime(f, FileTime.fromMillis(0));
+        Path given = tmp.resolve("link/../s.yaml");
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(given), Map.of(), List.of()),
+                "# sandbox-plan 1\n", List.of(), List.of(), System.currentTimeMillis() + 5000));
+        String entry = Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1);
+        String line = entry.lines().filter(l -> l.startsWith("file ")).findFirst().orElseThrow();
+        assertEquals(Files.getAttribute(theSpec, "unix:ino").toString(), line.split(" ")[2], "the file the kernel opens: " + line);
+        assertTrue(line.endsWith(" " + given), line);
+
+        // racy: listed by the digest of the bytes read through that path, which the compile names normalized
+        Files.setLastModifiedTime(theSpec, FileTime.fromMillis(System.currentTimeMillis()));
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(given), Map.of(), List.of(),
+                        Map.of(given.normalize(), "name: real\n".getBytes(StandardCharsets.UTF_8))), "# sandbox-plan 1\n", List.of(), List.of(),
+                System.currentTimeMillis()));
+        entry = Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1);
+        assertTrue(entry.contains("\ndigest 11 " + NativeIndex.sha256("name: real\n".getBytes(StandardCharsets.UTF_8)) + " " + given + "\n"), entry);
+    }
+
+    @Test
     void noEntryIsWrittenWhereTheFrontWouldNotLook(@TempDir Path tmp) throws Exception {
         Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
         Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
