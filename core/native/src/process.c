@@ -168,6 +168,15 @@ static int capset_all(uint64_t eff, uint64_t perm, uint64_t inh)
     return (int)syscall(SYS_capset, &h, d);
 }
 
+/* capabilities(7)'s names by number, for an error that names what the caller lacks */
+static const char *const cap_names[] = {
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE" };
+
 void op_capabilities(const struct step *s)
 {
     unsigned long *caps;
@@ -191,6 +200,25 @@ void op_capabilities(const struct step *s)
         check(prctl(PR_CAPBSET_DROP, cap), "prctl(PR_CAPBSET_DROP)", NULL, what);
     }
     check(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "prctl(PR_CAP_AMBIENT_CLEAR_ALL)", NULL, NULL);
+    /* Why name them: capset(2) can't add to the permitted set, and its EPERM doesn't say which one is missing
+     * (`capabilities: all` as a root whose bounding set lacks one, e.g. in a container) */
+    uint64_t missing = keep & ~perm;
+    if (missing) {
+        char what[512];
+        size_t n = 0;
+        what[0] = '\0';
+        for (int cap = 0; cap <= g.cap_last && cap < 64 && n < sizeof what - 40; cap++) {
+            if (!(missing >> cap & 1))
+                continue;
+            if ((size_t)cap < sizeof cap_names / sizeof *cap_names)
+                n += (size_t)snprintf(what + n, sizeof what - n, "%sCAP_%s", n ? "," : "", cap_names[cap]);
+            else
+                n += (size_t)snprintf(what + n, sizeof what - n, "%scap %d", n ? "," : "", cap);
+        }
+        die(125, "capset", NULL, what, EPERM,
+            "these kept capabilities are not in the caller's permitted set (grep Cap /proc/self/status): list the ones "
+            "the command needs instead of `all`, or add a user namespace (its root has every capability in it)");
+    }
     check(capset_all(keep, keep, keep), "capset", NULL, NULL);
     /* Why ambient for a non-root uid: execve() of an ordinary file clears permitted for uid != 0
      * unless the capability is ambient. */

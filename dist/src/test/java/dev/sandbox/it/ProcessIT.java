@@ -225,6 +225,23 @@ class ProcessIT {
         assertEquals(1L, status.get("NoNewPrivs"), "noNewPrivileges is on by default");
     }
 
+    @Test
+    void keepingACapabilityTheCallerLacksNamesIt() {
+        // root without a user namespace whose bounding (so permitted) set lacks SYS_TIME: capset(2) alone says EPERM
+        assumeTrue(ItHost.run("sh", "-c", "command -v setpriv").exit() == 0, "setpriv (util-linux) is missing");
+        Path spec = spec("prit-caps-lacking", """
+                namespaces:
+                  pid: {}
+                process:
+                  capabilities: all
+                  command: [/bin/true]
+                """);
+        Cli.Result r = Cli.run(List.of("setpriv", "--bounding-set", "-sys_time", "--"), Map.of(), "up", spec.toString());
+        assertEquals(125, r.exit(), r::toString);
+        assertTrue(r.err().lines().anyMatch(l -> l.startsWith("sandbox: finish:") && l.contains(" capabilities: capset ")
+                && l.contains("CAP_SYS_TIME") && l.contains(": EPERM (these kept capabilities are not in the caller's permitted set")), r::toString);
+    }
+
     /** Docker's default set without MKNOD (docs/spec.md, capabilities), as a bit mask. */
     private static long defaultCaps(boolean newNet) {
         long m = 0;

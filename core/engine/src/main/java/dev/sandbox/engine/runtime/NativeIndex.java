@@ -229,7 +229,10 @@ public final class NativeIndex {
             Map<Path, byte[]> read = new java.util.HashMap<>();
             deps.read().forEach((path, bytes) -> read.put(path.toAbsolutePath().normalize(), bytes));
             for (Path f : deps.files()) {
-                String p = f.toAbsolutePath().normalize().toString();
+                // Why not normalize(): it drops "x/.." without asking the kernel, and when x is a symbolic link the kernel's
+                // x/.. is the link target's parent (path_resolution(7)); the front stats the line's path as the kernel
+                // resolves it, so the line must be the path the compile opened, "x/../spec.yaml" as given
+                String p = f.toAbsolutePath().toString();
                 if (!ascii(p)) return Optional.of("a path that is not ASCII");
                 Path abs = Path.of(p);
                 if (!Files.exists(abs)) {
@@ -239,6 +242,8 @@ public final class NativeIndex {
                 if (!stat(m, abs, racy)) {
                     // racily clean: the bytes the compile read, by content (front.c's front_digest_matches)
                     byte[] bytes = read.get(abs);
+                    // the bytes were read through this very path (the spec, an env file); the compile names them normalized
+                    if (bytes == null) bytes = read.get(abs.normalize());
                     if (bytes == null || Files.isDirectory(abs) || bytes.length > MAX_DIGESTED) {
                         return Optional.of(p + " changed less than " + RACY_MS + " ms before the JVM started");
                     }
@@ -268,6 +273,12 @@ public final class NativeIndex {
             byte[] plan = planText.getBytes(StandardCharsets.UTF_8);
             String name = name(key);
             Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            // the front uses a directory only when it is the caller's alone and not a symbolic link (front.c: O_NOFOLLOW,
+            // trusted()): an entry written anywhere else would never be used, and prime would call the call cacheable
+            if (Files.isSymbolicLink(dir) || !callersAlone(dir)) {
+                return Optional.of("the cache directory " + dir + " is not the caller's alone (another owner, group- or other-writable,"
+                        + " or a symbolic link): the native front would not use it");
+            }
             // Why: two identical calls at once (a build's parallel test sandboxes) would each rewrite the pair, and a front
             // reading between one's plan and the other's entry sees a torn pair (a miss); an entry that is already exactly
             // this one, with the same plan text, is left as it is
@@ -383,6 +394,9 @@ public final class NativeIndex {
             Path entryFile = dir.resolve(name + ".native");
             if (!Files.isRegularFile(planFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)
                     || !Files.isRegularFile(entryFile, java.nio.file.LinkOption.NOFOLLOW_LINKS)) return false;
+            // Why: the front uses only an entry that is the caller's alone (front.c's trusted()); an identical one that it would
+            // refuse (chmod g+w, another owner) is rewritten, else every later call would miss and come here again
+            if (!callersAlone(planFile) || !callersAlone(entryFile)) return false;
             StringBuilder identity = new StringBuilder();
             stat(identity, planFile, Long.MAX_VALUE);
             if (!Arrays.equals(Files.readAllBytes(planFile), plan)) return false;
@@ -397,6 +411,13 @@ public final class NativeIndex {
         } catch (IOException | RuntimeException e) {
             return false;
         }
+    }
+
+    /** Owned by this process's uid and writable by neither group nor others (front.c's trusted()). */
+    private static boolean callersAlone(Path p) throws IOException {
+        int uid = (Integer) Files.getAttribute(p, "unix:uid", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) Files.getAttribute(p, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return uid == RuntimePaths.effectiveUid() && (mode & 0022) == 0;
     }
 
     /** SHA-256 as lowercase hex (front.c's front_sha256). */

@@ -112,7 +112,9 @@ public final class PlanCache {
                                        Path home, List<Path> pluginDirs, List<Path> envFiles) {
         try {
             Hash128 sha = new Hash128();
-            Path abs = spec.toAbsolutePath().normalize();
+            // not normalize(): with x a symbolic link, the kernel's x/../s.yaml (what the loader opens) is the link target's
+            // sibling, normalize()'s another file (path_resolution(7)); the key must hash the bytes the loader reads
+            Path abs = spec.toAbsolutePath();
             add(sha, "spec " + abs);
             // only what the loader would read: a FIFO, a device or a huge file is the loader's to report,
             // and must neither block nor fill the heap here
@@ -129,9 +131,9 @@ public final class PlanCache {
             Path real = abs.toRealPath();
             add(sha, "git " + dev.sandbox.engine.provenance.SpecOrigin.repositoryTop(real).map(Path::toString).orElse("-") + " " + real);
             for (Path f : envFiles) {
-                Optional<byte[]> content = boundedRead(f.toAbsolutePath().normalize());
+                Optional<byte[]> content = boundedRead(f.toAbsolutePath());
                 if (content.isEmpty()) return Optional.empty(); // the loader reports it
-                add(sha, "env-file " + f.toAbsolutePath().normalize());
+                add(sha, "env-file " + f.toAbsolutePath());
                 sha.update(content.get());
                 add(sha, "");
             }

@@ -48,6 +48,12 @@ public final class Variables {
         return of(Map.of());
     }
 
+    /** FileSpecSource's words are a spec's; an env file's problem names an env file (its hint said "give the path of a spec file"). */
+    private static String envFileWords(String text) {
+        return text.replace("a spec file (YAML)", "an env file (KEY=VALUE lines)").replace("a spec file", "an env file")
+                .replace("a spec may be", "an env file may be").replace("a spec is a few kilobytes", "an env file is a few kilobytes");
+    }
+
     /**
      * The environment and the env files, read in order (each with the same bounds as a spec file). A
      * file that can't be read or has a bad line is a located problem ({@link #problems()}).
@@ -63,8 +69,8 @@ public final class Variables {
             try {
                 bytes = source.read();
             } catch (SpecSource.SourceException e) {
-                problems.add(Diagnostic.error(e.code().replace("spec.", "env-file."), e.getMessage(), "", new Location(file.toString(), 1, 1),
-                        e.hint()));
+                problems.add(Diagnostic.error(e.code().replace("spec.", "env-file."), envFileWords(e.getMessage()), "",
+                        new Location(file.toString(), 1, 1), e.hint() == null ? null : envFileWords(e.hint())));
                 continue;
             }
             inputs.add(new EnvFileInput(file.toAbsolutePath().normalize(), bytes));

@@ -147,6 +147,72 @@ class NativeIndexTest {
     }
 
     @Test
+    void anIdenticalEntryTheFrontWouldRefuseIsRewritten(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        var deps = new NativeIndex.Deps(List.of(spec), Map.of(), List.of());
+        long later = System.currentTimeMillis() + 5000;
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later));
+        for (String kind : List.of(".native", ".plan-native")) {
+            Path f = dir.resolve(NativeIndex.name(key) + kind);
+            Files.setPosixFilePermissions(f, java.nio.file.attribute.PosixFilePermissions.fromString("rw--w----"));
+            assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later));
+            assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(f)),
+                    kind + ": a group-writable entry, which the front refuses, is replaced (not kept as identical)");
+        }
+    }
+
+    @Test
+    void aDotDotAfterASymbolicLinkIsLeftToTheKernel(@TempDir Path tmp) throws Exception {
+        // link/../s.yaml is real/s.yaml for the kernel (link -> real/deep), but tmp/s.yaml for Path.normalize()
+        Path real = Files.createDirectories(tmp.resolve("real/deep")).getParent();
+        Path theSpec = Files.writeString(real.resolve("s.yaml"), "name: real\n");
+        Path decoy = Files.writeString(tmp.resolve("s.yaml"), "name: decoy\n");
+        Files.createSymbolicLink(tmp.resolve("link"), real.resolve("deep"));
+        for (Path f : List.of(theSpec, decoy)) Files.setLastModifiedTime(f, FileTime.fromMillis(0));
+        Path given = tmp.resolve("link/../s.yaml");
+        Path dir = tmp.resolve("cache");
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(given), Map.of(), List.of()),
+                "# sandbox-plan 1\n", List.of(), List.of(), System.currentTimeMillis() + 5000));
+        String entry = Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1);
+        String line = entry.lines().filter(l -> l.startsWith("file ")).findFirst().orElseThrow();
+        assertEquals(Files.getAttribute(theSpec, "unix:ino").toString(), line.split(" ")[2], "the file the kernel opens: " + line);
+        assertTrue(line.endsWith(" " + given), line);
+
+        // racy: listed by the digest of the bytes read through that path, which the compile names normalized
+        Files.setLastModifiedTime(theSpec, FileTime.fromMillis(System.currentTimeMillis()));
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, new NativeIndex.Deps(List.of(given), Map.of(), List.of(),
+                        Map.of(given.normalize(), "name: real\n".getBytes(StandardCharsets.UTF_8))), "# sandbox-plan 1\n", List.of(), List.of(),
+                System.currentTimeMillis()));
+        entry = Files.readString(dir.resolve(NativeIndex.name(key) + ".native"), StandardCharsets.ISO_8859_1);
+        assertTrue(entry.contains("\ndigest 11 " + NativeIndex.sha256("name: real\n".getBytes(StandardCharsets.UTF_8)) + " " + given + "\n"), entry);
+    }
+
+    @Test
+    void noEntryIsWrittenWhereTheFrontWouldNotLook(@TempDir Path tmp) throws Exception {
+        Path spec = Files.writeString(tmp.resolve("spec.yaml"), "name: x\n");
+        Files.setLastModifiedTime(spec, FileTime.fromMillis(0));
+        byte[] key = "sandbox-native-key 1\nend-key\n".getBytes(StandardCharsets.US_ASCII);
+        var deps = new NativeIndex.Deps(List.of(spec), Map.of(), List.of());
+        long later = System.currentTimeMillis() + 5000;
+        Path dir = Files.createDirectory(tmp.resolve("shared"), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwx---"));
+        var why = NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later);
+        assertTrue(why.orElseThrow().contains("is not the caller's alone"), why.toString());
+        assertFalse(Files.exists(dir.resolve(NativeIndex.name(key) + ".native")));
+
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), dir);
+        why = NativeIndex.write(link, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later);
+        assertTrue(why.orElseThrow().contains("is not the caller's alone"), "the front opens it O_NOFOLLOW: " + why);
+        assertEquals(java.util.Optional.empty(), NativeIndex.write(dir, key, deps, "# sandbox-plan 1\n", List.of(), List.of(), later));
+    }
+
+    @Test
     void theGitDiscoveryAroundTheSpecIsPartOfTheEntry(@TempDir Path tmp) throws Exception {
         Path spec = Files.writeString(Files.createDirectories(tmp.resolve("a/b")).resolve("s.yaml"), "name: x\n");
         Map<Path, String> assumed = new java.util.LinkedHashMap<>();

@@ -163,4 +163,14 @@ class VariablesTest {
         assertEquals(4, spec.diagnostics().size(), "the env files' problems are the spec's");
         assertEquals("1", spec.root().get("a").text());
     }
+
+    @Test
+    void aDirectoryGivenAsEnvFileIsCalledAnEnvFileNotASpec() throws Exception {
+        Path d = Files.createDirectory(dir.resolve("e.env"));
+        Variables v = Variables.load(Map.of(), List.of(d));
+        Diagnostic p = v.problems().get(0);
+        assertEquals("env-file.not-regular", p.code());
+        assertTrue(p.hint().contains("give the path of an env file (KEY=VALUE lines)"), p.hint());
+        assertTrue(!p.hint().contains("spec"), p.hint());
+    }
 }
