@@ -106,8 +106,11 @@ class NativeCacheIT {
         assertEquals(List.of("first", "unset", "marker"), r.out().lines().toList());
         assertTrue(r.err().contains("sandbox: using the compiled plan cached for " + s), r.err());
         assertTrue(r.err().contains("sandbox: finish    exec"), "-v shows the runtime's steps: " + r.err());
+        assertTrue(r.err().lines().anyMatch(l -> l.matches("sandbox: front {5}cache-check +\\d+\\.\\d\\d ms  the native cache's entry [0-9a-f]{16} .*")),
+                "-v shows the front's own step with its duration: " + r.err());
         r = warm(Map.of(), s);
         assertFalse(r.err().contains("using the compiled plan"), "no -v, no chatter: " + r.err());
+        assertFalse(r.err().contains("cache-check"), "no -v, no step lines: " + r.err());
 
         // the spec
         spec("warm.yaml", "second");
