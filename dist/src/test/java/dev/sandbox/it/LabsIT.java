@@ -96,6 +96,13 @@ class LabsIT {
         Cli.Result ping = Cli.run("exec", "lab-rt-a", "--", "ping", "-c1", "-W2", "198.18.80.9");
         assertEquals(0, ping.exit(), ping.toString());
         assertTrue(ping.out().contains("ttl=63"), "one hop through r: " + ping.out());
+        // traceroute(8) (UDP probes, no raw socket): r's address on a's subnet is the first hop, b the second
+        Cli.Result trace = Cli.run("exec", "lab-rt-a", "--", "traceroute", "-n", "-q1", "-w2", "198.18.80.9");
+        assertEquals(0, trace.exit(), trace.toString());
+        List<String> hops = trace.out().lines().skip(1).map(String::strip).toList();
+        assertEquals(2, hops.size(), trace.out());
+        assertTrue(hops.get(0).startsWith("1  198.18.80.6 "), "r is the first hop: " + trace.out());
+        assertTrue(hops.get(1).startsWith("2  198.18.80.9 "), "b the second: " + trace.out());
         Cli.Result fwd = Cli.run("exec", "lab-rt-r", "--", "cat", "/proc/sys/net/ipv4/ip_forward");
         assertEquals("1", fwd.out().strip(), fwd.toString());
         assertEquals(hostForward, Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_forward")).get(0), "the host's ip_forward");
