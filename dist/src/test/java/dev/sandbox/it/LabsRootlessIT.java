@@ -189,6 +189,16 @@ class LabsRootlessIT {
     }
 
     /** Every process's namespace links and open files that name one of {@code namespaces} ("net:[4026...]"). */
+    /** Within 5 s no process holds (as an fd or a namespace link) any of {@code namespaces}: the kernel freed them. */
+    private static void assertNothingHolds(List<String> namespaces) {
+        List<String> held = holdersOf(namespaces);
+        for (int i = 0; i < 50 && !held.isEmpty(); i++) {
+            sleep(100);
+            held = holdersOf(namespaces);
+        }
+        assertEquals(List.of(), held, "nothing holds the lab's namespaces " + namespaces);
+    }
+
     private static List<String> holdersOf(List<String> namespaces) {
         List<String> found = new ArrayList<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
@@ -298,12 +308,7 @@ class LabsRootlessIT {
         Cli.Result down = asUser("down", "lr-tri");
         assertEquals(0, down.exit(), down.toString());
         assertNothingLeft("lr-tri");
-        List<String> held = holdersOf(namespaces);
-        for (int i = 0; i < 50 && !held.isEmpty(); i++) {
-            sleep(100);
-            held = holdersOf(namespaces);
-        }
-        assertEquals(List.of(), held, "nothing holds the lab's namespaces " + namespaces);
+        assertNothingHolds(namespaces);
     }
 
     @Test
@@ -362,12 +367,7 @@ class LabsRootlessIT {
         assertEquals(0, down.exit(), down.toString());
         asUser("down", "lr-kill-a", "lr-kill-r", "lr-kill-b");
         assertNothingLeft("lr-kill");
-        List<String> held = holdersOf(namespaces);
-        for (int i = 0; i < 50 && !held.isEmpty(); i++) {
-            sleep(100);
-            held = holdersOf(namespaces);
-        }
-        assertEquals(List.of(), held, "nothing holds the lab's namespaces " + namespaces);
+        assertNothingHolds(namespaces);
     }
 
     @Test
@@ -465,12 +465,7 @@ class LabsRootlessIT {
         assertEquals(0, all.exit(), all.toString());
         assertEquals("", all.err(), "SIGKILL at once is no timeout to report");
         assertNothingLeft("lr-dn");
-        List<String> held = holdersOf(namespaces);
-        for (int i = 0; i < 50 && !held.isEmpty(); i++) {
-            sleep(100);
-            held = holdersOf(namespaces);
-        }
-        assertEquals(List.of(), held, "nothing holds the lab's namespaces " + namespaces);
+        assertNothingHolds(namespaces);
     }
 
     @Test
