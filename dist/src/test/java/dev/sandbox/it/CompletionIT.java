@@ -146,7 +146,7 @@ class CompletionIT {
                 base(List.of(), Map.of("SANDBOX_RUNTIME_DIR", "/srv/rt")));
 
         assumeTrue(ItHost.run("sh", "-c", "command -v runuser").exit() == 0, "runuser (util-linux) is missing");
-        if (ItHost.run("id", "-u", RootlessIT.USER).exit() != 0) ItHost.must("useradd", "-m", RootlessIT.USER); // as RootlessIT: kept
+        ItHost.ensureUser(RootlessIT.USER); // kept for later runs
         String uid = ItHost.must("id", "-u", RootlessIT.USER).out().strip();
         List<String> asUser = List.of("runuser", "-u", RootlessIT.USER, "--", "env", "-u", "XDG_RUNTIME_DIR", "-u", "SANDBOX_RUNTIME_DIR");
         try (SpecDir xdg = new SpecDir()) {

@@ -680,8 +680,7 @@ class DetachedIT {
         List<String> asUser = List.of("runuser", "-u", RootlessIT.USER, "--", "env", "-u", "XDG_RUNTIME_DIR", "HOME=" + home.dir);
         Path rt = Path.of("/tmp", "sandbox-" + uid, "det-rootless");
         try {
-            ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-            ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+            ItHost.copyDistribution(dist);
             Path spec = spec("det-rootless", false, """
                     echo uid=$(id -u)
                     sleep 1

@@ -69,7 +69,7 @@ class DistributionMovedIT {
     void aCopyOfAnotherUserGetsTheArchiveInTheCallersCacheAndLibIsNeverWritten() throws IOException {
         assumeTrue(Cli.isRoot(), "runs a root-owned copy as the unprivileged user " + RootlessIT.USER);
         assumeTrue(ItHost.run("sh", "-c", "command -v runuser").exit() == 0, "runuser (util-linux) is missing");
-        if (ItHost.run("id", "-u", RootlessIT.USER).exit() != 0) ItHost.must("useradd", "-m", RootlessIT.USER); // as RootlessIT: kept
+        ItHost.ensureUser(RootlessIT.USER); // kept for later runs
         try (SpecDir copy = new SpecDir(); SpecDir userHome = new SpecDir(); SpecDir work = new SpecDir()) {
             Path home = copy.dir.resolve("sandbox");
             ItHost.must("cp", "-a", Cli.DIST.toString(), home.toString());
@@ -105,7 +105,7 @@ class DistributionMovedIT {
     void noPlaceForAnArchiveNeverFailsTheCall() throws IOException {
         assumeTrue(Cli.isRoot(), "runs a root-owned copy as the unprivileged user " + RootlessIT.USER);
         assumeTrue(ItHost.run("sh", "-c", "command -v runuser").exit() == 0, "runuser (util-linux) is missing");
-        if (ItHost.run("id", "-u", RootlessIT.USER).exit() != 0) ItHost.must("useradd", "-m", RootlessIT.USER);
+        ItHost.ensureUser(RootlessIT.USER); // kept for later runs
         try (SpecDir copy = new SpecDir(); SpecDir work = new SpecDir()) {
             Path home = copy.dir.resolve("sandbox");
             ItHost.must("cp", "-a", Cli.DIST.toString(), home.toString());

@@ -339,11 +339,10 @@ class ExecIT {
 
         static Rootless get() {
             if (ItHost.run("sh", "-c", "command -v runuser").exit() != 0) return null;
-            if (ItHost.run("id", "-u", RootlessIT.USER).exit() != 0) ItHost.must("useradd", "-m", RootlessIT.USER);
+            ItHost.ensureUser(RootlessIT.USER); // kept for later runs
             long uid = Long.parseLong(ItHost.must("id", "-u", RootlessIT.USER).out().strip());
             SpecDir copy = new SpecDir();
-            ItHost.must("cp", "-r", Cli.DIST + "/.", copy.dir.toString());
-            ItHost.must("chmod", "-R", "a+rX", copy.dir.toString());
+            ItHost.copyDistribution(copy);
             return new Rootless(uid, copy, new SpecDir(), new SpecDir());
         }
 

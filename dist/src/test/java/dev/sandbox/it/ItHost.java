@@ -71,6 +71,20 @@ final class ItHost {
         }
     }
 
+    /** Creates the unprivileged test {@code user} (useradd -m) when it is missing; it is kept for later runs. */
+    static void ensureUser(String user) {
+        if (run("id", "-u", user).exit() != 0) must("useradd", "-m", user);
+    }
+
+    /**
+     * Copies the built distribution into {@code into}, readable and runnable by every user: the test user may not reach
+     * the build's own directory.
+     */
+    static void copyDistribution(SpecDir into) {
+        must("cp", "-r", Cli.DIST + "/.", into.dir.toString());
+        must("chmod", "-R", "a+rX", into.dir.toString());
+    }
+
     /** Runs a host command that must succeed. */
     static Run must(String... cmd) {
         Run r = run(cmd);

@@ -114,12 +114,11 @@ class KillNineIT {
     static void rootAndARootlessUser() {
         assumeTrue(Cli.isRoot(), "crash points with cgroups and veth links need root; the rootless runs need runuser as root");
         if (ItHost.run("sh", "-c", "command -v runuser").exit() != 0) return; // rootless cases are skipped then
-        if (ItHost.run("id", "-u", RootlessIT.USER).exit() != 0) ItHost.must("useradd", "-m", RootlessIT.USER); // as RootlessIT
+        ItHost.ensureUser(RootlessIT.USER); // kept for later runs
         userUid = Long.parseLong(ItHost.must("id", "-u", RootlessIT.USER).out().strip());
         userGid = Long.parseLong(ItHost.must("id", "-g", RootlessIT.USER).out().strip());
         dist = new SpecDir();
-        ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-        ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+        ItHost.copyDistribution(dist);
         home = new SpecDir();
     }
 

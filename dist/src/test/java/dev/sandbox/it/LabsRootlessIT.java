@@ -51,14 +51,13 @@ class LabsRootlessIT {
         assumeTrue(!Files.exists(Path.of("/proc/sys/kernel/unprivileged_userns_clone"))
                 || !Files.readAllLines(Path.of("/proc/sys/kernel/unprivileged_userns_clone")).get(0).strip().equals("0"),
                 "unprivileged user namespaces are disabled on this host");
-        if (ItHost.run("id", "-u", USER).exit() != 0) ItHost.must("useradd", "-m", USER); // kept for later runs, as RootlessIT's
+        ItHost.ensureUser(USER); // kept for later runs
         uid = Long.parseLong(ItHost.must("id", "-u", USER).out().strip());
         gid = Long.parseLong(ItHost.must("id", "-g", USER).out().strip());
         ensureSubordinateRange("/etc/subuid", "--add-subuids");
         ensureSubordinateRange("/etc/subgid", "--add-subgids");
         dist = new SpecDir();
-        ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-        ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+        ItHost.copyDistribution(dist);
         home = new SpecDir();
     }
 

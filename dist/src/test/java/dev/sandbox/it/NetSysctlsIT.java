@@ -34,10 +34,9 @@ class NetSysctlsIT {
     @BeforeAll
     static void aReadableCopyOfTheDistribution() {
         assumeTrue(Cli.isRoot(), "the rootless cases need root to create their user; the root cases need root");
-        if (ItHost.run("id", "-u", USER).exit() != 0) ItHost.must("useradd", "-m", USER); // kept for later runs, as RootlessIT
+        ItHost.ensureUser(USER); // kept for later runs
         dist = new SpecDir();
-        ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-        ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+        ItHost.copyDistribution(dist);
         home = new SpecDir();
     }
 

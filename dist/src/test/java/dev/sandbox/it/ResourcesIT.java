@@ -292,8 +292,7 @@ class ResourcesIT {
         assumeTrue(ItHost.run("sh", "-c", "command -v runuser && id -u " + RootlessIT.USER).exit() == 0, "runuser or the test user is missing");
         SpecDir dist = new SpecDir();
         try {
-            ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-            ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+            ItHost.copyDistribution(dist);
             List<String> asUser = List.of("runuser", "-u", RootlessIT.USER, "--", "env", "-u", "XDG_RUNTIME_DIR", "HOME=" + specs.dir);
             Path warn = spec("res-rootless", "process:\n  command: [/bin/true]\nresources:\n  memory: 64M\n");
             Cli.Result v = Cli.exec(asUser, Map.of(), dist.dir, null, "validate", warn.toString());

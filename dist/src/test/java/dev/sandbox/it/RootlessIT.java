@@ -47,15 +47,14 @@ class RootlessIT {
     static void anUnprivilegedUserAndAReadableCopyOfTheDistribution() {
         assumeTrue(Cli.isRoot(), "creating the test user and running sandbox as that user needs root");
         assumeTrue(ItHost.run("sh", "-c", "command -v runuser").exit() == 0, "runuser (util-linux) is missing");
-        if (ItHost.run("id", "-u", USER).exit() != 0) ItHost.must("useradd", "-m", USER); // kept for later runs
+        ItHost.ensureUser(USER); // kept for later runs
         uid = Long.parseLong(ItHost.must("id", "-u", USER).out().strip());
         gid = Long.parseLong(ItHost.must("id", "-g", USER).out().strip());
         ensureSubordinateRange("/etc/subuid", "--add-subuids");
         ensureSubordinateRange("/etc/subgid", "--add-subgids");
 
         dist = new SpecDir();
-        ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-        ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+        ItHost.copyDistribution(dist);
         home = new SpecDir(); // an empty HOME: no plugins of a real user take part
     }
 

@@ -54,11 +54,10 @@ class UserNetIT {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/pasta")), "pasta (package passt) is missing: .ci/run installs it");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/python3")), "python3 (the servers and clients inside) is missing");
         assumeTrue(Files.exists(TUN), "/dev/net/tun is missing (modprobe tun)");
-        if (ItHost.run("id", "-u", USER).exit() != 0) ItHost.must("useradd", "-m", USER); // kept, as RootlessIT does
+        ItHost.ensureUser(USER); // kept for later runs
         uid = Long.parseLong(ItHost.must("id", "-u", USER).out().strip());
         dist = new SpecDir();
-        ItHost.must("cp", "-r", Cli.DIST + "/.", dist.dir.toString());
-        ItHost.must("chmod", "-R", "a+rX", dist.dir.toString());
+        ItHost.copyDistribution(dist);
         home = new SpecDir();
     }
 
