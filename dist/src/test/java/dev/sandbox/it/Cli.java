@@ -1,12 +1,8 @@
 package dev.sandbox.it;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /** Runs the packaged {@code bin/sandbox} as a separate process, exactly as a user would. */
 final class Cli {
@@ -37,32 +33,8 @@ final class Cli {
         List<String> cmd = Warm.command(prefix, env, home, null, List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().putAll(env);
-        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        try {
-            Path out = Files.createTempFile("sandbox-it-out", ".txt");
-            Path err = Files.createTempFile("sandbox-it-err", ".txt");
-            try {
-                pb.redirectOutput(out.toFile());
-                pb.redirectError(err.toFile());
-                Process p = pb.start();
-                if (during != null) during.accept(p);
-                if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                    p.descendants().forEach(ProcessHandle::destroyForcibly);
-                    p.destroyForcibly();
-                    p.waitFor();
-                    throw new AssertionError("sandbox " + String.join(" ", args) + " did not finish in 120 s");
-                }
-                return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
-            } finally {
-                Files.deleteIfExists(out);
-                Files.deleteIfExists(err);
-            }
-        } catch (IOException e) {
-            throw new AssertionError(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
-        }
+        ItHost.Run r = ItHost.capture(pb, 120, during, "sandbox " + String.join(" ", args));
+        return new Result(r.exit(), r.out(), r.err());
     }
 
     static boolean isRoot() {

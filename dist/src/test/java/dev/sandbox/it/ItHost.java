@@ -43,20 +43,29 @@ final class ItHost {
 
     /** Runs a host command to its end (60 s at most), with stdin from /dev/null. */
     static Run run(String... cmd) {
-        ProcessBuilder pb = new ProcessBuilder(cmd);
+        return capture(new ProcessBuilder(cmd), 60, null, String.join(" ", cmd));
+    }
+
+    /**
+     * The one way the tests run a process to its end: stdin from /dev/null, stdout and stderr captured (through files,
+     * so a full pipe never blocks it), {@code during} called once it started (may be null), the process and its
+     * descendants killed after {@code seconds}. {@code what} names it in the failure.
+     */
+    static Run capture(ProcessBuilder pb, int seconds, java.util.function.Consumer<Process> during, String what) {
         pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         try {
-            Path out = Files.createTempFile("sandbox-it-host", ".out");
-            Path err = Files.createTempFile("sandbox-it-host", ".err");
+            Path out = Files.createTempFile("sandbox-it", ".out");
+            Path err = Files.createTempFile("sandbox-it", ".err");
             try {
                 pb.redirectOutput(out.toFile());
                 pb.redirectError(err.toFile());
                 Process p = pb.start();
-                if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                if (during != null) during.accept(p);
+                if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
                     p.descendants().forEach(ProcessHandle::destroyForcibly);
                     p.destroyForcibly();
                     p.waitFor();
-                    throw new AssertionError(String.join(" ", cmd) + " did not finish in 60 s");
+                    throw new AssertionError(what + " did not finish in " + seconds + " s");
                 }
                 return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
             } finally {
@@ -64,7 +73,7 @@ final class ItHost {
                 Files.deleteIfExists(err);
             }
         } catch (IOException e) {
-            throw new AssertionError("could not run " + String.join(" ", cmd), e);
+            throw new AssertionError("could not run " + what, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
